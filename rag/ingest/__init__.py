@@ -1,0 +1,1 @@
+"""Turning files into clean articles and articles into chunks."""

@@ -1,0 +1,95 @@
+"""Text cleaning: unicode and whitespace normalisation, boilerplate removal."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Lines that belong to the page, not the report. Matched against whole lines.
+BOILERPLATE_LINES = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^the comments posted here are not from .*$",
+        r"^(kindly|please) refrain from using .*comments.*$",
+        r"^(click|tap) here to .*$",
+        r"^(sign up|subscribe) (for|to) (our|the) newsletter.*$",
+        r"^advertisement$",
+        r"^share (this|on) .*$",
+        r"^read more:?.*$",
+        r"^related( articles)?:?$",
+        r"^copyright ©.*$",
+        r"^all rights reserved\.?$",
+        r"^(additional )?reporting by [^.]{0,120}$",
+        r"^editing by [^.]{0,120}$",
+    )
+]
+# Sentences glued to the end of the last paragraph by careless scraping.
+TRAILING_BOILERPLATE = re.compile(
+    r"\s*The comments posted here are not from [^.]*\.(\s*Kindly refrain from[^.]*\.)?\s*$", re.IGNORECASE
+)
+
+# A wire-service credit such as "(Reuters)" closing the article.
+TRAILING_CREDIT = re.compile(r"\s*\((?:[A-Z][A-Za-z&.]+(?: [A-Z][A-Za-z&.]+)?)\)\s*$")
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """Unicode NFC, no control characters, single spaces, at most one blank line in a row."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def remove_boilerplate(text: str, title: str | None = None) -> str:
+    """Drop repeated headlines and page furniture; keep the report itself."""
+    kept: list[str] = []
+    seen_headline = False
+    for line in text.split("\n"):
+        if any(p.match(line) for p in BOILERPLATE_LINES):
+            continue
+        if title and line.strip() == title.strip():
+            if seen_headline:
+                continue  # the headline repeated below itself
+            seen_headline = True
+        kept.append(line)
+    cleaned = TRAILING_BOILERPLATE.sub("", "\n".join(kept))
+    cleaned = TRAILING_CREDIT.sub("", cleaned)
+    return re.sub(r"\n{3,}", "\n\n", cleaned).strip()
+
+
+def looks_like_headline(line: str) -> bool:
+    """A short first line without closing punctuation reads as a headline."""
+    line = line.strip()
+    return 0 < len(line) <= 150 and len(line.split()) <= 20 and not re.search(r"[.!?:;,\"”]$", line)
+
+
+def split_title(text: str) -> tuple[str | None, str]:
+    """(headline, body) when the text opens with a headline line, else (None, text)."""
+    first, _, rest = text.partition("\n")
+    if rest.strip() and looks_like_headline(first):
+        return first.strip(), text
+    return None, text
+
+
+def derive_title(text: str, max_words: int = 12) -> str:
+    """A title for an article that has none: its first sentence, shortened."""
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    words = first.split()
+    return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
+
+
+def clean_article(raw: str, title: str | None = None) -> tuple[str, str]:
+    """Returns (title, cleaned text). The headline, if any, stays once at the top."""
+    text = normalise(raw)
+    if title is None:
+        title, text = split_title(text)
+    else:
+        title = normalise(title)
+    text = remove_boilerplate(text, title)
+    if title and text.startswith(title):
+        text = text[len(title) :].lstrip()
+    return (title or derive_title(text)), text

@@ -1,0 +1,183 @@
+"""Reading articles from files: .txt, .md, .html, .json and .jsonl.
+
+A bad file (binary, empty, undecodable, malformed) raises `UnreadableFile` with
+the reason; callers report it and go on with the other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rag.errors import UnreadableFile
+from rag.ingest.clean import clean_article
+from rag.schema import Article
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_DOC_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def make_doc_id(name: str) -> str:
+    """Stable id from a file stem or title: letters, digits, `_.-` only."""
+    doc_id = _DOC_ID.sub("-", name.strip()).strip("-.")[:128]
+    if not doc_id:
+        raise UnreadableFile(f"Cannot make a document id from {name!r}: give the article an 'id' or a file name.")
+    return doc_id
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def build_article(
+    doc_id: str,
+    text: str,
+    *,
+    title: str | None = None,
+    url: str | None = None,
+    published_at: datetime | str | None = None,
+    source: str | None = None,
+) -> Article:
+    """Clean raw text into an `Article`; refuses text with nothing left to index."""
+    if not isinstance(text, str) or not text.strip():
+        raise UnreadableFile(f"{source or doc_id}: the article text is empty; nothing to index.")
+    title, cleaned = clean_article(text, title or None)
+    if len(cleaned) < 20:
+        raise UnreadableFile(f"{source or doc_id}: under 20 characters of text after cleaning; nothing to index.")
+    try:
+        return Article(
+            doc_id=make_doc_id(doc_id),
+            title=title,
+            text=cleaned,
+            url=url or None,
+            published_at=published_at or None,
+            source=source,
+            content_hash=content_hash(title + "\n" + cleaned + f"\n{url}\n{published_at}"),
+        )
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise UnreadableFile(f"{source or doc_id}: field '{first['loc'][0]}' {first['msg']}.") from None
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path]:
+    """The files named, and the supported files under each folder named (sorted)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+        else:
+            yield path
+
+
+def read_text(path: Path) -> str:
+    if not path.exists():
+        raise UnreadableFile(f"{path}: no such file.")
+    if path.suffix.lower() not in SUPPORTED:
+        raise UnreadableFile(f"{path}: unsupported type '{path.suffix}'; use one of {', '.join(sorted(SUPPORTED))}.")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise UnreadableFile(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; split it into articles.")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile(f"{path}: looks binary (NUL bytes); save it as UTF-8 text.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UnreadableFile(f"{path}: not valid UTF-8 (byte {e.start}); re-save it as UTF-8.") from None
+
+
+def load_file(path: Path) -> list[Article]:
+    """All articles in one file (a .jsonl or a .json list holds several)."""
+    text = read_text(path)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return _load_json(path, text)
+    if suffix in (".html", ".htm"):
+        title, body = html_to_text(text)
+        return [build_article(path.stem, body, title=title, source=str(path))]
+    return [build_article(path.stem, text, source=str(path))]
+
+
+def _load_json(path: Path, text: str) -> list[Article]:
+    try:
+        if path.suffix.lower() == ".jsonl":
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            loaded = json.loads(text)
+            records = loaded if isinstance(loaded, list) else [loaded]
+    except json.JSONDecodeError as e:
+        raise UnreadableFile(f"{path}: invalid JSON at line {e.lineno}: {e.msg}.") from None
+    if not records:
+        raise UnreadableFile(f"{path}: no records.")
+    articles = []
+    for n, record in enumerate(records, 1):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise UnreadableFile(f"{path}: record {n} needs a string 'text' field (and optionally title, url, published_at, id).")
+        default_id = path.stem if len(records) == 1 else f"{path.stem}-{n}"
+        articles.append(article_from_record(record, default_id, source=f"{path}#{n}"))
+    return articles
+
+
+def article_from_record(record: dict[str, Any], default_id: str, source: str) -> Article:
+    doc_id = str(record.get("id") or record.get("doc_id") or default_id)
+    return build_article(
+        doc_id,
+        record["text"],
+        title=record.get("title"),
+        url=record.get("url"),
+        published_at=record.get("published_at"),
+        source=source,
+    )
+
+
+class _HTMLText(HTMLParser):
+    SKIP = {"script", "style", "nav", "footer", "header", "aside", "form", "noscript", "svg"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: str | None = None
+        self.h1: str | None = None
+        self._skip = 0
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag in ("title", "h1"):
+            self._in = tag
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag == self._in:
+            self._in = None
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "title":
+            self.title = (self.title or "") + data
+            return
+        if self._skip:
+            return
+        if self._in == "h1":
+            self.h1 = (self.h1 or "") + data
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> tuple[str | None, str]:
+    parser = _HTMLText()
+    parser.feed(html)
+    title = (parser.h1 or parser.title or "").strip() or None
+    return title, "".join(parser.parts)

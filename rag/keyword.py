@@ -1,0 +1,99 @@
+"""The keyword (BM25) index: persisted beside the store, rebuilt when the chunks change.
+
+It is rebuilt on ingest and remove (a few ms for thousands of chunks) and loaded from
+disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
+current (another process, or a Chroma server shared with other machines, may have
+changed the chunks), so it is never rebuilt per query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from rag.schema import Filters
+from rag.store import matches
+
+_THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
+
+
+def prepare(text: str) -> str:
+    """'1,000' and '1.000' become '1000', so numbers match however they are written."""
+    return _THOUSANDS.sub("", text)
+
+
+def fingerprint(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+class KeywordIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stemmer = Stemmer.Stemmer("english")
+        self.ids: list[str] = []
+        self.meta: list[dict[str, Any]] = []
+        self.fingerprint = ""
+        self.bm25: bm25s.BM25 | None = None
+        self._load()
+
+    def _tokens(self, texts: list[str]) -> Any:
+        return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=self.stemmer, show_progress=False)
+
+    def is_current(self, ids: list[str]) -> bool:
+        return self.fingerprint == fingerprint(ids)
+
+    def rebuild(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
+        self.ids = list(ids)
+        self.meta = [{"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1)} for m in metadatas]
+        self.fingerprint = fingerprint(self.ids)
+        self.bm25 = None
+        if ids:
+            self.bm25 = bm25s.BM25()
+            self.bm25.index(self._tokens(texts), show_progress=False)
+        self._save()
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
+        if self.bm25 is None or not self.ids:
+            return []
+        tokens = bm25s.tokenize([prepare(query)], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False)
+        known = [t for t in tokens[0] if t in self.bm25.vocab_dict]
+        if not known:
+            return []
+        mask = None
+        if filters is not None:
+            mask = np.array([matches(filters, m) for m in self.meta], dtype=np.float32)
+            if not mask.any():
+                return []
+        k = min(n, len(self.ids))
+        docs, scores = self.bm25.retrieve([known], k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def _save(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.bm25 is not None:
+            self.bm25.save(str(tmp / "bm25"), show_progress=False)
+        (tmp / "chunks.json").write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "meta": self.meta}))
+        shutil.rmtree(self.path, ignore_errors=True)
+        tmp.rename(self.path)
+
+    def _load(self) -> None:
+        manifest = self.path / "chunks.json"
+        if not manifest.exists():
+            return
+        try:
+            data = json.loads(manifest.read_text())
+            self.bm25 = bm25s.BM25.load(str(self.path / "bm25"), show_progress=False) if data["ids"] else None
+            self.ids, self.meta, self.fingerprint = data["ids"], data["meta"], data["fingerprint"]
+        except Exception:  # a damaged copy is rebuilt from the store
+            self.ids, self.meta, self.fingerprint, self.bm25 = [], [], "", None

@@ -1,0 +1,106 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by reciprocal rank.
+
+Near-duplicate passages (the same sentence in several reports of one event) are
+collapsed into the best-ranked one, so the top k holds diverse evidence; two
+near-duplicates that state different numbers are both kept, since that is where
+reports disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from rag.keyword import KeywordIndex, prepare
+from rag.schema import Filters, Passage
+from rag.settings import Settings
+from rag.store import ChromaStore, ChunkHit
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def numbers_in(text: str) -> set[str]:
+    return set(_NUMBER.findall(prepare(text)))
+
+
+@dataclass
+class Candidate:
+    hit: ChunkHit
+    fused: float = 0.0
+    keyword: float | None = None
+    collapsed: list[str] = field(default_factory=list)
+
+
+class HybridRetriever:
+    def __init__(self, store: ChromaStore, embedding: BaseEmbedding, keyword: KeywordIndex, settings: Settings) -> None:
+        self.store = store
+        self.embedding = embedding
+        self.keyword = keyword
+        self.settings = settings
+
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Passage]:
+        """Top k passages for the question; `mode` is hybrid, dense or keyword (for baselines)."""
+        s = self.settings
+        k = k or s.top_k
+        query = np.asarray(self.embedding.get_query_embedding(question), dtype=np.float32)
+        candidates: dict[str, Candidate] = {}
+        if mode in ("hybrid", "dense"):
+            for rank, hit in enumerate(self.store.query(query, s.candidates, filters)):
+                candidates[hit.chunk_id] = Candidate(hit, fused=1.0 / (s.rrf_k + rank + 1))
+        if mode in ("hybrid", "keyword"):
+            keyword_hits = self.keyword.search(question, s.candidates, filters)
+            missing = [cid for cid, _ in keyword_hits if cid not in candidates]
+            for hit in self.store.get_chunks(missing):
+                hit.cosine = float(hit.embedding @ query)
+                candidates[hit.chunk_id] = Candidate(hit)
+            for rank, (cid, score) in enumerate(keyword_hits):
+                if cid in candidates:
+                    candidates[cid].fused += 1.0 / (s.rrf_k + rank + 1)
+                    candidates[cid].keyword = score
+        ranked = sorted(candidates.values(), key=lambda c: (-c.fused, c.hit.chunk_id))
+        ranked = [c for c in ranked if c.hit.cosine >= s.min_passage_score or c.keyword]
+        kept = self._collapse(ranked, k)
+        best = 2.0 / (s.rrf_k + 1) if mode == "hybrid" else 1.0 / (s.rrf_k + 1)
+        return [self._passage(c, best) for c in kept]
+
+    def _collapse(self, ranked: list[Candidate], k: int) -> list[Candidate]:
+        kept: list[Candidate] = []
+        for cand in ranked:
+            twin = next(
+                (
+                    other
+                    for other in kept
+                    if float(other.hit.embedding @ cand.hit.embedding) >= self.settings.near_duplicate
+                    and numbers_in(other.hit.text) == numbers_in(cand.hit.text)
+                ),
+                None,
+            )
+            if twin is not None:
+                twin.collapsed.append(cand.hit.chunk_id)
+                continue
+            kept.append(cand)
+            if len(kept) == k:
+                break
+        return kept
+
+    @staticmethod
+    def _passage(c: Candidate, best: float) -> Passage:
+        m = c.hit.metadata
+        return Passage(
+            chunk_id=c.hit.chunk_id,
+            doc_id=m["doc_id"],
+            title=m.get("title", ""),
+            text=c.hit.text,
+            start=int(m["start"]),
+            end=int(m["end"]),
+            score=round(min(c.fused / best, 1.0), 4),
+            dense_score=round(c.hit.cosine, 4),
+            keyword_score=round(c.keyword, 4) if c.keyword is not None else None,
+            url=m.get("url") or None,
+            also_in=c.collapsed,
+        )

@@ -1,0 +1,119 @@
+"""The data that crosses module boundaries: articles, passages and the answer object.
+
+The `Answer` shape is a public interface (CLI `--json`, HTTP, Slack, eval):
+add fields freely, never rename or remove one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Article(BaseModel):
+    """A cleaned article, ready to chunk."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None = None
+    published_at: datetime | None = None
+    source: str | None = None  # where it was read from (path or "upload")
+    content_hash: str = ""
+
+
+class DocInfo(BaseModel):
+    """What `rag docs` and GET /v1/documents list."""
+
+    doc_id: str
+    title: str
+    url: str | None = None
+    published_at: datetime | None = None
+    content_hash: str
+    chunks: int
+    chars: int
+    near_duplicates: list[str] = Field(default_factory=list)  # doc ids this article largely repeats
+
+
+class Passage(BaseModel):
+    """A retrieved chunk: where it sits in its article and how it scored."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    start: int  # character span in the cleaned article text
+    end: int
+    score: float  # fused score, 0..1
+    dense_score: float | None = None  # cosine similarity to the question
+    keyword_score: float | None = None  # BM25
+    url: str | None = None
+    published_at: datetime | None = None
+    also_in: list[str] = Field(default_factory=list)  # chunk ids of collapsed near-duplicates
+
+
+class Citation(BaseModel):
+    marker: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    url: str | None = None
+
+
+class ConflictClaim(BaseModel):
+    marker: int
+    doc_id: str
+    quote: str  # the words in that passage that state this side
+
+
+class Conflict(BaseModel):
+    """Cited articles that disagree on the same point."""
+
+    about: str
+    claims: list[ConflictClaim]
+
+
+class Timings(BaseModel):
+    retrieve_ms: float = 0.0
+    generate_ms: float = 0.0
+    first_token_ms: float | None = None
+    verify_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Answer(BaseModel):
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    model: str
+    timings: Timings = Field(default_factory=Timings)
+    # Additions beyond the issue's shape:
+    question: str = ""  # the standalone question that was answered (after condensing a chat)
+    unsupported: list[str] = Field(default_factory=list)  # sentences removed: no passage backs them
+    usage: Usage = Field(default_factory=Usage)
+
+
+class Filters(BaseModel):
+    doc_ids: list[str] | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+
+class IngestReport(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
+    chunks: int = 0
+    seconds: float = 0.0

@@ -1,0 +1,214 @@
+"""The Chroma component: chunks (through llama-index's Chroma vector store) and documents.
+
+Two collections live side by side: `<name>` holds the chunks with their embeddings;
+`<name>_docs` holds one record per article (full cleaned text, metadata, and the mean
+of its chunk embeddings, which finds near-duplicate articles).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+from llama_index.core.schema import TextNode
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from rag.errors import StoreUnavailable, UnknownDocument
+from rag.schema import Article, DocInfo, Filters
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200, "hnsw:M": 32}
+
+
+@dataclass
+class ChunkHit:
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    cosine: float
+    embedding: np.ndarray
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as e:
+            raise StoreUnavailable(
+                f"Chroma server at {settings.chroma_url} is not answering ({type(e).__name__}): "
+                "start it (`chroma run --path DIR --port N`) or unset RAG_CHROMA_URL to use the embedded store."
+            ) from None
+        return client
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
+    return DocInfo(
+        doc_id=doc_id,
+        title=meta.get("title", ""),
+        url=meta.get("url") or None,
+        published_at=meta.get("published_at") or None,
+        content_hash=meta.get("content_hash", ""),
+        chunks=int(meta.get("chunks", 0)),
+        chars=int(meta.get("chars", 0)),
+        near_duplicates=json.loads(meta.get("near_duplicates") or "[]"),
+    )
+
+
+class ChromaStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = _client(settings)
+        name = settings.collection
+        if not 3 <= len(name) <= 58:
+            raise ValueError(f"RAG_COLLECTION must be 3-58 characters long, got {name!r}.")
+        self.chunks = self.client.get_or_create_collection(name, metadata=HNSW)
+        self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=HNSW)
+        self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+
+    # --- writing -----------------------------------------------------------------
+
+    def put_article(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
+        """Replace the article's chunks and record (old chunks go first; nothing duplicated)."""
+        self.chunks.delete(where={"doc_id": article.doc_id})
+        self.vector_store.add(list(nodes))
+        mean = np.mean([n.get_embedding() for n in nodes], axis=0)
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        self.docs.upsert(
+            ids=[article.doc_id],
+            embeddings=[mean.tolist()],
+            documents=[article.text],
+            metadatas=[
+                {
+                    "title": article.title,
+                    "url": article.url or "",
+                    "published_at": article.published_at.isoformat() if article.published_at else "",
+                    "content_hash": article.content_hash,
+                    "chunks": len(nodes),
+                    "chars": len(article.text),
+                    "near_duplicates": json.dumps(near_duplicates),
+                    "source": article.source or "",
+                }
+            ],
+        )
+
+    def delete_article(self, doc_id: str) -> None:
+        if not self.docs.get(ids=[doc_id], include=[])["ids"]:
+            raise UnknownDocument(doc_id)
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.docs.delete(ids=[doc_id])
+
+    # --- reading -----------------------------------------------------------------
+
+    def content_hash(self, doc_id: str) -> str | None:
+        got = self.docs.get(ids=[doc_id], include=["metadatas"])
+        return got["metadatas"][0].get("content_hash") if got["ids"] else None
+
+    def list_docs(self) -> list[DocInfo]:
+        got = self.docs.get(include=["metadatas"])
+        docs = [_metadata_to_docinfo(i, m) for i, m in zip(got["ids"], got["metadatas"])]
+        return sorted(docs, key=lambda d: d.doc_id)
+
+    def get_doc(self, doc_id: str) -> tuple[DocInfo, str]:
+        got = self.docs.get(ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            raise UnknownDocument(doc_id)
+        return _metadata_to_docinfo(doc_id, got["metadatas"][0]), got["documents"][0]
+
+    def similar_docs(self, embedding: np.ndarray, exclude: str, threshold: float) -> list[str]:
+        if self.docs.count() == 0:
+            return []
+        got = self.docs.query(query_embeddings=[embedding.tolist()], n_results=min(5, self.docs.count()), include=["distances"])
+        return [i for i, d in zip(got["ids"][0], got["distances"][0]) if i != exclude and 1 - d >= threshold]
+
+    def count_chunks(self) -> int:
+        return self.chunks.count()
+
+    def chunk_ids(self) -> list[str]:
+        return sorted(self.chunks.get(include=[])["ids"])
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        got = self.chunks.get(include=["documents", "metadatas"])
+        return got["ids"], got["documents"], got["metadatas"]
+
+    def get_chunks(self, ids: list[str]) -> list[ChunkHit]:
+        if not ids:
+            return []
+        got = self.chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        by_id = {
+            i: ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
+            for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkHit]:
+        count = self.chunks.count()
+        if count == 0:
+            return []
+        got = self.chunks.query(
+            query_embeddings=[np.asarray(embedding).tolist()],
+            n_results=min(n, count),
+            where=chroma_where(filters),
+            include=["documents", "metadatas", "distances", "embeddings"],
+        )
+        return [
+            ChunkHit(i, t, m, 1.0 - float(d), np.asarray(e, dtype=np.float32))
+            for i, t, m, d, e in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], got["embeddings"][0]
+            )
+        ]
+
+
+def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
+    if filters is None:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if filters.doc_ids:
+        clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
+    if filters.published_after:
+        clauses.append({"published_ts": {"$gte": _ts(filters.published_after)}})
+    if filters.published_before:
+        clauses.append({"published_ts": {"$lte": _ts(filters.published_before)}})
+        clauses.append({"published_ts": {"$gte": 0}})  # undated articles do not match a date range
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def matches(filters: Filters | None, metadata: dict[str, Any]) -> bool:
+    """The same filter as `chroma_where`, for the keyword index."""
+    if filters is None:
+        return True
+    ts = int(metadata.get("published_ts", -1))
+    if filters.doc_ids and metadata.get("doc_id") not in filters.doc_ids:
+        return False
+    if filters.published_after and ts < _ts(filters.published_after):
+        return False
+    if filters.published_before and not 0 <= ts <= _ts(filters.published_before):
+        return False
+    return True
+
+
+def _ts(value: datetime) -> int:
+    return int(value.timestamp())
