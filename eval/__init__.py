@@ -1,0 +1,1 @@
+"""The offline eval suite: gold sets (gold/), metrics, SQuAD loading and reports."""

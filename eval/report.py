@@ -1,0 +1,188 @@
+"""Reports of an eval run, and the regression gate against a baseline.
+
+`write_report(out_dir, {"system": records, ...})` writes
+
+- `report.json`: {"summary": ..., "questions": [...]} for the first system, plus
+  "systems": {name: {"summary", "questions"}} when several systems are compared;
+- `report.md`: a summary table (one column per system when several) and the
+  questions the first system got wrong;
+- `report.png`: a bar chart of the rate metrics (0..1), one bar per system.
+
+Regression gate (`compare`, or `python -m eval.report NEW.json BASELINE.json`):
+
+- higher-is-better metrics (RATE_METRICS except false_abstention_rate) regress when
+  they drop by more than `tolerance` (absolute, default 0.05);
+- false_abstention_rate regresses when it rises by more than `tolerance`;
+- latency_p50_s / latency_p95_s regress when they rise by more than 50%
+  (`latency_increase`, relative);
+- token counts are reported but never gated; a metric missing (None) on either
+  side is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from eval.metrics import SUMMARY_KEYS, summarise
+
+RATE_METRICS = (
+    "fact_recall",
+    "answer_accuracy",
+    "citation_precision",
+    "citation_recall",
+    "abstention_rate_unanswerable",
+    "false_abstention_rate",
+    "conflict_recall",
+    "hit_at_k",
+    "mrr",
+)
+LOWER_IS_BETTER = ("false_abstention_rate",)
+LATENCY_METRICS = ("latency_p50_s", "latency_p95_s")
+
+
+class Regression(NamedTuple):
+    metric: str
+    old: float
+    new: float
+
+
+def compare(
+    summary: Mapping[str, Any],
+    baseline_summary: Mapping[str, Any],
+    tolerance: float = 0.05,
+    latency_increase: float = 0.5,
+) -> list[Regression]:
+    """The metrics on which `summary` is worse than `baseline_summary` (rules in the module doc)."""
+    regressions = []
+    for metric in RATE_METRICS + LATENCY_METRICS:
+        old, new = baseline_summary.get(metric), summary.get(metric)
+        if old is None or new is None:
+            continue
+        if metric in LATENCY_METRICS:
+            worse = new > old * (1 + latency_increase)
+        elif metric in LOWER_IS_BETTER:
+            worse = new - old > tolerance
+        else:
+            worse = old - new > tolerance
+        if worse:
+            regressions.append(Regression(metric, old, new))
+    return regressions
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown(systems: Mapping[str, Mapping[str, Any]]) -> str:
+    """report.md text from {name: {"summary", "questions"}} (first system is the main one)."""
+    names = list(systems)
+    keys = list(SUMMARY_KEYS) + ["n_questions", "n_answerable", "n_unanswerable", "n_conflict", "k"]
+    lines = ["# Eval report", ""]
+    if len(names) > 1:
+        lines += ["## Systems side by side", ""]
+    lines += ["| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key in keys:
+        lines.append(f"| {key} | " + " | ".join(_fmt(systems[n]["summary"].get(key)) for n in names) + " |")
+
+    main = names[0]
+    wrong = [
+        q
+        for q in systems[main]["questions"]
+        if (q["answerable"] and not q["answer_correct"]) or (not q["answerable"] and not q["abstained"])
+    ]
+    lines += ["", f"## Questions {main} got wrong ({len(wrong)})", ""]
+    if wrong:
+        lines += ["| id | question | facts found | abstained | answer |", "|---|---|---|---|---|"]
+        for q in wrong:
+            answer = " ".join(q["answer"].split()).replace("|", "\\|")
+            answer = answer if len(answer) <= 160 else answer[:157] + "..."
+            found = f"{sum(q['facts_found'])}/{len(q['facts_found'])}" if q["answerable"] else "n/a"
+            lines.append(f"| {q['id']} | {q['question']} | {found} | {_fmt(q['abstained'])} | {answer} |")
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(systems: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+    """Grouped bars: one group per rate metric, one bar per system (missing values as 0)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(systems)
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    for i, name in enumerate(names):
+        values = [systems[name]["summary"].get(m) or 0.0 for m in RATE_METRICS]
+        xs = [x + (i - (len(names) - 1) / 2) * width for x in range(len(RATE_METRICS))]
+        ax.bar(xs, values, width, label=name)
+    ax.set_xticks(range(len(RATE_METRICS)))
+    ax.set_xticklabels(RATE_METRICS, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (0..1)")
+    ax.set_title("Eval metrics per system")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(
+    out_dir: str | Path,
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    chart: bool = True,
+) -> dict[str, Path]:
+    """Write report.json, report.md and (if `chart`) report.png for {system name: records}.
+
+    The first system is the main one: its summary and questions are at the top level.
+    Returns the paths written.
+    """
+    if not results:
+        raise ValueError("write_report needs the records of at least one system")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    systems = {name: {"summary": summarise(records), "questions": list(records)} for name, records in results.items()}
+    main = next(iter(systems.values()))
+    doc: dict[str, Any] = {"summary": main["summary"], "questions": main["questions"]}
+    if len(systems) > 1:
+        doc["systems"] = systems
+
+    paths = {"json": out / "report.json", "md": out / "report.md"}
+    paths["json"].write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths["md"].write_text(markdown(systems), encoding="utf-8")
+    if chart:
+        paths["png"] = out / "report.png"
+        bar_chart(systems, paths["png"])
+    return paths
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The summary of a report.json (or of a bare summary JSON file)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return doc.get("summary", doc)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) not in (2, 3):
+        print("usage: python -m eval.report NEW_report.json BASELINE_report.json [TOLERANCE]", file=sys.stderr)
+        return 2
+    tolerance = float(argv[2]) if len(argv) == 3 else 0.05
+    regressions = compare(load_summary(argv[0]), load_summary(argv[1]), tolerance)
+    for r in regressions:
+        print(f"REGRESSION {r.metric}: {_fmt(r.old)} -> {_fmt(r.new)}")
+    if not regressions:
+        print("no regressions")
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
