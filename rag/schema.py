@@ -102,6 +102,7 @@ class Answer(BaseModel):
     question: str = ""  # the standalone question that was answered (after condensing a chat)
     unsupported: list[str] = Field(default_factory=list)  # sentences removed: no passage backs them
     usage: Usage = Field(default_factory=Usage)
+    abstain_reason: str | None = None  # why, when abstained
 
 
 class Filters(BaseModel):

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     llm_context: int = 4096
     llm_port: int = 0  # 0: pick a free loopback port
     llm_timeout_s: float = 120.0
-    max_answer_tokens: int = 160
+    max_answer_tokens: int = 120
+    stream_tokens: bool = True  # stream from the LLM (gives time to first token)
 
     # Embeddings: local ONNX MiniLM by default; OpenAI embeddings by setting.
     embed_backend: Literal["local", "openai"] = "local"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from rag.schema import Article
 
@@ -32,6 +32,8 @@ class Chunker:
                     id_=f"{article.doc_id}#{n}",
                     text=piece,
                     start_char_idx=start,
+                    # llama-index writes the source's id into the `doc_id` metadata key: make it ours.
+                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=article.doc_id)},
                     end_char_idx=end,
                     metadata={
                         "doc_id": article.doc_id,

@@ -1,0 +1,1 @@
+"""Answering: prompting the LLM, verifying its citations, abstaining, reporting conflicts."""

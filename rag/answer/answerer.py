@@ -1,0 +1,143 @@
+"""From question and passages to a verified `Answer`."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+from rag.answer import prompts
+from rag.answer.conflicts import find_conflicts
+from rag.answer.verify import question_terms_missing, verify
+from rag.llm.client import ChatLLM, Completion, Message
+from rag.schema import Answer, Citation, Conflict, ConflictClaim, Passage, Timings, Usage
+from rag.settings import Settings
+
+ABSTAIN_TEXT = "The articles don't say."
+
+
+def _quote(text: str) -> str:
+    """Passage text as the model sees it: one line, no bracketed numbers it could take for sources."""
+    return re.sub(r"\s+", " ", text.replace("[", "(").replace("]", ")")).strip()
+
+
+class Answerer:
+    def __init__(self, llm: ChatLLM, settings: Settings) -> None:
+        self.llm = llm
+        self.settings = settings
+
+    def messages(self, question: str, passages: list[Passage]) -> list[Message]:
+        sources = "\n\n".join(f"[{i}] {_quote(p.text)}" for i, p in enumerate(passages, 1))
+        return [
+            {"role": "system", "content": prompts.load("answer_system")},
+            {"role": "user", "content": prompts.load("answer_user").format(passages=sources, question=question.strip())},
+        ]
+
+    def precheck(self, question: str, passages: list[Passage]) -> str | None:
+        """A reason to abstain without asking the model, or None."""
+        if not passages:
+            return "no passage matched the question"
+        best = max((p.dense_score or 0.0) for p in passages)
+        if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
+            return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
+        missing = question_terms_missing(question, passages)
+        if missing:
+            return f"no passage mentions {', '.join(missing)}"
+        return None
+
+    def answer(self, question: str, passages: list[Passage], timings: Timings) -> Answer:
+        for item in self.stream(question, passages, timings):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("stream ended without an answer")
+
+    def stream(self, question: str, passages: list[Passage], timings: Timings) -> Iterator[str | Answer]:
+        """Yields the model's text deltas as they come, then the verified `Answer`."""
+        started = time.perf_counter()
+        reason = self.precheck(question, passages)
+        if reason:
+            yield self._abstain(question, timings, unsupported=[], note=reason)
+            return
+        completion = Completion()
+        if self.settings.stream_tokens:
+            for delta in self.llm.stream(self.messages(question, passages), completion):
+                if timings.first_token_ms is None:
+                    timings.first_token_ms = round((time.perf_counter() - started) * 1000, 1)
+                yield delta
+        else:
+            completion = self.llm.complete(self.messages(question, passages))
+        timings.generate_ms = round((time.perf_counter() - started) * 1000, 1)
+        yield self.finish(question, passages, completion, timings)
+
+    def finish(self, question: str, passages: list[Passage], completion: Completion, timings: Timings) -> Answer:
+        started = time.perf_counter()
+        checked = verify(completion.text, question, passages)
+        if not checked.claims:
+            answer = self._abstain(question, timings, checked.unsupported, usage=completion.usage)
+            timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
+            return answer
+        # Number the passages in the order the answer first cites them.
+        order: dict[int, int] = {}
+        for claim in checked.claims:
+            for i in claim.passages:
+                order.setdefault(i, len(order) + 1)
+        citations = [_citation(order[i], passages[i]) for i in order]
+        sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in checked.claims]
+        findings = find_conflicts(checked.claims, passages, question)
+        for finding in findings:
+            for i, _ in finding.sides:
+                if i not in order:
+                    order[i] = len(order) + 1
+                    citations.append(_citation(order[i], passages[i]))
+            sentences.append(finding.sentence(order))
+        conflicts = [
+            Conflict(
+                about=f.about,
+                claims=[ConflictClaim(marker=order[i], doc_id=passages[i].doc_id, quote=words) for i, words in f.sides],
+            )
+            for f in findings
+        ]
+        timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
+        return Answer(
+            answer=" ".join(sentences),
+            abstained=False,
+            citations=citations,
+            conflicts=conflicts,
+            model=self.llm.model,
+            timings=timings,
+            question=question,
+            unsupported=checked.unsupported,
+            usage=completion.usage,
+        )
+
+    def _abstain(
+        self, question: str, timings: Timings, unsupported: list[str], usage: Usage | None = None, note: str = ""
+    ) -> Answer:
+        return Answer(
+            answer=ABSTAIN_TEXT,
+            abstained=True,
+            model=self.llm.model,
+            timings=timings,
+            question=question,
+            unsupported=unsupported,
+            usage=usage or Usage(),
+            abstain_reason=note or ("no sentence of the model's answer is backed by a passage" if unsupported else "the model found no answer in the passages"),
+        )
+
+
+def _citation(marker: int, p: Passage) -> Citation:
+    return Citation(
+        marker=marker, doc_id=p.doc_id, title=p.title, chunk_id=p.chunk_id,
+        start=p.start, end=p.end, text=p.text, score=p.score, url=p.url,
+    )  # fmt: skip
+
+
+def _with_markers(sentence: str, marks: list[int]) -> str:
+    """'The talks lasted two hours.' + [1, 3] -> 'The talks lasted two hours [1][3].'"""
+    tags = "".join(f"[{m}]" for m in marks)
+    body = sentence.rstrip()
+    end = ""
+    while body and body[-1] in ".!?\"”’)":
+        end = body[-1] + end
+        body = body[:-1]
+    return f"{body} {tags}{end or '.'}"

@@ -1,0 +1,132 @@
+"""Small text tools shared by citation checks and conflict detection."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my no nor not of
+    off on once only or other our ours out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours said says say told stated according also would
+    one's there's it's according per via""".split()
+)
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+    "dozen": 12, "million": 1_000_000,
+}  # fmt: skip
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’.]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_SENTENCE_END = re.compile(r"[.!?][\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])")
+_ABBREVIATIONS = re.compile(r"\b(?:U\.S|U\.K|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs|Gen|Col|Lt|Sgt|Sen|Rep|Gov|Prof)\.$")
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, ASCII quotes and dashes."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.translate(str.maketrans("‘’‚‛“”„‟–—―−", "''''\"\"\"\"----")).lower()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, keeping abbreviations such as U.S. inside."""
+    text = text.strip()
+    pieces, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : m.end()])
+        start = m.end()
+    pieces.append(text[start:])
+    out: list[str] = []
+    for piece in pieces:
+        if out and _ABBREVIATIONS.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece.strip():
+            out.append(piece.strip())
+    return out
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of `split_sentences(text)` within text."""
+    spans, cursor = [], 0
+    for sentence in split_sentences(text):
+        start = text.find(sentence.split(" ")[0], cursor)
+        start = cursor if start < 0 else start
+        end = start + len(sentence)
+        spans.append((start, min(end, len(text))))
+        cursor = end
+    return spans
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.replace("-", " ").replace("–", " ").replace("—", " "))
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(fold(word).strip("'’."))
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the words that carry meaning (no stopwords, no numbers)."""
+    return {stem(t) for t in tokens(text) if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1}
+
+
+def numbers(text: str) -> set[float]:
+    """Numbers written as digits or words: '1,000', 'nine', 'a dozen'."""
+    found: set[float] = set()
+    for t in tokens(text):
+        if t[0].isdigit():
+            digits = re.sub(r"(?<=\d),(?=\d{3})", "", t).rstrip(".")
+            try:
+                found.add(float(digits))
+            except ValueError:
+                continue
+        elif fold(t) in NUMBER_WORDS:
+            found.add(float(NUMBER_WORDS[fold(t)]))
+    return found
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that are not stopwords: people, places, organisations."""
+    out = set()
+    for t in tokens(text):
+        if t[0].isupper() and fold(t) not in STOPWORDS and fold(t) not in NUMBER_WORDS and len(t) > 1:
+            out.add(t.rstrip("'’s").rstrip("'’."))
+    return out
+
+
+def name_in(name: str, text_names: set[str]) -> bool:
+    """'Zelensky' matches 'Zelenskiy' and 'Zelenskyy'; 'U.S' matches 'US'."""
+    key = fold(name).replace(".", "")
+    for other in text_names:
+        o = fold(other).replace(".", "")
+        if o == key or (len(key) >= 6 and len(o) >= 6 and o[:6] == key[:6]):
+            return True
+        if key.endswith("s") and o == key[:-1] or o.endswith("s") and o[:-1] == key:
+            return True  # Russians / Russian
+    return False
+
+
+def markers(text: str) -> list[int]:
+    return [int(m) for m in _MARKER.findall(text)]
+
+
+def strip_markers(text: str) -> str:
+    text = re.sub(r"\b(?:[Aa]ccording to|[Aa]s stated in|[Ss]ee|[Ii]n)\s*(?:source\s*)?\[\d+\]\s*,?\s*", "", text)
+    text = re.sub(r"\(?\s*(?:[Ss]ources?\s*)?\[\d+\](?:\s*,?\s*\[\d+\])*\s*\)?", "", text)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    text = re.sub(r"[,;:]+([.!?])", r"\1", text)
+    text = re.sub(r"\s{2,}", " ", text).strip()
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,163 @@
+"""The `rag` command.
+
+    rag ask "How many prisoners did each side agree to swap?" [--json] [--k N]
+    rag ingest PATH... | rag docs | rag remove DOC_ID | rag chat
+    rag setup            assemble and check the local model, ingest the seeds
+    rag serve            the HTTP service (see service/)
+    rag eval ...         the offline eval suite (see eval/)
+    rag bench            the pipeline benchmark (ingest, retrieval, answer latency)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.schema import Answer
+from rag.settings import get_settings
+
+
+def _pipeline(start_llm: bool = True, progress: bool = True):
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(get_settings(), start_llm=False, progress=progress)
+    pipeline.ensure_seeded()
+    if start_llm:
+        pipeline.llm  # noqa: B018
+    return pipeline
+
+
+def print_answer(answer: Answer) -> None:
+    print(textwrap.fill(answer.answer, width=100))
+    if answer.abstained and answer.abstain_reason:
+        print(f"\n(abstained: {answer.abstain_reason})")
+    for c in answer.citations:
+        print(f"\n[{c.marker}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+        print(textwrap.indent(textwrap.fill(c.text, width=96), "    "))
+    if answer.unsupported:
+        print("\nRemoved (no passage backs it): " + " | ".join(answer.unsupported))
+    t = answer.timings
+    print(f"\n{answer.model} · retrieve {t.retrieve_ms:.0f} ms · generate {t.generate_ms / 1000:.1f} s", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> None:
+    with _pipeline(progress=not args.json) as pipeline:
+        answer = pipeline.ask(" ".join(args.question), k=args.k)
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        print_answer(answer)
+
+
+def cmd_chat(args: argparse.Namespace) -> None:
+    with _pipeline() as pipeline:
+        history: list[dict[str, str]] = []
+        print("Ask about the articles (empty line or Ctrl-D to quit).")
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                break
+            if not question:
+                break
+            try:
+                answer = pipeline.chat(history + [{"role": "user", "content": question}], k=args.k)
+            except RagError as e:
+                print(f"error: {e.message}")
+                continue
+            print_answer(answer)
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    with _pipeline(start_llm=False) as pipeline:
+        report = pipeline.ingest([Path(p) for p in args.paths])
+    for path, reason in report.skipped.items():
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"skipped {len(report.skipped)}; {report.chunks} chunks in {report.seconds:.1f} s"
+    )
+    if report.skipped and not (report.added or report.updated or report.unchanged):
+        sys.exit(1)
+
+
+def cmd_docs(args: argparse.Namespace) -> None:
+    with _pipeline(start_llm=False) as pipeline:
+        docs = pipeline.documents()
+    if args.json:
+        print(json.dumps([d.model_dump(mode="json") for d in docs], indent=2))
+        return
+    for d in docs:
+        dup = f"  near-duplicate of {', '.join(d.near_duplicates)}" if d.near_duplicates else ""
+        print(f"{d.doc_id}  {d.chunks:3d} chunks  {d.title[:70]}{dup}")
+    print(f"{len(docs)} documents", file=sys.stderr)
+
+
+def cmd_remove(args: argparse.Namespace) -> None:
+    with _pipeline(start_llm=False) as pipeline:
+        pipeline.remove(args.doc_id)
+    print(f"removed {args.doc_id}")
+
+
+def cmd_setup(args: argparse.Namespace) -> None:
+    with _pipeline(start_llm=True) as pipeline:
+        print(f"ready: {len(pipeline.documents())} documents, model {pipeline.llm.model} at {pipeline.llm.base_url}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="rag", description="Questions over news articles, with checked citations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    p.add_argument("--k", type=int, default=None, help="passages to send the model")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive multi-turn questions")
+    p.add_argument("--k", type=int, default=None)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("ingest", help="add or update articles (files or folders)")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("docs", help="list the ingested articles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("remove", help="delete an article")
+    p.add_argument("doc_id")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("setup", help="prepare the local model and ingest the seeds")
+    p.set_defaults(func=cmd_setup)
+
+    for name, module in (("serve", "service.cli"), ("slack", "service.slack_cli"), ("eval", "eval.cli"), ("bench", "rag.bench")):
+        try:
+            register = __import__(module, fromlist=["register"]).register
+        except ImportError:
+            continue
+        register(sub.add_parser(name))
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except RagError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

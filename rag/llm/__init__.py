@@ -1,0 +1,1 @@
+"""LLM backends, all spoken to through the OpenAI chat-completions protocol."""

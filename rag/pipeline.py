@@ -1,0 +1,171 @@
+"""The one place where the pieces are wired together from settings.
+
+`Pipeline` is what the CLI, the HTTP service, the Slack bot and the eval suite use:
+ingest, list and remove documents, search, ask (whole or streamed), and chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.answer import prompts
+from rag.answer.answerer import Answerer
+from rag.embed import build_embedding
+from rag.errors import EmptyQuestion, InvalidInput
+from rag.ingest.chunk import Chunker
+from rag.ingest.indexer import Indexer
+from rag.ingest.load import article_from_record
+from rag.keyword import KeywordIndex
+from rag.llm.client import ChatLLM, Message
+from rag.llm.local import LocalLLMServer
+from rag.retrieve import HybridRetriever
+from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage, Timings
+from rag.settings import Settings
+from rag.store import ChromaStore
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+def clean_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise EmptyQuestion()
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInput(f"The question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}.")
+    return question
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, *, start_llm: bool = True, progress: bool = False) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.store = ChromaStore(settings)
+        self.embedding = build_embedding(settings)
+        self.keyword = KeywordIndex(settings.data_dir / "keyword" / settings.collection)
+        self.indexer = Indexer(self.store, self.embedding, Chunker(settings.chunk_size, settings.chunk_overlap), self.keyword)
+        self.retriever = HybridRetriever(self.store, self.embedding, self.keyword, settings)
+        self.local_llm: LocalLLMServer | None = None
+        self._llm: ChatLLM | None = None
+        self._llm_lock = threading.Lock()
+        self.indexer.ensure_keyword_index()
+        if start_llm:
+            self.llm  # noqa: B018 - start the model now rather than on the first question
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @property
+    def llm(self) -> ChatLLM:
+        """The chat model; a local one is started (assembled first if need be) on first use."""
+        with self._llm_lock:
+            if self._llm is None:
+                base_url = None
+                if self.settings.use_local_llm:
+                    self.local_llm = LocalLLMServer(self.settings)
+                    self.local_llm.start(progress=self.progress)
+                    base_url = self.local_llm.base_url
+                self._llm = ChatLLM.from_settings(self.settings, base_url)
+            return self._llm
+
+    @property
+    def answerer(self) -> Answerer:
+        return Answerer(self.llm, self.settings)
+
+    def llm_ready(self) -> bool:
+        if self._llm is None:
+            return False
+        return self.local_llm.healthy() if self.local_llm else True
+
+    def close(self) -> None:
+        if self.local_llm:
+            self.local_llm.stop()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- documents ---------------------------------------------------------------
+
+    def ensure_seeded(self) -> IngestReport | None:
+        """Ingest the seed articles when the store is empty (first use)."""
+        if not self.settings.auto_seed or self.store.count_chunks() > 0 or not self.settings.seeds_dir.is_dir():
+            return None
+        log.info("first use: ingesting the seed articles from %s", self.settings.seeds_dir)
+        return self.ingest([self.settings.seeds_dir])
+
+    def ingest(self, paths: list[Path]) -> IngestReport:
+        return self.indexer.ingest_paths(paths, progress=self.progress)
+
+    def ingest_record(self, record: dict, default_id: str) -> IngestReport:
+        """One article given as JSON: {"text", "title"?, "url"?, "published_at"?, "id"?}."""
+        article = article_from_record(record, default_id, source="upload")
+        return self.indexer.ingest_articles([article])
+
+    def documents(self) -> list[DocInfo]:
+        return self.store.list_docs()
+
+    def document(self, doc_id: str) -> tuple[DocInfo, str]:
+        return self.store.get_doc(doc_id)
+
+    def remove(self, doc_id: str) -> None:
+        self.indexer.remove(doc_id)
+
+    # --- questions ---------------------------------------------------------------
+
+    def search(self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
+        return self.retriever.retrieve(clean_question(question), k, filters, mode=mode)
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        for item in self.stream(question, k, filters):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("unreachable")
+
+    def stream(self, question: str, k: int | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Text deltas as the model writes, then the verified `Answer` (its text may differ:
+        unsupported sentences are removed and citations renumbered)."""
+        question = clean_question(question)
+        started = time.perf_counter()
+        passages = self.retriever.retrieve(question, k, filters)
+        timings = Timings(retrieve_ms=round((time.perf_counter() - started) * 1000, 1))
+        for item in self.answerer.stream(question, passages, timings):
+            if isinstance(item, Answer):
+                item.timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
+            yield item
+
+    def condense(self, history: list[Message], question: str) -> str:
+        """A follow-up rewritten, from the chat history, into a standalone question."""
+        question = clean_question(question)
+        turns = [m for m in history if m.get("role") in ("user", "assistant") and m.get("content")]
+        if not turns:
+            return question
+        lines = [f"{m['role'].capitalize()}: {_short(m['content'])}" for m in turns[-6:]]
+        prompt = prompts.load("condense").format(history="\n".join(lines), question=question)
+        rewritten = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=60).text.strip()
+        rewritten = rewritten.strip().strip('"').splitlines()[0].strip() if rewritten.strip() else ""
+        return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
+
+    def chat(self, messages: list[Message], k: int | None = None, filters: Filters | None = None) -> Answer:
+        """Multi-turn: the last user message, made standalone from the earlier turns, answered with citations."""
+        history, question = split_chat(messages)
+        standalone = self.condense(history, question)
+        return self.ask(standalone, k, filters)
+
+
+def split_chat(messages: list[Message]) -> tuple[list[Message], str]:
+    if not messages or messages[-1].get("role") != "user":
+        raise InvalidInput("`messages` must end with a user message: [{\"role\": \"user\", \"content\": \"...\"}].")
+    return messages[:-1], messages[-1].get("content") or ""
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """Assistant turns carry markers and sources; the gist is enough to resolve a follow-up."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
