@@ -137,7 +137,7 @@ def _with_markers(sentence: str, marks: list[int]) -> str:
     tags = "".join(f"[{m}]" for m in marks)
     body = sentence.rstrip()
     end = ""
-    while body and body[-1] in ".!?\"”’)":
+    while body and body[-1] in ".!?":
         end = body[-1] + end
         body = body[:-1]
     return f"{body} {tags}{end or '.'}"

@@ -1,0 +1,58 @@
+"""Shared fixtures. Tiers (markers): unit tests are unmarked and fast; `e2e` tests use the
+real local model; `server` tests start a real `chroma run`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.pipeline import Pipeline
+from rag.settings import PROJECT_ROOT, Settings
+from tests.fixtures.fake_llm import FakeLLMServer
+
+pytest_plugins = ["tests.fixtures.chroma_server"]
+
+# Model files are big: every test data dir shares one model dir (assembled once).
+MODEL_DIR = Path(os.environ.get("RAG_TEST_MODEL_DIR", PROJECT_ROOT / ".rag-data" / "models"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: uses the real local LLM (slow)")
+    config.addinivalue_line("markers", "server: starts a real Chroma server")
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    values = dict(data_dir=data_dir, model_dir=MODEL_DIR, openai_api_key=None, openai_base_url=None, chroma_url=None)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path, fake_llm: FakeLLMServer) -> Settings:
+    """Real Chroma and embeddings in a fresh data dir; the stand-in LLM."""
+    return make_settings(tmp_path / "data", openai_base_url=fake_llm.base_url, llm_model="fake")
+
+
+@pytest.fixture
+def fake_pipeline(fake_settings: Settings) -> Iterator[Pipeline]:
+    with Pipeline(fake_settings, start_llm=False) as pipeline:
+        pipeline.ensure_seeded()
+        yield pipeline
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The embedded defaults for real: local Qwen 1.5B, ONNX MiniLM, embedded Chroma, the seeds."""
+    settings = make_settings(tmp_path_factory.mktemp("real") / "data")
+    with Pipeline(settings, start_llm=True) as pipeline:
+        pipeline.ensure_seeded()
+        yield pipeline
