@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     top_k: int = 4  # passages sent to the LLM
     candidates: int = 20  # per retriever, before fusion
     rrf_k: int = 60
-    near_duplicate: float = 0.9  # cosine at which two passages count as the same text
+    near_duplicate: float = 0.85  # cosine at which two passages count as the same text
     min_dense_score: float = 0.25  # below this, and with no keyword hit, abstain without asking
     min_passage_score: float = 0.15  # passages with a lower cosine are not sent to the LLM
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from rag.pipeline import Pipeline
-from rag.settings import PROJECT_ROOT, Settings
+from rag.settings import Settings
 from tests.fixtures.fake_llm import FakeLLMServer
 
 pytest_plugins = ["tests.fixtures.chroma_server"]
 
-# Model files are big: every test data dir shares one model dir (assembled once).
-MODEL_DIR = Path(os.environ.get("RAG_TEST_MODEL_DIR", PROJECT_ROOT / ".rag-data" / "models"))
+# Model files are big: every test data dir shares the user's model dir (assembled once).
+MODEL_DIR = Path(os.environ.get("RAG_TEST_MODEL_DIR") or Settings().models_path)
 
 
 def pytest_configure(config: pytest.Config) -> None:

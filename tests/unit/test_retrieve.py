@@ -1,0 +1,45 @@
+"""Hybrid retrieval on the seeds, with real embeddings and Chroma."""
+
+from __future__ import annotations
+
+from rag.pipeline import Pipeline
+from rag.schema import Filters
+
+
+def test_prisoner_question_finds_a_passage_with_the_number(fake_pipeline: Pipeline):
+    passages = fake_pipeline.search("How many prisoners did each side agree to swap?", k=4)
+    assert any("1,000" in p.text for p in passages)
+    assert passages == sorted(passages, key=lambda p: -p.score)
+
+
+def test_near_duplicates_are_collapsed_but_disagreeing_ones_kept(fake_pipeline: Pipeline):
+    medinsky = (
+        "Vladimir Medinsky, a presidential aide to Putin and former culture minister who headed the Russian "
+        "delegation, expressed satisfaction over how the talks went and said that the two sides had agreed there "
+        "would be a 1,000 by 1,000 person prisoner swap."
+    )
+    # A syndicated copy of a seed paragraph, and a copy that changes the number.
+    fake_pipeline.ingest_record({"id": "wire-copy", "title": "Wire copy", "text": medinsky}, "wire-copy")
+    fake_pipeline.ingest_record(
+        {"id": "wire-typo", "title": "Wire typo", "text": medinsky.replace("1,000 by 1,000", "1,200 by 1,200")}, "wire-typo"
+    )
+    passages = fake_pipeline.search("What did Medinsky say about the prisoner swap?", k=6)
+    chunk_ids = [p.chunk_id for p in passages]
+    twins = {"wire-copy#0", "003_c1e344e38b025e9e#3"}
+    assert len(twins & set(chunk_ids)) == 1, "a verbatim copy is one passage, not two"
+    kept = next(p for p in passages if p.chunk_id in twins)
+    assert kept.also_in == list(twins - {kept.chunk_id})
+    assert "wire-typo#0" in chunk_ids, "a near-copy with a different number is kept: the reports disagree"
+
+
+def test_filters_restrict_documents(fake_pipeline: Pipeline):
+    only = "002_2a3384441d849c70"
+    passages = fake_pipeline.search("prisoner exchange", k=5, filters=Filters(doc_ids=[only]))
+    assert passages and {p.doc_id for p in passages} == {only}
+
+
+def test_keyword_and_dense_modes(fake_pipeline: Pipeline):
+    kw = fake_pipeline.search("Dolmabahçe Palace", k=3, mode="keyword")
+    assert kw[0].doc_id == "003_c1e344e38b025e9e" and kw[0].keyword_score
+    dense = fake_pipeline.search("Where did the delegations sit?", k=3, mode="dense")
+    assert all(p.keyword_score is None for p in dense)
