@@ -1,0 +1,147 @@
+"""`rag eval`: the offline eval suite from the command line.
+
+    rag eval --gold eval/gold/seeds.jsonl --out eval/out/seeds [--k N] [--limit N] [--baselines]
+    rag eval --gold eval/gold/seeds.jsonl --out DIR --compare eval/baselines/seeds.json [--tolerance 0.05]
+    rag eval --squad eval/data/squaddev_v1.1.json --limit 300 --seed 0 --out DIR [--k 5] [--bm25]
+
+Gold runs use their own collection (`--collection`, default "eval_seeds", seeded from
+the seed articles) so that documents ingested by hand do not move the numbers; SQuAD
+runs use "squad_dev". Both live in the usual data dir (RAG_DATA_DIR) and use the
+configured LLM (the local model unless OPENAI_BASE_URL / OPENAI_API_KEY are set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from eval import runner
+from eval.report import compare, load_summary, write_report
+from eval.squad import load_articles, load_squad, sample_questions
+from rag.pipeline import Pipeline
+from rag.settings import Settings, get_settings
+
+GOLD_COLLECTION = "eval_seeds"
+TABLE_KEYS = (
+    "fact_recall", "answer_accuracy", "citation_precision", "citation_recall", "abstention_rate_unanswerable",
+    "false_abstention_rate", "conflict_recall", "hit_at_k", "mrr", "latency_p50_s", "latency_p95_s",
+    "prompt_tokens", "completion_tokens", "n_questions",
+)  # fmt: skip
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Score the pipeline on a gold set (and baselines) or on a SQuAD v1.1 sample."
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--gold", type=Path, help="gold questions (JSONL, see eval/metrics.py)")
+    source.add_argument("--squad", type=Path, help="SQuAD v1.1 file (python -m eval.squad eval/data fetches it)")
+    parser.add_argument("--out", type=Path, required=True, help="directory for report.json, report.md, report.png")
+    parser.add_argument("--k", type=int, default=None, help="passages per question (default: RAG_TOP_K; 5 for --squad)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N gold questions / N sampled SQuAD questions")
+    parser.add_argument("--seed", type=int, default=0, help="SQuAD sample seed")
+    parser.add_argument("--bm25", action="store_true", help="SQuAD: also recall@k of BM25-only retrieval")
+    parser.add_argument("--baselines", action="store_true", help="gold: also run plain LlamaIndex, CitationQueryEngine, dense-only, BM25-only")
+    parser.add_argument("--compare", type=Path, default=None, help="baseline report/summary JSON: exit 1 on a regression")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="allowed drop of a rate metric for --compare")
+    parser.add_argument("--collection", default=None, help=f"collection to evaluate (default {GOLD_COLLECTION} / {runner.SQUAD_COLLECTION})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_exit_with)
+
+
+def _exit_with(args: argparse.Namespace) -> None:
+    """The `rag eval` entry from rag/cli.py: the exit code says whether --compare passed."""
+    code = cmd_eval(args)
+    if code:
+        sys.exit(code)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    settings = settings or get_settings()
+    return run_squad(args, settings) if args.squad else run_gold(args, settings)
+
+
+def _command(args: argparse.Namespace) -> str:
+    argv = getattr(args, "argv", None) or sys.argv[2:]
+    return "rag eval " + " ".join(shlex.quote(a) for a in argv)
+
+
+def run_gold(args: argparse.Namespace, settings: Settings) -> int:
+    gold = runner.load_gold(args.gold, args.limit)
+    settings = settings.model_copy(update={"collection": args.collection or GOLD_COLLECTION})
+    k = args.k or settings.top_k
+    with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
+        pipeline.ensure_seeded()
+        results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
+        if args.baselines:
+            from eval.baselines import baseline_systems
+
+            for name, answer_fn in baseline_systems(pipeline, k).items():
+                results[name] = runner.run_gold(gold, answer_fn, k, desc=name, progress=not args.quiet)
+    paths = write_report(args.out, results)
+    doc = json.loads(paths["json"].read_text(encoding="utf-8"))
+    summaries = {name: s["summary"] for name, s in doc.get("systems", {runner.OURS: doc}).items()}
+    print_table(summaries)
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    if args.compare:
+        return gate(doc["summary"], args.compare, args.tolerance)
+    return 0
+
+
+def gate(summary: dict, baseline_path: Path, tolerance: float) -> int:
+    """Print each regression against the baseline; 1 if there is any, else 0."""
+    regressions = compare(summary, load_summary(baseline_path), tolerance)
+    for r in regressions:
+        print(f"REGRESSION {r.metric}: {r.old:.3f} -> {r.new:.3f} (baseline {baseline_path})", file=sys.stderr)
+    if not regressions:
+        print(f"no regressions against {baseline_path}")
+    return 1 if regressions else 0
+
+
+def print_table(summaries: dict[str, dict]) -> None:
+    names = list(summaries)
+    width = max(len(k) for k in TABLE_KEYS) + 2
+    cols = [max(len(n), 8) + 2 for n in names]
+    print("\n" + "metric".ljust(width) + "".join(n.rjust(c) for n, c in zip(names, cols)))
+    for key in TABLE_KEYS:
+        cells = []
+        for name, c in zip(names, cols):
+            value = summaries[name].get(key)
+            text = "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+            cells.append(text.rjust(c))
+        print(key.ljust(width) + "".join(cells))
+
+
+def run_squad(args: argparse.Namespace, settings: Settings) -> int:
+    questions = sample_questions(load_squad(args.squad), args.limit or 300, seed=args.seed)
+    articles = runner.squad_articles(load_articles(args.squad), questions)
+    settings = settings.model_copy(update={"collection": args.collection or runner.SQUAD_COLLECTION, "auto_seed": False})
+    k = args.k or 5
+    with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
+        runner.ingest_squad(pipeline, articles, progress=not args.quiet)
+        result = runner.run_squad(pipeline, questions, k, bm25=args.bm25, progress=not args.quiet)
+    result["summary"].update(seed=args.seed, n_paragraphs=len(articles))
+    paths = runner.write_squad_report(args.out, result, command=_command(args))
+    s = result["summary"]
+    print(f"\nSQuAD v1.1 dev, {s['n_questions']} questions, {len(articles)} paragraphs ingested")
+    for key, value in s.items():
+        print(f"{key:<20}{'n/a' if value is None else f'{value:.3f}' if isinstance(value, float) else value}")
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    if args.compare:
+        return gate(s, args.compare, args.tolerance)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """`rag eval ARGS` as a function (tests pass their own settings); returns the exit code."""
+    parser = argparse.ArgumentParser(prog="rag eval")
+    register(parser)
+    args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    return cmd_eval(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

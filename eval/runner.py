@@ -1,0 +1,197 @@
+"""Run the eval: gold questions (and baselines) or a SQuAD sample through a `Pipeline`.
+
+Gold run (`run_gold`)
+    Each question goes through `Pipeline.ask`, the code path the CLI and the HTTP
+    service use. The retrieved passages are fetched again with `Pipeline.search(q, k)`
+    (same retriever, same k, deterministic) for hit@k and MRR. One record per question:
+    the `score_question` scores plus `response` (the full `Answer` as JSON) and
+    `passages` (the retrieved passages, in rank order).
+
+SQuAD run (`run_squad`)
+    The sampled questions' articles (every paragraph of each, one document per
+    paragraph) are ingested into their own collection; each question is answered with
+    the full pipeline. Citation markers are stripped before scoring; an abstention is
+    the empty prediction (scores 0). `em` and `f1` are the official SQuAD v1.1 scores
+    (max over gold answers) as fractions 0..1 (the official script prints them x100);
+    `recall_at_k` is the share of questions whose gold paragraph is among the doc ids of
+    the first k retrieved passages. `bm25_recall_at_k` is the same for keyword-only
+    retrieval (no LLM).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from eval.metrics import percentile, recall_at_k, score_question, squad_exact_match, squad_f1
+from rag.pipeline import Pipeline
+from rag.schema import Answer, Passage
+
+OURS = "ours"
+SQUAD_COLLECTION = "squad_dev"
+
+# An answer function: question -> (answer, retrieved passages in rank order, seconds).
+AnswerFn = Callable[[str], tuple[Answer, list[Passage], float]]
+
+
+def load_gold(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The gold questions of a JSONL file (the first `limit` when given)."""
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows[:limit] if limit else rows
+
+
+def ours(pipeline: Pipeline, k: int) -> AnswerFn:
+    """Our system: `Pipeline.ask`, and `Pipeline.search` for the passages it retrieved."""
+
+    def run(question: str) -> tuple[Answer, list[Passage], float]:
+        started = time.perf_counter()
+        answer = pipeline.ask(question, k=k)
+        seconds = time.perf_counter() - started
+        return answer, pipeline.search(question, k=k), seconds
+
+    return run
+
+
+def run_gold(
+    gold: Sequence[dict[str, Any]], answer_fn: AnswerFn, k: int, desc: str = OURS, progress: bool = True
+) -> list[dict[str, Any]]:
+    """Score every gold question answered by `answer_fn`; one record per question."""
+    records = []
+    for q in tqdm(gold, desc=desc, unit="q", disable=not progress):
+        answer, passages, seconds = answer_fn(q["question"])
+        record = score_question(q, answer, passages, latency_s=round(seconds, 3), k=k)
+        record["response"] = answer.model_dump(mode="json")
+        record["passages"] = [p.model_dump(mode="json") for p in passages]
+        records.append(record)
+    return records
+
+
+# ---------------------------------------------------------------------------
+# SQuAD
+
+_MARKERS = re.compile(r"\s*\[\d+\]")
+
+
+def strip_markers(text: str) -> str:
+    """'Paris [1][2].' -> 'Paris.'"""
+    return " ".join(_MARKERS.sub("", text).split())
+
+
+def squad_prediction(answer: Answer) -> str:
+    """What SQuAD scores: the answer text without markers; '' for an abstention."""
+    return "" if answer.abstained else strip_markers(answer.answer)
+
+
+def squad_record(q: Any, answer: Answer, passages: Sequence[Passage], seconds: float, k: int) -> dict[str, Any]:
+    prediction = squad_prediction(answer)
+    doc_ids = [p.doc_id for p in passages]
+    return {
+        "id": q.id,
+        "question": q.question,
+        "gold_answers": q.answers,
+        "paragraph_id": q.paragraph_id,
+        "prediction": prediction,
+        "abstained": answer.abstained,
+        "em": squad_exact_match(prediction, q.answers),
+        "f1": squad_f1(prediction, q.answers),
+        "recall_at_k": recall_at_k(doc_ids, q.paragraph_id, k),
+        "retrieved_doc_ids": doc_ids,
+        "latency_s": round(seconds, 3),
+        "response": answer.model_dump(mode="json"),
+    }
+
+
+def squad_summary(records: Sequence[dict[str, Any]], bm25_recall: float | None, k: int) -> dict[str, Any]:
+    def mean(key: str) -> float | None:
+        return sum(r[key] for r in records) / len(records) if records else None
+
+    latencies = [r["latency_s"] for r in records]
+    return {
+        "em": mean("em"),
+        "f1": mean("f1"),
+        "recall_at_k": mean("recall_at_k"),
+        "bm25_recall_at_k": bm25_recall,
+        "abstention_rate": sum(r["abstained"] for r in records) / len(records) if records else None,
+        "latency_p50_s": percentile(latencies, 50) if latencies else None,
+        "latency_p95_s": percentile(latencies, 95) if latencies else None,
+        "n_questions": len(records),
+        "k": k,
+    }
+
+
+def squad_articles(all_articles: Iterable[dict[str, str]], questions: Sequence[Any]) -> list[dict[str, str]]:
+    """Every paragraph (as an article record) of the articles the questions come from."""
+    titles = {q.title for q in questions}
+    return [a for a in all_articles if a["title"] in titles]
+
+
+def ingest_squad(pipeline: Pipeline, articles: Sequence[dict[str, str]], progress: bool = True) -> None:
+    """Each paragraph its own document (`ingest_record`); unchanged ones are skipped."""
+    have = {d.doc_id for d in pipeline.documents()}
+    todo = [a for a in articles if a["id"] not in have]
+    for record in tqdm(todo, desc="ingest squad", unit="para", disable=not progress or not todo):
+        pipeline.ingest_record(record, default_id=record["id"])
+
+
+def run_squad(
+    pipeline: Pipeline, questions: Sequence[Any], k: int, bm25: bool = True, progress: bool = True
+) -> dict[str, Any]:
+    """Answer and score the sampled SQuAD questions; {"summary", "questions"}."""
+    records = []
+    for q in tqdm(questions, desc="squad", unit="q", disable=not progress):
+        started = time.perf_counter()
+        answer = pipeline.ask(q.question, k=k)
+        seconds = time.perf_counter() - started
+        records.append(squad_record(q, answer, pipeline.search(q.question, k=k), seconds, k))
+    bm25_recall = None
+    if bm25:
+        hits = [
+            recall_at_k([p.doc_id for p in pipeline.search(q.question, k=k, mode="keyword")], q.paragraph_id, k)
+            for q in questions
+        ]
+        for r, hit in zip(records, hits):
+            r["bm25_recall_at_k"] = hit
+        bm25_recall = sum(hits) / len(hits) if hits else None
+    return {"summary": squad_summary(records, bm25_recall, k), "questions": records}
+
+
+def write_squad_report(out_dir: str | Path, result: dict[str, Any], command: str = "") -> dict[str, Path]:
+    """report.json, report.md and report.png (bars: EM, F1, recall@k ours vs BM25)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = result["summary"]
+    paths = {"json": out / "report.json", "md": out / "report.md", "png": out / "report.png"}
+    paths["json"].write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    lines = ["# SQuAD v1.1 dev sample", ""] + ([f"`{command}`", ""] if command else [])
+    lines += ["| metric | value |", "|---|---:|"]
+    lines += [f"| {key} | {_fmt(value)} |" for key, value in s.items()]
+    paths["md"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = s["k"]
+    labels = ["EM", "F1", f"recall@{k} ours", f"recall@{k} BM25"]
+    values = [s["em"] or 0, s["f1"] or 0, s["recall_at_k"] or 0, s["bm25_recall_at_k"] or 0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(labels, values, color=["C0", "C0", "C0", "C1"])
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"SQuAD v1.1 dev, {s['n_questions']} questions")
+    fig.tight_layout()
+    fig.savefig(paths["png"], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
