@@ -1,0 +1,1 @@
+"""HTTP glue over `rag.pipeline.Pipeline`: parse, call the pipeline, shape the response."""

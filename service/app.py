@@ -1,0 +1,70 @@
+"""The FastAPI app factory: `create_app(settings, pipeline=None)`.
+
+The pipeline is built once at start-up (or handed in, e.g. by tests) and reaches the
+routes through dependencies; the routes only parse, call it and shape the response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from service.deps import require_api_key
+from service.errors import install_error_handlers
+from service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.routers import documents, health, openai_compat, qa
+from service.settings import ServiceSettings
+from service.state import AppState
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, pipeline: Pipeline | None = None, service: ServiceSettings | None = None) -> FastAPI:
+    state = AppState(settings=settings, service=service or ServiceSettings(), pipeline=pipeline)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.pipeline is None:
+            state.pipeline = await run_in_threadpool(Pipeline, settings, start_llm=False)
+            state.owns_pipeline = True
+        report = await run_in_threadpool(state.pipeline.ensure_seeded)
+        if report:
+            log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
+        state.start_llm()
+        if state.service.keys():
+            log.info("API keys required on /v1 routes (%d configured)", len(state.service.keys()))
+        try:
+            yield
+        finally:
+            if state.owns_pipeline:
+                state.pipeline.close()
+
+    app = FastAPI(
+        title="news-rag",
+        version="0.1.0",
+        summary="Questions over news articles, answered with citations that are checked against the text.",
+        lifespan=lifespan,
+    )
+    app.state.rag = state
+    install_error_handlers(app)
+    auth = [Depends(require_api_key)]
+    for router in (qa.router, openai_compat.router, documents.router):
+        app.include_router(router, dependencies=auth)
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.add_middleware(BodyLimitMiddleware, max_json=state.service.max_json_bytes, max_upload=state.service.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app

@@ -1,0 +1,62 @@
+"""Dependencies, as `Annotated` aliases the routes declare."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from rag.pipeline import Pipeline
+from service.gate import LLMGate
+from service.metrics import Metrics
+from service.settings import ServiceSettings
+from service.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.rag
+
+
+def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
+    if state.pipeline is None:
+        raise HTTPException(503, "The service is starting; retry in a moment.")
+    return state.pipeline
+
+
+def get_gate(state: Annotated[AppState, Depends(get_state)]) -> LLMGate:
+    return state.ready_gate()
+
+
+def get_service_settings(state: Annotated[AppState, Depends(get_state)]) -> ServiceSettings:
+    return state.service
+
+
+def get_metrics(state: Annotated[AppState, Depends(get_state)]) -> Metrics:
+    return state.metrics
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+GateDep = Annotated[LLMGate, Depends(get_gate)]
+ServiceSettingsDep = Annotated[ServiceSettings, Depends(get_service_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+_bearer = HTTPBearer(auto_error=False, description="one of RAG_API_KEYS, when that is set")
+
+
+def require_api_key(
+    service: ServiceSettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    keys = service.keys()
+    if not keys:
+        return
+    given = credentials.credentials if credentials else ""
+    if not any(secrets.compare_digest(given.encode(), key.encode()) for key in keys):
+        reason = "is not one of the accepted keys" if given else "is missing"
+        raise HTTPException(
+            401,
+            f"The API key {reason}: send `Authorization: Bearer <key>` with a key from RAG_API_KEYS.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -1,0 +1,84 @@
+"""Every failure as `{"error": {"type", "message"}}` with a status that fits:
+`RagError` by its own `.status`/`.kind`, validation and HTTP errors by ours."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from rag.errors import RagError
+from service.gate import QueueFull
+
+log = logging.getLogger(__name__)
+
+_HTTP_KINDS = {
+    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "busy",
+}  # fmt: skip
+
+
+def error_response(status: int, kind: str, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status, headers=headers)
+
+
+def rag_error_response(e: RagError) -> JSONResponse:
+    headers = {"Retry-After": str(e.retry_after)} if isinstance(e, QueueFull) else None
+    if e.status >= 500:
+        log.warning("%s: %s", e.kind, e.message)
+    return error_response(e.status, e.kind, e.message, headers)
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        if err.get("type") == "missing":
+            parts.append(f"`{loc}` is required")
+        elif err.get("type") == "extra_forbidden":
+            parts.append(f"`{loc}` is not a field of this request; remove it")
+        else:
+            got = err.get("input")
+            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:40] + "…"
+            parts.append(f"`{loc}`: {err.get('msg', 'invalid')} (got {shown})")
+    return "Fix the request: " + "; ".join(parts) + ". See /docs for the request schema."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def _rag(request: Request, e: RagError) -> JSONResponse:
+        return rag_error_response(e)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        errors = list(e.errors())
+        if any(err.get("type") == "json_invalid" for err in errors):
+            err = next(err for err in errors if err.get("type") == "json_invalid")
+            where = err.get("loc", ("body", "?"))[-1]
+            ctx = (err.get("ctx") or {}).get("error", "")
+            return error_response(
+                400, "invalid_json", f"The body is not valid JSON ({ctx} at character {where}); send a JSON object."
+            )
+        if any(tuple(err.get("loc", ())) == ("body",) and isinstance(err.get("input"), bytes | str) for err in errors):
+            return error_response(
+                400, "invalid_json", "The body is not a JSON object: send one, with `Content-Type: application/json`."
+            )
+        details = [{"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "")} for err in errors]
+        return error_response(422, "invalid_request", _describe(errors), details=details)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, e: HTTPException) -> JSONResponse:
+        message = e.detail if isinstance(e.detail, str) else str(e.detail)
+        if e.status_code == 404 and message == "Not Found":
+            message = f"No route {request.method} {request.url.path}; see /docs for the API."
+        if e.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
+        return error_response(e.status_code, _HTTP_KINDS.get(e.status_code, "http_error"), message, e.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, e: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", f"Unexpected {type(e).__name__}; the service logged it. Try again.")

@@ -1,0 +1,189 @@
+"""The API's own request and response models. The answer object is `rag.schema.Answer`
+(a public interface shared with the CLI and Slack), returned as is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage
+
+K = Field(default=None, ge=1, le=20, description="passages to retrieve (default from settings)")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterFields(_Strict):
+    doc_ids: list[str] | None = Field(default=None, description="only these articles")
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+    def filters(self) -> Filters | None:
+        if self.doc_ids is None and self.published_after is None and self.published_before is None:
+            return None
+        return Filters(doc_ids=self.doc_ids, published_after=self.published_after, published_before=self.published_before)
+
+
+class AskRequest(FilterFields):
+    question: str = Field(description="what to ask about the articles (up to 2000 characters)")
+    k: int | None = K
+    stream: bool = Field(default=False, description="server-sent events: token*, citations, done")
+
+
+class SearchRequest(FilterFields):
+    question: str
+    k: int | None = K
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(FilterFields):
+    messages: list[ChatMessage] = Field(min_length=1)
+    k: int | None = K
+    stream: bool = False
+
+
+class SearchHit(BaseModel):
+    rank: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+
+    @classmethod
+    def from_passage(cls, rank: int, p: Passage) -> SearchHit:
+        return cls(rank=rank, **p.model_dump(include=set(cls.model_fields) - {"rank"}))
+
+
+class SearchResponse(BaseModel):
+    question: str
+    passages: list[SearchHit]
+    retrieve_ms: float
+
+
+class DocumentIn(_Strict):
+    text: str = Field(description="the article body")
+    title: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    id: str | None = Field(default=None, description="document id (default: from the title, else from the text)")
+
+
+class DocumentOut(DocInfo):
+    pass
+
+
+class DocumentDetail(DocInfo):
+    text: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    count: int
+
+
+class IngestResponse(BaseModel):
+    report: IngestReport
+    documents: list[DocumentOut]
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    llm: str  # loading | ready | failed
+    documents: int
+    error: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# --- OpenAI-compatible ------------------------------------------------------------
+
+
+class OAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class OAIChatRequest(BaseModel):
+    """Any model name is accepted; unknown OpenAI parameters are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = "news-rag"
+    messages: list[OAIMessage] = Field(min_length=1)
+    stream: bool = False
+    k: int | None = K
+
+
+class OAIModel(BaseModel):
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = "news-rag"
+
+
+class OAIModelList(BaseModel):
+    object: str = "list"
+    data: list[OAIModel]
+
+
+class OAIUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class OAIChoiceMessage(BaseModel):
+    role: str = "assistant"
+    content: str
+
+
+class OAIChoice(BaseModel):
+    index: int = 0
+    message: OAIChoiceMessage
+    finish_reason: str = "stop"
+
+
+class OAIChatCompletion(BaseModel):
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[OAIChoice]
+    usage: OAIUsage
+    rag: Answer = Field(description="the verified answer object, citations included")

@@ -1,0 +1,90 @@
+"""Questions: /v1/ask, /v1/search, /v1/chat."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from rag.errors import RagError
+from rag.pipeline import clean_question, split_chat
+from rag.schema import Answer
+from service.deps import GateDep, MetricsDep, PipelineDep
+from service.models import AskRequest, ChatRequest, ErrorBody, SearchHit, SearchRequest, SearchResponse
+from service.streaming import SSEResponse, answer_items, final_answer, sse
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["questions"])
+
+_ERRORS = {
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "the model's queue is full; see Retry-After"},
+    503: {"model": ErrorBody, "description": "the model is loading or unreachable"},
+}  # fmt: skip
+_STREAM_DOC = {
+    200: {
+        "model": Answer,
+        "description": "the answer object; with `stream: true` or `Accept: text/event-stream`, server-sent "
+        "events `token` ({text}), then `citations` (the answer object), then `done` (or `error`)",
+        "content": {"text/event-stream": {}},
+    }
+}
+
+
+def wants_stream(request: Request, stream: bool) -> bool:
+    return stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+async def answer_events(items: AsyncIterator[str | Answer]) -> AsyncIterator[str]:
+    """token*, citations, done — or an error event if something fails mid-stream."""
+    try:
+        async for item in items:
+            if isinstance(item, Answer):
+                yield sse("citations", item.model_dump(mode="json"))
+            else:
+                yield sse("token", {"text": item})
+        yield sse("done", {})
+    except RagError as e:
+        yield sse("error", {"type": e.kind, "message": e.message})
+    except Exception as e:  # noqa: BLE001 - the stream already started: report, don't drop
+        log.exception("stream failed")
+        yield sse("error", {"type": "internal_error", "message": f"Unexpected {type(e).__name__}; try again."})
+
+
+@router.post("/ask", response_model=Answer, responses={**_ERRORS, **_STREAM_DOC})
+async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep):
+    """Answer one question from the articles, with verified citations."""
+    question = clean_question(body.question)
+    ticket = gate.admit()
+    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters())
+    if wants_stream(request, body.stream):
+        return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
+    return await final_answer(items)
+
+
+@router.post("/chat", response_model=Answer, responses={**_ERRORS, **_STREAM_DOC})
+async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep):
+    """Multi-turn: the last user message is rewritten into a standalone question (the
+    answer's `question` field shows it) and answered with verified citations."""
+    history, question = split_chat([m.model_dump() for m in body.messages])
+    question = clean_question(question)
+    ticket = gate.admit()
+    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), history=history)
+    if wants_stream(request, body.stream):
+        return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
+    return await final_answer(items)
+
+
+@router.post("/search", response_model=SearchResponse, responses=_ERRORS)
+async def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
+    """Ranked passages for a question (hybrid dense + keyword retrieval); no LLM involved."""
+    started = time.perf_counter()
+    passages = await run_in_threadpool(pipeline.search, body.question, body.k, body.filters(), body.mode)
+    return SearchResponse(
+        question=clean_question(body.question),
+        passages=[SearchHit.from_passage(rank, p) for rank, p in enumerate(passages, 1)],
+        retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
+    )

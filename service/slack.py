@@ -1,0 +1,254 @@
+"""The Slack bot: answers @mentions and direct messages in a thread, follow-ups in that
+thread with its earlier turns as chat history, and stores 👍 / 👎 feedback.
+
+The same listeners serve both transports: the Events API (`POST /slack/events`, mounted
+on the FastAPI app by `mount_slack`) and Socket Mode (`rag slack --socket`, see
+`service/slack_cli.py`). Slack glue only: the answering is `Pipeline.chat`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.params import Depends
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from rag.errors import RagError
+from rag.llm.client import Message
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from service.slack_blocks import (
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    WORKING,
+    answer_blocks,
+    apology_blocks,
+    apology_text,
+    fallback_text,
+)
+from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
+
+log = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 20  # earlier thread messages read back as chat turns
+UNEXPECTED = "Something went wrong on my side: try again in a minute, and if it keeps failing ask whoever runs the bot to check the service log."  # noqa: E501
+
+
+class SlackSettings(BaseSettings):
+    """Slack credentials, from Slack's own variable names; the API URL from RAG_SLACK_API_URL."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "bot_token"))
+    signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "signing_secret")
+    )
+    app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "app_token"))
+    api_url: str = Field(default=AsyncWebClient.BASE_URL, validation_alias=AliasChoices("RAG_SLACK_API_URL", "api_url"))
+
+    @property
+    def events_api_enabled(self) -> bool:
+        return bool(self.bot_token and self.signing_secret)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackBot:
+    """The listeners. Every event is acknowledged at once; the answer is worked out in a
+    background task, the blocking pipeline in a worker thread."""
+
+    def __init__(self, pipeline: Pipeline, state: SlackState, feedback: FeedbackStore) -> None:
+        self.pipeline = pipeline
+        self.state = state
+        self.feedback = feedback
+        self._tasks: set[asyncio.Task] = set()
+
+    def register(self, app: AsyncApp) -> None:
+        app.middleware(self._ignore_retries)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(self.on_feedback)
+
+    # --- listeners -----------------------------------------------------------------
+
+    @staticmethod
+    async def _ignore_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse:
+        """Slack re-sends an event it thinks was not acknowledged; the first delivery is being answered."""
+        if req.headers.get("x-slack-retry-num"):
+            log.info("ignoring Slack retry %s (%s)", req.headers["x-slack-retry-num"], req.headers.get("x-slack-retry-reason"))
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return await next()
+
+    async def on_mention(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        self._maybe_answer(body, event, context)
+
+    async def on_message(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        if event.get("channel_type") == "im":
+            self._maybe_answer(body, event, context)
+            return
+        thread_ts = event.get("thread_ts")
+        mention = f"<@{context.bot_user_id}>"
+        # A mention in a channel also arrives as app_mention: that listener answers it.
+        if thread_ts and mention not in event.get("text", "") and self.state.is_bot_thread(event["channel"], thread_ts):
+            self._maybe_answer(body, event, context)
+
+    async def on_feedback(self, ack: Any, body: dict, action: dict) -> None:
+        await ack()
+        rating = "up" if action["action_id"] == FEEDBACK_UP else "down"
+        user = (body.get("user") or {}).get("id", "")
+        stored = await asyncio.to_thread(self.feedback.add, action.get("value", ""), rating, user)
+        if not stored:
+            log.warning("feedback for unknown answer %r ignored", action.get("value"))
+
+    # --- the work --------------------------------------------------------------------
+
+    def _maybe_answer(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return  # other bots, our own messages, edits, joins...
+        if event.get("user") == context.bot_user_id:
+            return
+        event_id = body.get("event_id")
+        if event_id and not self.state.claim(f"event:{event_id}"):
+            log.info("event %s already handled", event_id)
+            return
+        if not self.state.claim(f"message:{event['channel']}:{event['ts']}"):
+            return  # the same message seen through another event (app_mention and message)
+        assert context.client is not None
+        self.spawn(self.answer(context.client, event, context.bot_user_id, context.bot_id))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Waits for the answers under way (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def answer(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> None:
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        try:
+            placeholder = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=WORKING)
+        except SlackApiError as e:
+            log.error("could not post in %s: %s", channel, e.response.get("error"))
+            return
+        self.state.remember_thread(channel, thread_ts)
+        asked = self._strip_mention(event.get("text", ""), bot_user_id)
+        try:
+            messages = await self.history(client, event, bot_user_id, bot_id)
+            answer = await asyncio.to_thread(self.pipeline.chat, messages + [{"role": "user", "content": asked}])
+            answer_id = await asyncio.to_thread(self.feedback.record_answer, answer, asked, channel, thread_ts)
+            text, blocks = fallback_text(answer), answer_blocks(answer, answer_id)
+        except RagError as e:
+            log.warning("could not answer %r: %s", asked, e.message)
+            text, blocks = apology_text(e.message), apology_blocks(e.message)
+        except Exception:
+            log.exception("answering %r failed", asked)
+            text, blocks = apology_text(UNEXPECTED), apology_blocks(UNEXPECTED)
+        try:
+            await client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
+        except SlackApiError as e:
+            log.error("could not update the answer in %s: %s", channel, e.response.get("error"))
+
+    async def history(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> list[Message]:
+        """The thread's earlier messages as chat turns: the bot's are the assistant's, everyone else's the user's."""
+        thread_ts = event.get("thread_ts")
+        if not thread_ts:
+            return []
+        try:
+            reply = await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200)
+        except SlackApiError as e:
+            log.warning("no thread history (%s): answering without it", e.response.get("error"))
+            return []
+        turns: list[Message] = []
+        for m in reply.get("messages") or []:
+            if float(m.get("ts", 0)) >= float(event["ts"]):
+                continue
+            mine = bool(m.get("user") and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
+            if m.get("bot_id") and not mine:
+                continue  # other bots are not part of the conversation
+            text = self._strip_mention(m.get("text") or "", bot_user_id)
+            if not text or text == WORKING:
+                continue
+            turns.append({"role": "assistant" if mine else "user", "content": text})
+        return turns[-HISTORY_MESSAGES:]
+
+    @staticmethod
+    def _strip_mention(text: str, bot_user_id: str | None) -> str:
+        if bot_user_id:
+            text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+        return " ".join(_unescape(text).split())
+
+
+def build_slack_app(
+    pipeline: Pipeline, settings: Settings, slack: SlackSettings, *, socket_mode: bool = False
+) -> tuple[AsyncApp, SlackBot]:
+    """The bolt app with the bot's listeners, talking to `slack.api_url`."""
+    token = _secret(slack.bot_token)
+    if not token:
+        raise RagError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth page.")
+    client = AsyncWebClient(token=token, base_url=slack.api_url)
+    app = AsyncApp(
+        client=client,
+        signing_secret=_secret(slack.signing_secret),
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+    )
+    bot = SlackBot(pipeline, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings))
+    bot.register(app)
+    return app, bot
+
+
+def feedback_store(settings: Settings) -> FeedbackStore:
+    return FeedbackStore(settings.data_dir / "feedback.sqlite")
+
+
+def mount_slack(
+    app: FastAPI,
+    pipeline: Pipeline,
+    settings: Settings,
+    slack: SlackSettings | None = None,
+    *,
+    dependencies: Sequence[Depends] = (),
+) -> None:
+    """Adds `GET /v1/feedback` (guarded by `dependencies`, e.g. the API-key check) and, when
+    SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, `POST /slack/events` (Slack signs it)."""
+    slack = slack or SlackSettings()
+    feedback = feedback_store(settings)
+
+    @app.get("/v1/feedback", response_model=list[FeedbackRecord], tags=["slack"], dependencies=list(dependencies))
+    async def list_feedback(rating: str | None = None) -> list[FeedbackRecord]:
+        """👍 / 👎 clicks on the Slack bot's answers, oldest first (`?rating=up` or `down` to filter)."""
+        return await asyncio.to_thread(feedback.list, rating)
+
+    if not slack.events_api_enabled:
+        log.info("Slack Events API off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable POST /slack/events")
+        return
+    bolt, bot = build_slack_app(pipeline, settings, slack)
+    handler = AsyncSlackRequestHandler(bolt)
+    app.state.slack_bot = bot
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(req: Request):  # noqa: ANN201 - bolt's response
+        return await handler.handle(req)

@@ -1,0 +1,131 @@
+"""An `Answer` as Slack Block Kit: the answer with its markers, conflict notes, the
+sources with their quoted passages, and 👍 / 👎 buttons. Within Slack's limits
+(section text ≤ 3000 characters, ≤ 50 blocks); article text is mrkdwn-escaped."""
+
+from __future__ import annotations
+
+from rag.schema import Answer, Citation
+
+SECTION_CHARS = 3000
+MAX_BLOCKS = 50
+MAX_ANSWER_SECTIONS = 12
+QUOTE_CHARS = 700
+FALLBACK_CHARS = 3000
+
+WORKING = "Looking through the articles…"
+NOT_IN_ARTICLES = "The articles don't say."
+FEEDBACK_UP = "feedback_up"
+FEEDBACK_DOWN = "feedback_down"
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:  # never cut an escape like &amp; in half
+        cut = cut[:amp]
+    return cut.rstrip() + "…"
+
+
+def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word end when possible."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(". ") + 1, window.rfind(" "))
+        if cut <= limit // 2:
+            cut = limit
+            amp = window.rfind("&")
+            if amp != -1 and ";" not in window[amp:]:
+                cut = amp or limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def _section(mrkdwn: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def _context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(mrkdwn, SECTION_CHARS)}]}
+
+
+def _link(url: str, label: str) -> str:
+    return f"<{escape(url).replace('|', '%7C')}|{label}>"
+
+
+def source_block(c: Citation) -> dict:
+    title = escape(" ".join(c.title.split()) or c.doc_id)
+    head = f"*[{c.marker}]* " + (_link(c.url, title) if c.url else f"*{title}*")
+    quote = escape(_cut(" ".join(c.text.split()), QUOTE_CHARS))
+    return _section(_cut(f"{head}\n>{quote}", SECTION_CHARS))
+
+
+def feedback_block(answer_id: str) -> dict:
+    def button(emoji: str, label: str, action_id: str) -> dict:
+        text = {"type": "plain_text", "text": f"{emoji} {label}", "emoji": True}
+        return {"type": "button", "text": text, "action_id": action_id, "value": answer_id}
+
+    return {
+        "type": "actions",
+        "block_id": "feedback",
+        "elements": [button("👍", "Helpful", FEEDBACK_UP), button("👎", "Not helpful", FEEDBACK_DOWN)],
+    }
+
+
+def answer_blocks(answer: Answer, answer_id: str | None = None) -> list[dict]:
+    head: list[dict] = []
+    if answer.abstained:
+        head.append(_section(f":grey_question: *{NOT_IN_ARTICLES}*"))
+        if answer.answer.strip() and answer.answer.strip() != NOT_IN_ARTICLES:
+            head += [_section(piece) for piece in split_text(escape(answer.answer))[:MAX_ANSWER_SECTIONS]]
+        if answer.abstain_reason:
+            head.append(_context(escape(answer.abstain_reason)))
+    else:
+        head += [_section(piece) for piece in split_text(escape(answer.answer))[:MAX_ANSWER_SECTIONS]]
+
+    for conflict in answer.conflicts:
+        lines = [f":warning: *The articles disagree* about {escape(conflict.about)}:"]
+        lines += [f"• [{claim.marker}] “{escape(_cut(claim.quote, 400))}”" for claim in conflict.claims]
+        head.append(_section(_cut("\n".join(lines), SECTION_CHARS)))
+
+    tail: list[dict] = []
+    if answer_id:
+        tail.append(feedback_block(answer_id))
+
+    sources: list[dict] = []
+    if answer.citations:
+        sources = [{"type": "divider"}, _section("*Sources*")]
+        room = MAX_BLOCKS - len(head) - len(tail) - len(sources) - 1  # one spare for "n more"
+        shown = answer.citations[: max(room, 0)]
+        sources += [source_block(c) for c in shown]
+        if len(shown) < len(answer.citations):
+            rest = answer.citations[len(shown) :]
+            sources.append(_context("…and " + ", ".join(f"[{c.marker}] {escape(c.title)}" for c in rest)))
+
+    blocks = head + sources + tail
+    return blocks[:MAX_BLOCKS]
+
+
+def fallback_text(answer: Answer) -> str:
+    """The message's plain `text`: notifications, and the turn read back as chat history."""
+    text = answer.answer.strip() or NOT_IN_ARTICLES
+    return _cut(escape(text), FALLBACK_CHARS)
+
+
+def apology_blocks(message: str) -> list[dict]:
+    return [_section(_cut(f":warning: {escape(apology_text(message))}", SECTION_CHARS))]
+
+
+def apology_text(message: str) -> str:
+    return f"Sorry, I couldn't answer that. {message}"

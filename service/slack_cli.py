@@ -1,0 +1,83 @@
+"""`rag slack`: the Slack bot in Socket Mode, and the feedback export.
+
+    rag slack --socket                  connect out to Slack (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
+    rag slack --export-feedback FILE    👍-rated answers as eval gold JSONL lines
+
+Over the Events API the bot runs inside `rag serve` instead (POST /slack/events).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from rag.errors import RagError
+from rag.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+    from service.slack import SlackSettings
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = "The Slack bot in Socket Mode, or the export of its feedback."
+    parser.add_argument("--socket", action="store_true", help="run in Socket Mode (needs SLACK_APP_TOKEN, xapp-...)")
+    parser.add_argument(
+        "--export-feedback", metavar="FILE", type=Path, help="write the 👍-rated answers as eval gold JSONL lines"
+    )
+    parser.set_defaults(func=cmd_slack)
+
+
+def cmd_slack(args: argparse.Namespace) -> None:
+    from service.slack import SlackSettings, feedback_store
+
+    settings = get_settings()
+    if args.export_feedback:
+        count = feedback_store(settings).export_gold(args.export_feedback)
+        print(f"wrote {count} candidate gold cases to {args.export_feedback} (fill in their `facts` before use)")
+        return
+    if not args.socket:
+        raise RagError(
+            "Choose a mode: `rag slack --socket` (Socket Mode), or `rag serve` with SLACK_BOT_TOKEN and "
+            "SLACK_SIGNING_SECRET set (Events API at https://HOST/slack/events). See docs/slack.md."
+        )
+    slack = SlackSettings()
+    if not slack.app_token:
+        raise RagError(
+            "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) with the "
+            "connections:write scope, from the Slack app's Basic Information page."
+        )
+    asyncio.run(run_socket_mode(settings, slack))
+
+
+def _ready_pipeline(settings: Settings) -> Pipeline:
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(settings, start_llm=False, progress=True)
+    pipeline.ensure_seeded()
+    pipeline.llm  # noqa: B018 - start the model before the first question arrives
+    return pipeline
+
+
+async def run_socket_mode(settings: Settings, slack: SlackSettings) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from service.slack import build_slack_app
+
+    pipeline = await asyncio.to_thread(_ready_pipeline, settings)
+    try:
+        app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+        assert slack.app_token is not None
+        handler = AsyncSocketModeHandler(app, slack.app_token.get_secret_value())
+        print("Slack bot connected in Socket Mode; Ctrl-C to stop.", file=sys.stderr)
+        try:
+            await handler.start_async()
+        finally:
+            await handler.close_async()
+            await bot.drain()
+    finally:
+        pipeline.close()

@@ -1,0 +1,117 @@
+"""Streaming glue: run the pipeline's blocking generator off the event loop, hold a turn
+of the LLM while it runs, and stop it when the client goes away."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from rag.llm.client import Message
+from rag.pipeline import Pipeline
+from rag.schema import Answer, Filters
+from service.gate import Ticket
+from service.metrics import Metrics
+
+T = TypeVar("T")
+_DONE = object()
+
+
+async def iterate_sync(gen: Iterator[T]) -> AsyncIterator[T]:
+    """Each `next()` in a worker thread; closing this closes `gen` (which stops the LLM stream)."""
+    try:
+        while True:
+            item = await run_in_threadpool(next, gen, _DONE)
+            if item is _DONE:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(gen.close)
+
+
+async def answer_items(
+    pipeline: Pipeline,
+    ticket: Ticket,
+    metrics: Metrics,
+    question: str,
+    k: int | None = None,
+    filters: Filters | None = None,
+    history: list[Message] | None = None,
+) -> AsyncIterator[str | Answer]:
+    """Waits for a turn of the model, condenses a follow-up if there is history, then
+    yields text deltas and the verified `Answer`. Releases the ticket at the end."""
+    try:
+        async with ticket.turn():
+            if history:
+                question = await run_in_threadpool(pipeline.condense, history, question)
+            async for item in iterate_sync(pipeline.stream(question, k, filters)):
+                if isinstance(item, Answer):
+                    metrics.observe_answer(item)
+                yield item
+    finally:
+        ticket.release()
+
+
+async def final_answer(items: AsyncIterator[str | Answer]) -> Answer:
+    answer = None
+    async for item in items:
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None, "the pipeline ended without an answer"
+    return answer
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class SSEResponse(StreamingResponse):
+    """text/event-stream that always watches for the client leaving (whatever the ASGI
+    version) and then closes the body iterator, so generation stops at once."""
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        on_close: Callable[[], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(content, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.on_close = on_close
+        self.on_disconnect = on_disconnect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        disconnected = False
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def stream() -> None:
+                    nonlocal disconnected
+                    try:
+                        await self.stream_response(send)
+                    except OSError:
+                        disconnected = True
+                    tg.cancel_scope.cancel()
+
+                async def listen() -> None:
+                    nonlocal disconnected
+                    await self.listen_for_disconnect(receive)
+                    disconnected = True
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(stream)
+                tg.start_soon(listen)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            if self.on_close:
+                self.on_close()
+            if disconnected and self.on_disconnect:
+                self.on_disconnect()
