@@ -1,0 +1,236 @@
+"""The Slack bot over real HTTP: the FastAPI app with `mount_slack` under uvicorn on
+loopback, signed requests as Slack sends them, a local stand-in of Slack's Web API,
+real Chroma and embeddings, and the stand-in LLM."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from service.slack import SlackSettings, feedback_store, mount_slack
+from service.slack_blocks import WORKING
+from tests.conftest import make_settings
+from tests.fixtures.fake_llm import FakeLLMServer
+from tests.fixtures.slack_api import (
+    BOT_USER_ID,
+    SlackAPIStub,
+    block_actions_body,
+    event_body,
+    serve_app,
+    signed_headers,
+    slack_api,  # noqa: F401 - the fixture
+)
+
+SECRET = "test-signing-secret"
+QUESTION = "What number of prisoners of war did each side agree to exchange?"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMServer) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("slack") / "data", openai_base_url=fake_llm.base_url, llm_model="fake")
+
+
+@pytest.fixture(scope="module")
+def pipeline(settings: Settings) -> Iterator[Pipeline]:
+    with Pipeline(settings, start_llm=False) as pipeline:
+        pipeline.ensure_seeded()
+        yield pipeline
+
+
+def slack_app(pipeline: Pipeline, settings: Settings, api: SlackAPIStub) -> FastAPI:
+    app = FastAPI()
+    slack = SlackSettings(bot_token="xoxb-test", signing_secret=SECRET, api_url=api.base_url)
+    mount_slack(app, pipeline, settings, slack)
+    return app
+
+
+@pytest.fixture(scope="module")
+def service(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> Iterator[str]:  # noqa: F811
+    with serve_app(slack_app(pipeline, settings, slack_api)) as url:
+        yield url
+
+
+def send(url: str, body: str, *, secret: str = SECRET, headers: dict | None = None, **kw) -> httpx.Response:
+    content_type = "application/x-www-form-urlencoded" if body.startswith("payload=") else "application/json"
+    all_headers = {**signed_headers(secret, body, content_type=content_type, **kw), **(headers or {})}
+    return httpx.post(f"{url}/slack/events", content=body, headers=all_headers, timeout=10)
+
+
+def mention(api: SlackAPIStub, text: str, channel: str = "C0NEWS01", user: str = "U0ALICE1", thread_ts: str | None = None) -> dict:
+    message = api.add_user_message(channel, user, f"<@{BOT_USER_ID}> {text}", thread_ts)
+    return {**message, "type": "app_mention", "channel": channel}
+
+
+def replies_in(api: SlackAPIStub, channel: str, thread_ts: str) -> list[dict]:
+    """The bot's messages in a thread, each as it stands now (after chat.update)."""
+    return [m for m in api.messages.get(channel, []) if m.get("thread_ts") == thread_ts and m.get("bot_id")]
+
+
+def wait_answer(api: SlackAPIStub, channel: str, thread_ts: str, count: int = 1) -> list[dict]:
+    def done() -> list[dict] | None:
+        replies = replies_in(api, channel, thread_ts)
+        return replies if len(replies) >= count and all(m["text"] != WORKING for m in replies) else None
+
+    return api.wait_for(done, what=f"the answer in {channel}/{thread_ts}")  # type: ignore[return-value]
+
+
+def block_text(blocks: list[dict]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def test_mention_is_answered_in_its_thread_with_sources(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+    event = mention(slack_api, QUESTION)
+    started = time.monotonic()
+    response = send(service, event_body(event))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3  # Slack's acknowledgement deadline
+
+    [reply] = wait_answer(slack_api, "C0NEWS01", event["ts"])
+    placeholder = next(c for c in slack_api.calls_to("chat.postMessage") if c.params.get("thread_ts") == event["ts"])
+    assert placeholder.params["channel"] == "C0NEWS01" and placeholder.params["text"] == WORKING
+    assert placeholder.token == "xoxb-test"
+    update = next(c for c in slack_api.calls_to("chat.update") if c.params["ts"] == reply["ts"])
+    assert update.params["channel"] == "C0NEWS01"
+
+    text = block_text(reply["blocks"])
+    assert "1,000" in text and "[1]" in text
+    assert "*Sources*" in text
+    sources = [b for b in reply["blocks"] if b["type"] == "section" and b["text"]["text"].startswith("*[1]*")]
+    assert sources and "\n>" in sources[0]["text"]["text"]  # the quoted passage
+    actions = [b for b in reply["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["feedback_up", "feedback_down"]
+    assert all(len(b["text"]["text"]) <= 3000 for b in reply["blocks"] if b["type"] == "section")
+
+
+def test_retries_and_repeated_event_ids_get_no_second_reply(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+    event = mention(slack_api, QUESTION)
+    body = event_body(event, event_id="Ev0REPEAT1")
+    assert send(service, body).status_code == 200
+    wait_answer(slack_api, "C0NEWS01", event["ts"])
+
+    assert send(service, body).status_code == 200  # the same event id again
+    retried = send(service, event_body(event), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert retried.status_code == 200
+    # The same message again under a new event id, as a `message` event (a mention arrives as both).
+    assert send(service, event_body({**event, "type": "message", "channel_type": "channel"})).status_code == 200
+
+    # A later question is answered; by then any second reply to the first would have been posted.
+    later = mention(slack_api, "Where were the talks held?")
+    send(service, event_body(later))
+    wait_answer(slack_api, "C0NEWS01", later["ts"])
+    assert len(replies_in(slack_api, "C0NEWS01", event["ts"])) == 1
+
+
+def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+    before = len(slack_api.calls)
+    event = mention(slack_api, QUESTION)
+    assert send(service, event_body(event), secret="wrong-secret").status_code == 401
+    assert send(service, event_body(event), timestamp=int(time.time()) - 600).status_code == 401
+    unsigned = httpx.post(f"{service}/slack/events", content=event_body(event), headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+    time.sleep(0.5)  # nothing is expected, so there is nothing to poll for
+    assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
+
+
+def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
+    service: str, slack_api: SlackAPIStub, fake_llm: FakeLLMServer  # noqa: F811
+) -> None:
+    first = mention(slack_api, QUESTION, channel="C0NEWS02")
+    send(service, event_body(first))
+    wait_answer(slack_api, "C0NEWS02", first["ts"])
+
+    requests_before = len(fake_llm.requests)
+    follow = slack_api.add_user_message("C0NEWS02", "U0ALICE1", "And where did they meet?", thread_ts=first["ts"])
+    send(service, event_body({"type": "message", "channel": "C0NEWS02", "channel_type": "channel", **follow}))
+    replies = wait_answer(slack_api, "C0NEWS02", first["ts"], count=2)
+    assert len(replies) == 2
+
+    history = slack_api.calls_to("conversations.replies")[-1].params
+    assert history["channel"] == "C0NEWS02" and history["ts"] == first["ts"]
+    condense = [r for r in fake_llm.requests[requests_before:] if "Follow-up:" in r["messages"][-1]["content"]]
+    assert condense, "the follow-up was not condensed with the thread's history"
+    prompt = condense[0]["messages"][-1]["content"]
+    assert QUESTION in prompt and "And where did they meet?" in prompt
+    assert f"<@{BOT_USER_ID}>" not in prompt
+    assert "Assistant:" in prompt  # the bot's earlier answer came back as the assistant's turn
+
+
+def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+    chatter = slack_api.add_user_message("C0NEWS03", "U0BOB001", "lunch?")
+    reply = slack_api.add_user_message("C0NEWS03", "U0BOB001", "sure", thread_ts=chatter["ts"])
+    send(service, event_body({"type": "message", "channel": "C0NEWS03", "channel_type": "channel", **reply}))
+    bot = {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER1", "channel": "D0DM0001",
+           "channel_type": "im", "text": "I am a bot", "ts": slack_api.next_ts()}  # fmt: skip
+    send(service, event_body(bot))
+    own = {"type": "message", "user": BOT_USER_ID, "bot_id": "BBOT0001", "channel": "D0DM0001", "channel_type": "im",
+           "text": "my own answer", "ts": slack_api.next_ts()}  # fmt: skip
+    send(service, event_body(own))
+
+    dm = slack_api.add_user_message("D0DM0001", "U0ALICE1", QUESTION)
+    send(service, event_body({"type": "message", "channel": "D0DM0001", "channel_type": "im", **dm}))
+    [answer] = wait_answer(slack_api, "D0DM0001", dm["ts"])  # direct messages are answered, in a thread
+    assert "1,000" in block_text(answer["blocks"])
+    assert replies_in(slack_api, "C0NEWS03", chatter["ts"]) == []
+    assert [m for m in slack_api.messages["D0DM0001"] if m.get("bot_id") == "BBOT0001" and m.get("thread_ts") != dm["ts"]] == []
+
+
+def test_feedback_click_is_stored_and_listed(service: str, slack_api: SlackAPIStub, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
+    event = mention(slack_api, QUESTION, channel="C0NEWS04")
+    send(service, event_body(event))
+    [reply] = wait_answer(slack_api, "C0NEWS04", event["ts"])
+    button = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
+
+    click = block_actions_body(button["action_id"], button["value"], "U0CAROL1", "C0NEWS04", reply["ts"])
+    assert send(service, click, secret="wrong-secret").status_code == 401
+    assert send(service, click).status_code == 200
+
+    listed = httpx.get(f"{service}/v1/feedback", timeout=10).json()
+    [record] = [r for r in listed if r["answer_id"] == button["value"]]
+    assert record["rating"] == "up" and record["user"] == "U0CAROL1"
+    assert record["question"] == QUESTION and "1,000" in record["answer"] and not record["abstained"]
+    assert record["citations"] and record["citations"][0]["doc_id"]
+    assert record["time"]
+
+    out = tmp_path / "gold.jsonl"
+    assert feedback_store(settings).export_gold(out) >= 1
+    cases = [json.loads(line) for line in out.read_text().splitlines()]
+    case = next(c for c in cases if c["id"] == f"slack-{button['value']}")
+    assert case == {"id": case["id"], "question": QUESTION, "facts": [], "sources": sorted({c["doc_id"] for c in record["citations"]}),
+                    "answerable": True, "conflict": False, "answer": record["answer"]}  # fmt: skip
+
+    down = block_actions_body("feedback_down", button["value"], "U0CAROL1", "C0NEWS04", reply["ts"])
+    assert send(service, down).status_code == 200
+    ratings = [r["rating"] for r in httpx.get(f"{service}/v1/feedback").json() if r["answer_id"] == button["value"]]
+    assert ratings == ["down"]  # a changed mind replaces the earlier click
+
+
+def test_llm_failure_posts_an_apology_and_the_bot_keeps_answering(
+    pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub  # noqa: F811
+) -> None:
+    dead = make_settings(settings.data_dir, openai_base_url="http://127.0.0.1:9/v1", llm_model="fake", llm_timeout_s=5)
+    with Pipeline(dead, start_llm=False) as broken, serve_app(slack_app(broken, dead, slack_api)) as url:
+        event = mention(slack_api, QUESTION, channel="C0NEWS05")
+        assert send(url, event_body(event)).status_code == 200
+        [reply] = wait_answer(slack_api, "C0NEWS05", event["ts"])
+        assert reply["text"].startswith("Sorry, I couldn't answer that.")
+        assert ":warning:" in block_text(reply["blocks"])
+
+        again = mention(slack_api, "", channel="C0NEWS05")
+        send(url, event_body(again))
+        [reply] = wait_answer(slack_api, "C0NEWS05", again["ts"])
+        assert "The question is empty" in reply["text"]
+
+
+def test_without_slack_credentials_only_feedback_is_mounted(pipeline: Pipeline, settings: Settings) -> None:
+    app = FastAPI()
+    mount_slack(app, pipeline, settings, SlackSettings(bot_token=None, signing_secret=None))
+    paths = {route.path for route in app.routes}
+    assert "/v1/feedback" in paths and "/slack/events" not in paths
