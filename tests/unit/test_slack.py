@@ -4,7 +4,9 @@ real Chroma and embeddings, and the stand-in LLM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from fastapi import FastAPI
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from service.slack import SlackSettings, feedback_store, mount_slack
+from service.slack import SlackSettings, build_slack_app, feedback_store, mount_slack
 from service.slack_blocks import WORKING
 from tests.conftest import make_settings
 from tests.fixtures.fake_llm import FakeLLMServer
@@ -234,3 +236,38 @@ def test_without_slack_credentials_only_feedback_is_mounted(pipeline: Pipeline, 
     mount_slack(app, pipeline, settings, SlackSettings(bot_token=None, signing_secret=None))
     paths = {route.path for route in app.routes}
     assert "/v1/feedback" in paths and "/slack/events" not in paths
+
+
+def test_socket_mode_runs_the_same_listeners(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> None:  # noqa: F811
+    """Socket Mode needs a websocket to Slack; below it, bolt's Socket Mode handler feeds the
+    same AsyncApp the same way. Here it gets an envelope as Slack would send it."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    class Socket:  # the websocket side: records the acknowledgements
+        logger = logging.getLogger("socket")
+        acks: list = []
+
+        async def send_socket_mode_response(self, response: object) -> None:
+            self.acks.append(response)
+
+    slack = SlackSettings(bot_token="xoxb-test", app_token="xapp-test", api_url=slack_api.base_url)
+    app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+    event = mention(slack_api, QUESTION, channel="C0SOCKET")
+    envelope = json.loads(event_body(event))
+    socket = Socket()
+
+    async def deliver() -> list[dict]:
+        handler = AsyncSocketModeHandler(app, "xapp-test")
+        for attempt in (0, 1):  # Slack re-delivers with retry_attempt and the same event id
+            request = SocketModeRequest(type="events_api", envelope_id=f"env-{attempt}", payload={**envelope, "retry_attempt": attempt})
+            await handler.handle(socket, request)  # type: ignore[arg-type]
+        assert [a.envelope_id for a in socket.acks] == ["env-0", "env-1"]  # acknowledged before the work
+        replies = await asyncio.to_thread(wait_answer, slack_api, "C0SOCKET", event["ts"])  # the loop keeps running
+        await bot.drain()
+        await handler.client.close()
+        return replies
+
+    [reply] = asyncio.run(deliver())
+    assert len(replies_in(slack_api, "C0SOCKET", event["ts"])) == 1
+    assert "1,000" in block_text(reply["blocks"]) and "*Sources*" in block_text(reply["blocks"])
