@@ -18,6 +18,9 @@ class ServiceSettings(BaseSettings):
     api_keys: SecretStr | None = None
     # Questions beyond the ones the LLM is answering wait here; past it: 429 + Retry-After.
     queue_size: int = Field(default=4, ge=0)
+    # How many questions the LLM backend answers at once; default: the backend's own
+    # (1 for the local model, more for hosted ones).
+    llm_concurrency: int | None = Field(default=None, ge=1)
     max_json_bytes: int = 1 * 1024 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
     max_document_chars: int = 1_000_000

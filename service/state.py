@@ -41,8 +41,10 @@ class AppState:
             assert self.pipeline is not None
             try:
                 llm = self.pipeline.llm
-                self.gate = LLMGate(llm.concurrency, self.service.queue_size)
-                log.info("model %s ready at %s (serves %d at once)", llm.model, llm.base_url, llm.concurrency)
+                concurrency = self.service.llm_concurrency or llm.concurrency
+                self.gate = LLMGate(concurrency, self.service.queue_size)
+                log.info("model %s ready at %s (%d at once, %d may wait)", llm.model, llm.base_url, concurrency,
+                         self.service.queue_size)  # fmt: skip
             except RagError as e:
                 self.llm_error = e.message
                 log.error("the model did not start: %s", e.message)

@@ -9,10 +9,11 @@ import re
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from rag.errors import InvalidInput, UnreadableFile
 from rag.pipeline import Pipeline
@@ -88,8 +89,10 @@ async def _ingest_file(state, pipeline: Pipeline, file: UploadFile, max_chars: i
     if suffix not in UPLOAD_TYPES:
         raise UnreadableFile(f"{name}: unsupported type '{suffix}'; upload one of {', '.join(UPLOAD_TYPES)}.")
     data = await file.read()
-    if suffix not in (".json", ".jsonl") and len(data) > max_chars * 4:
-        raise HTTPException(413, f"{name} is {len(data) // 1024} KB; keep one article under {max_chars} characters.")
+    if suffix not in (".json", ".jsonl") and len(data) > max_chars:
+        chars = len(data.decode("utf-8", errors="replace"))
+        if chars > max_chars:
+            raise HTTPException(413, f"{name} is {chars} characters; keep one article under {max_chars} characters.")
     safe = _SAFE_NAME.sub("-", name).strip("-.") or "upload" + suffix
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         path = Path(tmp) / safe

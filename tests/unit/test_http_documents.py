@@ -1,0 +1,103 @@
+"""Documents over real HTTP: an upload is answerable at once; a deleted one is never cited."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.fixtures.http_server import http_pipeline, http_service  # noqa: F401
+
+ARTICLE = (
+    "The city of Vellmar opened its new harbour lighthouse on Monday. The lighthouse stands 64 metres tall "
+    "and its lamp can be seen from 40 kilometres out at sea. Mayor Ilse Korrhof said the tower cost 12 million euros."
+)
+QUESTION = "How many metres tall does the Vellmar lighthouse stand?"
+
+
+@pytest.fixture(scope="module")
+def client(http_service) -> httpx.Client:
+    with httpx.Client(base_url=http_service.base_url, timeout=60) as c:
+        yield c
+
+
+def _cited(client: httpx.Client, question: str) -> tuple[dict, set[str]]:
+    body = client.post("/v1/ask", json={"question": question}).json()
+    return body, {c["doc_id"] for c in body["citations"]}
+
+
+def test_json_upload_then_ask_then_delete(client):
+    r = client.post("/v1/documents", json={"text": ARTICLE, "title": "Vellmar lighthouse opens", "id": "vellmar-lighthouse",
+                                           "published_at": "2025-05-12T09:00:00Z"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["report"]["added"] == ["vellmar-lighthouse"]
+    assert r.json()["documents"][0]["title"] == "Vellmar lighthouse opens"
+
+    answer, cited = _cited(client, QUESTION)
+    assert "vellmar-lighthouse" in cited and "64 metres" in answer["answer"]
+
+    doc = client.get("/v1/documents/vellmar-lighthouse").json()
+    assert doc["text"].startswith("The city of Vellmar") and doc["published_at"].startswith("2025-05-12")
+    citation = next(c for c in answer["citations"] if c["doc_id"] == "vellmar-lighthouse")
+    assert doc["text"][citation["start"] : citation["end"]] == citation["text"]
+    assert "vellmar-lighthouse" in [d["doc_id"] for d in client.get("/v1/documents").json()["documents"]]
+
+    assert client.delete("/v1/documents/vellmar-lighthouse").json() == {"deleted": "vellmar-lighthouse"}
+    assert client.get("/v1/documents/vellmar-lighthouse").status_code == 404
+    answer, cited = _cited(client, QUESTION)
+    assert "vellmar-lighthouse" not in cited
+    hits = client.post("/v1/search", json={"question": QUESTION, "k": 10}).json()["passages"]
+    assert all(h["doc_id"] != "vellmar-lighthouse" for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("vellmar.txt", ARTICLE.encode()),
+        ("vellmar.md", ("# Vellmar lighthouse opens\n\n" + ARTICLE).encode()),
+        ("vellmar.html", f"<html><head><title>Vellmar lighthouse opens</title></head><body><p>{ARTICLE}</p></body></html>".encode()),
+        ("vellmar.json", json.dumps({"text": ARTICLE, "title": "Vellmar lighthouse opens"}).encode()),
+        ("vellmar.jsonl", (json.dumps({"text": ARTICLE, "id": "vellmar"}) + "\n").encode()),
+    ],
+)
+def test_file_upload_each_type_is_answerable_then_deleted(client, name, content):
+    r = client.post("/v1/documents", files={"file": (name, content)})
+    assert r.status_code == 201, r.text
+    doc_id = r.json()["documents"][0]["doc_id"]
+    assert doc_id == "vellmar"
+    _, cited = _cited(client, QUESTION)
+    assert doc_id in cited
+    assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
+    _, cited = _cited(client, QUESTION)
+    assert doc_id not in cited
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "kind", "hint"),
+    [
+        ({"files": {"file": ("photo.png", b"\x89PNG....")}}, 400, "unreadable_file", "unsupported type"),
+        ({"files": {"file": ("empty.txt", b"   ")}}, 400, "unreadable_file", "empty"),
+        ({"files": {"file": ("bin.txt", b"abc\x00def" * 10)}}, 400, "unreadable_file", "binary"),
+        ({"files": {"file": ("bad.json", b"{nope")}}, 400, "unreadable_file", "invalid JSON"),
+        ({"files": {"other": ("a.txt", ARTICLE.encode())}}, 400, "invalid_request", "`file`"),
+        ({"files": {"file": ("big.txt", b"word " * 2_200_000)}}, 413, "payload_too_large", "KB"),
+        ({"json": {"title": "no text"}}, 422, "invalid_request", "`text` is required"),
+        ({"json": {"text": 12}}, 422, "invalid_request", "`text`"),
+        ({"json": {"text": "x" * 900_000 + " " + "y" * 200_000}}, 413, "payload_too_large", ""),
+        ({"content": b"{", "headers": {"Content-Type": "application/json"}}, 400, "invalid_json", "JSON"),
+        ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type", "multipart"),
+    ],
+)
+def test_bad_uploads_say_what_to_fix(client, kwargs, status, kind, hint):
+    r = client.post("/v1/documents", **kwargs)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["type"] == kind and hint in error["message"]
+    assert "/tmp" not in error["message"]  # the server's temp paths stay private
+
+
+def test_document_size_limit_below_the_body_limit(client):
+    text = "Lighthouses guide ships. " * 45_000  # ~1.1 M characters, under the 10 MB upload limit
+    r = client.post("/v1/documents", files={"file": ("long.txt", text.encode())})
+    assert r.status_code == 413 and "characters" in r.json()["error"]["message"]
