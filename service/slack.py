@@ -14,7 +14,7 @@ import re
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +44,10 @@ from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 20  # earlier thread messages read back as chat turns
-UNEXPECTED = "Something went wrong on my side: try again in a minute, and if it keeps failing ask whoever runs the bot to check the service log."  # noqa: E501
+UNEXPECTED = (
+    "Something went wrong on my side: try again in a minute, and if it keeps failing "
+    "ask whoever runs the bot to check the service log."
+)
 
 
 class SlackSettings(BaseSettings):
@@ -81,6 +84,8 @@ class SlackBot:
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
+        # A local model answers one question at a time: the others wait here, not in the thread pool.
+        self._answering = asyncio.Semaphore(1 if pipeline.settings.use_local_llm else 4)
 
     def register(self, app: AsyncApp) -> None:
         app.middleware(self._ignore_retries)
@@ -94,7 +99,11 @@ class SlackBot:
     async def _ignore_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse:
         """Slack re-sends an event it thinks was not acknowledged; the first delivery is being answered."""
         if req.headers.get("x-slack-retry-num"):
-            log.info("ignoring Slack retry %s (%s)", req.headers["x-slack-retry-num"], req.headers.get("x-slack-retry-reason"))
+            log.info(
+                "ignoring Slack retry %s (%s)",
+                req.headers["x-slack-retry-num"],
+                req.headers.get("x-slack-retry-reason"),
+            )
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         return await next()
 
@@ -157,7 +166,8 @@ class SlackBot:
         asked = self._strip_mention(event.get("text", ""), bot_user_id)
         try:
             messages = await self.history(client, event, bot_user_id, bot_id)
-            answer = await asyncio.to_thread(self.pipeline.chat, messages + [{"role": "user", "content": asked}])
+            async with self._answering:
+                answer = await asyncio.to_thread(self.pipeline.chat, messages + [{"role": "user", "content": asked}])
             answer_id = await asyncio.to_thread(self.feedback.record_answer, answer, asked, channel, thread_ts)
             text, blocks = fallback_text(answer), answer_blocks(answer, answer_id)
         except RagError as e:
@@ -171,7 +181,9 @@ class SlackBot:
         except SlackApiError as e:
             log.error("could not update the answer in %s: %s", channel, e.response.get("error"))
 
-    async def history(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> list[Message]:
+    async def history(
+        self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None
+    ) -> list[Message]:
         """The thread's earlier messages as chat turns: the bot's are the assistant's, everyone else's the user's."""
         thread_ts = event.get("thread_ts")
         if not thread_ts:
@@ -207,7 +219,9 @@ def build_slack_app(
     """The bolt app with the bot's listeners, talking to `slack.api_url`."""
     token = _secret(slack.bot_token)
     if not token:
-        raise RagError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth page.")
+        raise RagError(
+            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth page."
+        )
     client = AsyncWebClient(token=token, base_url=slack.api_url)
     app = AsyncApp(
         client=client,
@@ -250,5 +264,5 @@ def mount_slack(
     app.state.slack_bot = bot
 
     @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(req: Request):  # noqa: ANN201 - bolt's response
+    async def slack_events(req: Request) -> Response:
         return await handler.handle(req)

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from rag.errors import RagError

@@ -113,13 +113,25 @@ class FeedbackStore(_SQLite):
     def record_answer(self, answer: Answer, asked: str, channel: str, thread_ts: str) -> str:
         """Keeps what a later click needs; returns the id the buttons carry."""
         answer_id = uuid.uuid4().hex[:16]
-        cited = [CitedSource(marker=c.marker, doc_id=c.doc_id, title=c.title, url=c.url).model_dump() for c in answer.citations]
+        cited = [
+            CitedSource(marker=c.marker, doc_id=c.doc_id, title=c.title, url=c.url).model_dump()
+            for c in answer.citations
+        ]
         with self._db() as db:
             db.execute(
                 "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (answer_id, answer.question or asked, asked, answer.answer, int(answer.abstained), json.dumps(cited),
-                 channel, thread_ts, time.time()),
-            )  # fmt: skip
+                (
+                    answer_id,
+                    answer.question or asked,
+                    asked,
+                    answer.answer,
+                    int(answer.abstained),
+                    json.dumps(cited),
+                    channel,
+                    thread_ts,
+                    time.time(),
+                ),
+            )
         return answer_id
 
     def add(self, answer_id: str, rating: str, user: str) -> bool:
@@ -150,11 +162,19 @@ class FeedbackStore(_SQLite):
             rows = db.execute(query + " ORDER BY f.at, f.id", params).fetchall()
         return [
             FeedbackRecord(
-                id=r["id"], answer_id=r["answer_id"], rating=r["rating"], user=r["user"],
-                time=datetime.fromtimestamp(r["at"], UTC), question=r["question"], asked=r["asked"],
-                answer=r["answer"], abstained=bool(r["abstained"]), citations=json.loads(r["citations"]),
-                channel=r["channel"], thread_ts=r["thread_ts"],
-            )  # fmt: skip
+                id=r["id"],
+                answer_id=r["answer_id"],
+                rating=r["rating"],
+                user=r["user"],
+                time=datetime.fromtimestamp(r["at"], UTC),
+                question=r["question"],
+                asked=r["asked"],
+                answer=r["answer"],
+                abstained=bool(r["abstained"]),
+                citations=json.loads(r["citations"]),
+                channel=r["channel"],
+                thread_ts=r["thread_ts"],
+            )
             for r in rows
         ]
 
@@ -162,15 +182,18 @@ class FeedbackStore(_SQLite):
         """👍-rated answers as eval gold lines (facts left for a person to fill in)."""
         cases: dict[str, dict] = {}
         for r in self.list(rating="up"):
-            cases.setdefault(r.answer_id, {
-                "id": f"slack-{r.answer_id}",
-                "question": r.question,
-                "facts": [],
-                "sources": sorted({c.doc_id for c in r.citations}),
-                "answerable": not r.abstained,
-                "conflict": False,
-                "answer": r.answer,
-            })  # fmt: skip
+            cases.setdefault(
+                r.answer_id,
+                {
+                    "id": f"slack-{r.answer_id}",
+                    "question": r.question,
+                    "facts": [],
+                    "sources": sorted({c.doc_id for c in r.citations}),
+                    "answerable": not r.abstained,
+                    "conflict": False,
+                    "answer": r.answer,
+                },
+            )
         return list(cases.values())
 
     def export_gold(self, path: Path) -> int:

@@ -17,14 +17,14 @@ from tests.fixtures.slack_api import (
     event_body,
     serve_app,
     signed_headers,
-    slack_api,  # noqa: F401 - the fixture
+    slack_api_fixture,  # noqa: F401 - the `slack_api` fixture
 )
 
 SECRET = "e2e-signing-secret"
 
 
 @pytest.mark.e2e
-def test_mention_gets_a_real_answer_with_sources(real_pipeline: Pipeline, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_mention_gets_a_real_answer_with_sources(real_pipeline: Pipeline, slack_api: SlackAPIStub) -> None:
     import httpx
 
     app = FastAPI()
@@ -39,7 +39,9 @@ def test_mention_gets_a_real_answer_with_sources(real_pipeline: Pipeline, slack_
         assert response.status_code == 200
 
         def answered() -> dict | None:
-            mine = [m for m in slack_api.messages["C0E2E001"] if m.get("thread_ts") == message["ts"] and m.get("bot_id")]
+            mine = [
+                m for m in slack_api.messages["C0E2E001"] if m.get("thread_ts") == message["ts"] and m.get("bot_id")
+            ]
             return mine[0] if mine and mine[0]["text"] != WORKING else None
 
         reply = slack_api.wait_for(answered, timeout=240, what="the real model's answer")

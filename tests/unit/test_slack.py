@@ -28,7 +28,7 @@ from tests.fixtures.slack_api import (
     event_body,
     serve_app,
     signed_headers,
-    slack_api,  # noqa: F401 - the fixture
+    slack_api_fixture,  # noqa: F401 - the `slack_api` fixture
 )
 
 SECRET = "test-signing-secret"
@@ -55,7 +55,7 @@ def slack_app(pipeline: Pipeline, settings: Settings, api: SlackAPIStub) -> Fast
 
 
 @pytest.fixture(scope="module")
-def service(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> Iterator[str]:  # noqa: F811
+def service(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> Iterator[str]:
     with serve_app(slack_app(pipeline, settings, slack_api)) as url:
         yield url
 
@@ -66,7 +66,9 @@ def send(url: str, body: str, *, secret: str = SECRET, headers: dict | None = No
     return httpx.post(f"{url}/slack/events", content=body, headers=all_headers, timeout=10)
 
 
-def mention(api: SlackAPIStub, text: str, channel: str = "C0NEWS01", user: str = "U0ALICE1", thread_ts: str | None = None) -> dict:
+def mention(
+    api: SlackAPIStub, text: str, channel: str = "C0NEWS01", user: str = "U0ALICE1", thread_ts: str | None = None
+) -> dict:
     message = api.add_user_message(channel, user, f"<@{BOT_USER_ID}> {text}", thread_ts)
     return {**message, "type": "app_mention", "channel": channel}
 
@@ -88,7 +90,7 @@ def block_text(blocks: list[dict]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
-def test_mention_is_answered_in_its_thread_with_sources(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_mention_is_answered_in_its_thread_with_sources(service: str, slack_api: SlackAPIStub) -> None:
     event = mention(slack_api, QUESTION)
     started = time.monotonic()
     response = send(service, event_body(event))
@@ -112,14 +114,16 @@ def test_mention_is_answered_in_its_thread_with_sources(service: str, slack_api:
     assert all(len(b["text"]["text"]) <= 3000 for b in reply["blocks"] if b["type"] == "section")
 
 
-def test_retries_and_repeated_event_ids_get_no_second_reply(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_retries_and_repeated_event_ids_get_no_second_reply(service: str, slack_api: SlackAPIStub) -> None:
     event = mention(slack_api, QUESTION)
     body = event_body(event, event_id="Ev0REPEAT1")
     assert send(service, body).status_code == 200
     wait_answer(slack_api, "C0NEWS01", event["ts"])
 
     assert send(service, body).status_code == 200  # the same event id again
-    retried = send(service, event_body(event), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    retried = send(
+        service, event_body(event), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
     assert retried.status_code == 200
     # The same message again under a new event id, as a `message` event (a mention arrives as both).
     assert send(service, event_body({**event, "type": "message", "channel_type": "channel"})).status_code == 200
@@ -131,19 +135,23 @@ def test_retries_and_repeated_event_ids_get_no_second_reply(service: str, slack_
     assert len(replies_in(slack_api, "C0NEWS01", event["ts"])) == 1
 
 
-def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack_api: SlackAPIStub) -> None:
     before = len(slack_api.calls)
     event = mention(slack_api, QUESTION)
     assert send(service, event_body(event), secret="wrong-secret").status_code == 401
     assert send(service, event_body(event), timestamp=int(time.time()) - 600).status_code == 401
-    unsigned = httpx.post(f"{service}/slack/events", content=event_body(event), headers={"Content-Type": "application/json"})
+    unsigned = httpx.post(
+        f"{service}/slack/events", content=event_body(event), headers={"Content-Type": "application/json"}
+    )
     assert unsigned.status_code == 401
     time.sleep(0.5)  # nothing is expected, so there is nothing to poll for
     assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
 
 
 def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
-    service: str, slack_api: SlackAPIStub, fake_llm: FakeLLMServer  # noqa: F811
+    service: str,
+    slack_api: SlackAPIStub,
+    fake_llm: FakeLLMServer,
 ) -> None:
     first = mention(slack_api, QUESTION, channel="C0NEWS02")
     send(service, event_body(first))
@@ -165,15 +173,29 @@ def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
     assert "Assistant:" in prompt  # the bot's earlier answer came back as the assistant's turn
 
 
-def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api: SlackAPIStub) -> None:
     chatter = slack_api.add_user_message("C0NEWS03", "U0BOB001", "lunch?")
     reply = slack_api.add_user_message("C0NEWS03", "U0BOB001", "sure", thread_ts=chatter["ts"])
     send(service, event_body({"type": "message", "channel": "C0NEWS03", "channel_type": "channel", **reply}))
-    bot = {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER1", "channel": "D0DM0001",
-           "channel_type": "im", "text": "I am a bot", "ts": slack_api.next_ts()}  # fmt: skip
+    bot = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B0OTHER1",
+        "channel": "D0DM0001",
+        "channel_type": "im",
+        "text": "I am a bot",
+        "ts": slack_api.next_ts(),
+    }
     send(service, event_body(bot))
-    own = {"type": "message", "user": BOT_USER_ID, "bot_id": "BBOT0001", "channel": "D0DM0001", "channel_type": "im",
-           "text": "my own answer", "ts": slack_api.next_ts()}  # fmt: skip
+    own = {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": "BBOT0001",
+        "channel": "D0DM0001",
+        "channel_type": "im",
+        "text": "my own answer",
+        "ts": slack_api.next_ts(),
+    }
     send(service, event_body(own))
 
     dm = slack_api.add_user_message("D0DM0001", "U0ALICE1", QUESTION)
@@ -181,10 +203,14 @@ def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api
     [answer] = wait_answer(slack_api, "D0DM0001", dm["ts"])  # direct messages are answered, in a thread
     assert "1,000" in block_text(answer["blocks"])
     assert replies_in(slack_api, "C0NEWS03", chatter["ts"]) == []
-    assert [m for m in slack_api.messages["D0DM0001"] if m.get("bot_id") == "BBOT0001" and m.get("thread_ts") != dm["ts"]] == []
+    assert [
+        m for m in slack_api.messages["D0DM0001"] if m.get("bot_id") == "BBOT0001" and m.get("thread_ts") != dm["ts"]
+    ] == []
 
 
-def test_feedback_click_is_stored_and_listed(service: str, slack_api: SlackAPIStub, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
+def test_feedback_click_is_stored_and_listed(
+    service: str, slack_api: SlackAPIStub, settings: Settings, tmp_path: Path
+) -> None:
     event = mention(slack_api, QUESTION, channel="C0NEWS04")
     send(service, event_body(event))
     [reply] = wait_answer(slack_api, "C0NEWS04", event["ts"])
@@ -205,8 +231,15 @@ def test_feedback_click_is_stored_and_listed(service: str, slack_api: SlackAPISt
     assert feedback_store(settings).export_gold(out) >= 1
     cases = [json.loads(line) for line in out.read_text().splitlines()]
     case = next(c for c in cases if c["id"] == f"slack-{button['value']}")
-    assert case == {"id": case["id"], "question": QUESTION, "facts": [], "sources": sorted({c["doc_id"] for c in record["citations"]}),
-                    "answerable": True, "conflict": False, "answer": record["answer"]}  # fmt: skip
+    assert case == {
+        "id": case["id"],
+        "question": QUESTION,
+        "facts": [],
+        "sources": sorted({c["doc_id"] for c in record["citations"]}),
+        "answerable": True,
+        "conflict": False,
+        "answer": record["answer"],
+    }
 
     down = block_actions_body("feedback_down", button["value"], "U0CAROL1", "C0NEWS04", reply["ts"])
     assert send(service, down).status_code == 200
@@ -215,7 +248,9 @@ def test_feedback_click_is_stored_and_listed(service: str, slack_api: SlackAPISt
 
 
 def test_llm_failure_posts_an_apology_and_the_bot_keeps_answering(
-    pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub  # noqa: F811
+    pipeline: Pipeline,
+    settings: Settings,
+    slack_api: SlackAPIStub,
 ) -> None:
     dead = make_settings(settings.data_dir, openai_base_url="http://127.0.0.1:9/v1", llm_model="fake", llm_timeout_s=5)
     with Pipeline(dead, start_llm=False) as broken, serve_app(slack_app(broken, dead, slack_api)) as url:
@@ -238,7 +273,7 @@ def test_without_slack_credentials_only_feedback_is_mounted(pipeline: Pipeline, 
     assert "/v1/feedback" in paths and "/slack/events" not in paths
 
 
-def test_socket_mode_runs_the_same_listeners(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> None:  # noqa: F811
+def test_socket_mode_runs_the_same_listeners(pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub) -> None:
     """Socket Mode needs a websocket to Slack; below it, bolt's Socket Mode handler feeds the
     same AsyncApp the same way. Here it gets an envelope as Slack would send it."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -260,7 +295,9 @@ def test_socket_mode_runs_the_same_listeners(pipeline: Pipeline, settings: Setti
     async def deliver() -> list[dict]:
         handler = AsyncSocketModeHandler(app, "xapp-test")
         for attempt in (0, 1):  # Slack re-delivers with retry_attempt and the same event id
-            request = SocketModeRequest(type="events_api", envelope_id=f"env-{attempt}", payload={**envelope, "retry_attempt": attempt})
+            request = SocketModeRequest(
+                type="events_api", envelope_id=f"env-{attempt}", payload={**envelope, "retry_attempt": attempt}
+            )
             await handler.handle(socket, request)  # type: ignore[arg-type]
         assert [a.envelope_id for a in socket.acks] == ["env-0", "env-1"]  # acknowledged before the work
         replies = await asyncio.to_thread(wait_answer, slack_api, "C0SOCKET", event["ts"])  # the loop keeps running
@@ -271,3 +308,26 @@ def test_socket_mode_runs_the_same_listeners(pipeline: Pipeline, settings: Setti
     [reply] = asyncio.run(deliver())
     assert len(replies_in(slack_api, "C0SOCKET", event["ts"])) == 1
     assert "1,000" in block_text(reply["blocks"]) and "*Sources*" in block_text(reply["blocks"])
+
+
+def test_export_feedback_command_writes_gold_lines(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from rag.cli import main
+    from rag.schema import Answer
+
+    data = tmp_path / "data"
+    store = feedback_store(make_settings(data))
+    liked = store.record_answer(Answer(answer="A [1].", abstained=False, model="m", question="Q?"), "q", "C1", "1.0")
+    store.add(liked, "up", "U1")
+    store.add(store.record_answer(Answer(answer="B", abstained=True, model="m"), "other", "C1", "2.0"), "down", "U1")
+    assert not store.add("no-such-answer", "up", "U1")
+
+    monkeypatch.setattr("service.slack_cli.get_settings", lambda: make_settings(data))
+    main(["slack", "--export-feedback", str(tmp_path / "out.jsonl")])
+    assert "wrote 1 candidate gold case" in capsys.readouterr().out
+    [line] = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert json.loads(line) == {
+        "id": f"slack-{liked}", "question": "Q?", "facts": [], "sources": [], "answerable": True,
+        "conflict": False, "answer": "A [1].",
+    }  # fmt: skip

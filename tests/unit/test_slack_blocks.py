@@ -7,8 +7,17 @@ from service.slack_blocks import MAX_BLOCKS, SECTION_CHARS, answer_blocks, apolo
 
 
 def citation(marker: int, **kw) -> Citation:
-    values = dict(marker=marker, doc_id=f"doc{marker}", title=f"Title {marker}", chunk_id=f"c{marker}", start=0, end=10,
-                  text="Passage text.", score=0.5, url=None)  # fmt: skip
+    values = dict(
+        marker=marker,
+        doc_id=f"doc{marker}",
+        title=f"Title {marker}",
+        chunk_id=f"c{marker}",
+        start=0,
+        end=10,
+        text="Passage text.",
+        score=0.5,
+        url=None,
+    )
     values.update(kw)
     return Citation(**values)
 
@@ -50,15 +59,22 @@ def test_unbroken_text_is_cut_without_splitting_an_escape() -> None:
 
 
 def test_abstention_says_the_articles_dont_say() -> None:
-    blocks = answer_blocks(answer("The articles don't say.", abstained=True, abstain_reason="no passage mentions Mars"), "id1")
+    blocks = answer_blocks(
+        answer("The articles don't say.", abstained=True, abstain_reason="no passage mentions Mars"), "id1"
+    )
     assert "*The articles don't say.*" in sections(blocks)[0]
     assert "no passage mentions Mars" in str(blocks)
     assert "Sources" not in str(blocks)
 
 
 def test_conflicts_are_noted_with_their_quotes() -> None:
-    conflict = Conflict(about="how long it lasted", claims=[ConflictClaim(marker=1, doc_id="a", quote="90 minutes"),
-                                                           ConflictClaim(marker=2, doc_id="b", quote="2 hours")])  # fmt: skip
+    conflict = Conflict(
+        about="how long it lasted",
+        claims=[
+            ConflictClaim(marker=1, doc_id="a", quote="90 minutes"),
+            ConflictClaim(marker=2, doc_id="b", quote="2 hours"),
+        ],
+    )
     blocks = answer_blocks(answer("Short talks [1][2].", [citation(1), citation(2)], conflicts=[conflict]))
     note = next(t for t in sections(blocks) if "disagree" in t)
     assert "how long it lasted" in note and "[1] “90 minutes”" in note and "[2] “2 hours”" in note
