@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -75,17 +75,30 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+# The pipeline itself, or a function returning it (an app that builds it at start-up).
+PipelineSource = Pipeline | Callable[[], Pipeline | None]
+
+
 class SlackBot:
     """The listeners. Every event is acknowledged at once; the answer is worked out in a
     background task, the blocking pipeline in a worker thread."""
 
-    def __init__(self, pipeline: Pipeline, state: SlackState, feedback: FeedbackStore) -> None:
-        self.pipeline = pipeline
+    def __init__(
+        self, pipeline: PipelineSource, settings: Settings, state: SlackState, feedback: FeedbackStore
+    ) -> None:
+        self._pipeline = pipeline
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
         # A local model answers one question at a time: the others wait here, not in the thread pool.
-        self._answering = asyncio.Semaphore(1 if pipeline.settings.use_local_llm else 4)
+        self._answering = asyncio.Semaphore(1 if settings.use_local_llm else 4)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        pipeline = self._pipeline() if callable(self._pipeline) else self._pipeline
+        if pipeline is None:
+            raise RagError("The service is still starting: ask again in a few seconds.")
+        return pipeline
 
     def register(self, app: AsyncApp) -> None:
         app.middleware(self._ignore_retries)
@@ -214,7 +227,7 @@ class SlackBot:
 
 
 def build_slack_app(
-    pipeline: Pipeline, settings: Settings, slack: SlackSettings, *, socket_mode: bool = False
+    pipeline: PipelineSource, settings: Settings, slack: SlackSettings, *, socket_mode: bool = False
 ) -> tuple[AsyncApp, SlackBot]:
     """The bolt app with the bot's listeners, talking to `slack.api_url`."""
     token = _secret(slack.bot_token)
@@ -229,7 +242,7 @@ def build_slack_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
-    bot = SlackBot(pipeline, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings))
+    bot = SlackBot(pipeline, settings, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings))
     bot.register(app)
     return app, bot
 
@@ -240,13 +253,15 @@ def feedback_store(settings: Settings) -> FeedbackStore:
 
 def mount_slack(
     app: FastAPI,
-    pipeline: Pipeline,
+    pipeline: PipelineSource,
     settings: Settings,
     slack: SlackSettings | None = None,
     *,
     dependencies: Sequence[Depends] = (),
 ) -> None:
-    """Adds `GET /v1/feedback` (guarded by `dependencies`, e.g. the API-key check) and, when
+    """`pipeline` may be a function returning it, for apps that build it at start-up.
+
+    Adds `GET /v1/feedback` (guarded by `dependencies`, e.g. the API-key check) and, when
     SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, `POST /slack/events` (Slack signs it)."""
     slack = slack or SlackSettings()
     feedback = feedback_store(settings)

@@ -331,3 +331,15 @@ def test_export_feedback_command_writes_gold_lines(
         "id": f"slack-{liked}", "question": "Q?", "facts": [], "sources": [], "answerable": True,
         "conflict": False, "answer": "A [1].",
     }  # fmt: skip
+
+
+def test_a_pipeline_still_starting_gets_an_apology(settings: Settings, slack_api: SlackAPIStub) -> None:
+    """`create_app` builds its pipeline at start-up: `mount_slack` takes a function returning it."""
+    app = FastAPI()
+    slack = SlackSettings(bot_token="xoxb-test", signing_secret=SECRET, api_url=slack_api.base_url)
+    mount_slack(app, lambda: None, settings, slack)
+    with serve_app(app) as url:
+        event = mention(slack_api, QUESTION, channel="C0NEWS06")
+        assert send(url, event_body(event)).status_code == 200
+        [reply] = wait_answer(slack_api, "C0NEWS06", event["ts"])
+    assert "still starting" in reply["text"]
