@@ -115,8 +115,9 @@ def llamaindex_llm(pipeline: Pipeline) -> Any:
 
     llm = pipeline.llm
     return OpenAILike(
-        model=llm.model, api_base=llm.base_url, api_key="x", is_chat_model=True, context_window=4096, max_tokens=256
-    )
+        model=llm.model, api_base=llm.base_url, api_key="x", is_chat_model=True, context_window=4096, max_tokens=256,
+        timeout=pipeline.settings.llm_timeout_s * 2, max_retries=1,  # a slow local model is not worth 3 retries
+    )  # fmt: skip
 
 
 def _passage(node_with_score: Any, rank: int) -> Passage:

@@ -76,6 +76,7 @@ def run_gold(args: argparse.Namespace, settings: Settings) -> int:
         pipeline.ensure_seeded()
         results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
         if args.baselines:
+            write_report(args.out, results)  # ours first, in case a baseline run is cut short
             from eval.baselines import baseline_systems
 
             for name, answer_fn in baseline_systems(pipeline, k).items():

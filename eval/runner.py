@@ -5,7 +5,9 @@ Gold run (`run_gold`)
     service use. The retrieved passages are fetched again with `Pipeline.search(q, k)`
     (same retriever, same k, deterministic) for hit@k and MRR. One record per question:
     the `score_question` scores plus `response` (the full `Answer` as JSON) and
-    `passages` (the retrieved passages, in rank order).
+    `passages` (the retrieved passages, in rank order). A question whose answer
+    function raises (an LLM timeout, say) is scored as an empty answer and carries the
+    exception in `error`; the run goes on.
 
 SQuAD run (`run_squad`)
     The sampled questions' articles (every paragraph of each, one document per
@@ -21,6 +23,7 @@ SQuAD run (`run_squad`)
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +35,8 @@ from tqdm import tqdm
 from eval.metrics import percentile, recall_at_k, score_question, squad_exact_match, squad_f1
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Passage
+
+log = logging.getLogger(__name__)
 
 OURS = "ours"
 SQUAD_COLLECTION = "squad_dev"
@@ -64,10 +69,17 @@ def run_gold(
     """Score every gold question answered by `answer_fn`; one record per question."""
     records = []
     for q in tqdm(gold, desc=desc, unit="q", disable=not progress):
-        answer, passages, seconds = answer_fn(q["question"])
-        record = score_question(q, answer, passages, latency_s=round(seconds, 3), k=k)
+        error = None
+        try:
+            answer, passages, seconds = answer_fn(q["question"])
+        except Exception as e:  # one failed question (e.g. an LLM timeout) must not lose the run
+            log.warning("%s: %s failed: %s: %s", desc, q["id"], type(e).__name__, e)
+            answer, passages, seconds = Answer(answer="", abstained=False, model="error"), [], None
+            error = f"{type(e).__name__}: {e}"
+        record = score_question(q, answer, passages, latency_s=round(seconds, 3) if seconds else None, k=k)
         record["response"] = answer.model_dump(mode="json")
         record["passages"] = [p.model_dump(mode="json") for p in passages]
+        record["error"] = error
         records.append(record)
     return records
 
@@ -132,11 +144,14 @@ def squad_articles(all_articles: Iterable[dict[str, str]], questions: Sequence[A
 
 
 def ingest_squad(pipeline: Pipeline, articles: Sequence[dict[str, str]], progress: bool = True) -> None:
-    """Each paragraph its own document (`ingest_record`); unchanged ones are skipped."""
+    """Each paragraph its own document, as `Pipeline.ingest_record` makes it, in one batch
+    (one keyword-index rebuild instead of one per paragraph); unchanged ones are skipped."""
+    from rag.ingest.load import article_from_record
+
     have = {d.doc_id for d in pipeline.documents()}
-    todo = [a for a in articles if a["id"] not in have]
-    for record in tqdm(todo, desc="ingest squad", unit="para", disable=not progress or not todo):
-        pipeline.ingest_record(record, default_id=record["id"])
+    todo = [article_from_record(a, a["id"], source="upload") for a in articles if a["id"] not in have]
+    if todo:
+        pipeline.indexer.ingest_articles(todo, progress=progress)
 
 
 def run_squad(
