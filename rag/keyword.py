@@ -47,6 +47,12 @@ class KeywordIndex:
     def _tokens(self, texts: list[str]) -> Any:
         return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=self.stemmer, show_progress=False)
 
+    def knows(self, word: str) -> bool:
+        """Whether the word (stemmed) occurs anywhere in the indexed chunks."""
+        if self.bm25 is None:
+            return False
+        return self.stemmer.stemWord(prepare(word).lower()) in self.bm25.vocab_dict
+
     def is_current(self, ids: list[str]) -> bool:
         return self.fingerprint == fingerprint(ids)
 

@@ -74,7 +74,7 @@ class Pipeline:
 
     @property
     def answerer(self) -> Answerer:
-        return Answerer(self.llm, self.settings)
+        return Answerer(self.llm, self.settings, known=self.keyword.knows)
 
     def llm_ready(self) -> bool:
         if self._llm is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rag.answer import prompts
 from rag.answer.conflicts import find_conflicts
@@ -22,9 +22,10 @@ def _quote(text: str) -> str:
 
 
 class Answerer:
-    def __init__(self, llm: ChatLLM, settings: Settings) -> None:
+    def __init__(self, llm: ChatLLM, settings: Settings, known: Callable[[str], bool] = lambda word: True) -> None:
         self.llm = llm
         self.settings = settings
+        self.known = known  # whether a word occurs anywhere in the corpus
 
     def messages(self, question: str, passages: list[Passage]) -> list[Message]:
         sources = "\n\n".join(f"[{i}] {_quote(p.text)}" for i, p in enumerate(passages, 1))
@@ -40,7 +41,7 @@ class Answerer:
         best = max((p.dense_score or 0.0) for p in passages)
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
-        missing = question_terms_missing(question, passages)
+        missing = question_terms_missing(question, passages, self.known)
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None

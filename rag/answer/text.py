@@ -15,7 +15,7 @@ STOPWORDS = frozenset(
     off on once only or other our ours out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were what when where
     which while who whom why will with would you your yours said says say told stated according also would
-    one's there's it's according per via""".split()
+    one's there's it's according per via many much""".split()
 )
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -78,9 +78,13 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(fold(word).strip("'’."))
 
 
-def content_stems(text: str) -> set[str]:
-    """Stems of the words that carry meaning (no stopwords, no numbers)."""
-    return {stem(t) for t in tokens(text) if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1}
+def content_stems(text: str, names_too: bool = True) -> set[str]:
+    """Stems of the words that carry meaning (no stopwords, no numbers; no names unless `names_too`)."""
+    return {
+        stem(t)
+        for t in tokens(text)
+        if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1 and (names_too or not t[0].isupper())
+    }
 
 
 def numbers(text: str) -> set[float]:

@@ -5,8 +5,9 @@ of the passage contains
   - every number the sentence states (digits or words: "1,000", "nine"),
   - every name it states (capitalised words; spelling variants such as
     Zelensky/Zelenskiy match on their first six letters), and
-  - at least `MIN_COVERAGE` of its other content words (stemmed), not counting words
-    that merely repeat the question.
+  - every word it shares with the question (stemmed; "Who chaired the meeting?" answered
+    by "X chaired the meeting" needs a passage where someone *chaired* the meeting), and
+  - at least `MIN_COVERAGE` of its other content words (stemmed).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
 passage that does (the model's numbers are sometimes off by one); a sentence that no
 passage supports is removed from the answer and listed in `unsupported`.
@@ -15,6 +16,7 @@ passage supports is removed from the answer and listed in `unsupported`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.answer.text import (
@@ -63,15 +65,19 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     """Whether `passage` backs `sentence` (the rule in the module docstring)."""
     claim_numbers = numbers(sentence)
     claim_names = names(sentence)
-    claim_words = content_stems(sentence) - content_stems(question)
+    asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
+    claim_words = content_stems(sentence) - asked
     for window in _windows(passage):
         if not claim_numbers <= numbers(window):
             continue
         window_names = names(window)
         if not all(name_in(n, window_names) for n in claim_names):
             continue
+        window_words = content_stems(window)
+        if not asked <= window_words:
+            continue
         if claim_words:
-            covered = len(claim_words & content_stems(window)) / len(claim_words)
+            covered = len(claim_words & window_words) / len(claim_words)
             if covered < MIN_COVERAGE:
                 continue
         elif not (claim_numbers or claim_names):
@@ -101,8 +107,12 @@ def verify(answer: str, question: str, passages: list[Passage]) -> Verified:
     return result
 
 
-def question_terms_missing(question: str, passages: list[Passage]) -> list[str]:
-    """Names and numbers the question asks about that no passage mentions at all.
+_COUNTED = re.compile(r"\bhow (?:many|much)\s+(?:[a-z]+\s+)?([a-z]+)", re.IGNORECASE)
+
+
+def question_terms_missing(question: str, passages: list[Passage], known: Callable[[str], bool] = lambda w: True) -> list[str]:
+    """Names and numbers the question asks about that no passage mentions at all, and the
+    thing a "how many X" question counts when the articles never mention X.
 
     The question's first word is skipped: it is capitalised because it starts the sentence.
     """
@@ -111,4 +121,7 @@ def question_terms_missing(question: str, passages: list[Passage]) -> list[str]:
     asked_names = names(question.split(" ", 1)[1] if " " in question.strip() else "")
     missing = [n for n in sorted(asked_names) if not name_in(n, passage_names)]
     missing += [f"{x:g}" for x in sorted(numbers(question) - passage_numbers)]
+    counted = _COUNTED.search(question)
+    if counted and not known(counted.group(1)):
+        missing.append(counted.group(1))
     return missing
