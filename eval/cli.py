@@ -1,6 +1,7 @@
 """`rag eval`: the offline eval suite from the command line.
 
     rag eval --gold eval/gold/seeds.jsonl --out eval/out/seeds [--k N] [--limit N] [--baselines]
+    rag eval --gold eval/gold/seeds.jsonl --out DIR --baselines --stride 3   # every 3rd question
     rag eval --gold eval/gold/seeds.jsonl --out DIR --compare eval/baselines/seeds.json [--tolerance 0.05]
     rag eval --squad eval/data/squaddev_v1.1.json --limit 300 --seed 0 --out DIR [--k 5] [--bm25]
 
@@ -41,6 +42,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for report.json, report.md, report.png")
     parser.add_argument("--k", type=int, default=None, help="passages per question (default: RAG_TOP_K; 5 for --squad)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N gold questions / N sampled SQuAD questions")
+    parser.add_argument("--stride", type=int, default=1, help="gold: every N-th question only (a spread-out subset)")
     parser.add_argument("--seed", type=int, default=0, help="SQuAD sample seed")
     parser.add_argument("--bm25", action="store_true", help="SQuAD: also recall@k of BM25-only retrieval")
     parser.add_argument("--baselines", action="store_true", help="gold: also run plain LlamaIndex, CitationQueryEngine, dense-only, BM25-only")
@@ -69,17 +71,17 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run_gold(args: argparse.Namespace, settings: Settings) -> int:
-    gold = runner.load_gold(args.gold, args.limit)
+    gold = runner.load_gold(args.gold)[:: max(args.stride, 1)][: args.limit or None]
     settings = settings.model_copy(update={"collection": args.collection or GOLD_COLLECTION})
     k = args.k or settings.top_k
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
         pipeline.ensure_seeded()
         results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
         if args.baselines:
-            write_report(args.out, results)  # ours first, in case a baseline run is cut short
             from eval.baselines import baseline_systems
 
             for name, answer_fn in baseline_systems(pipeline, k).items():
+                write_report(args.out, results)  # what is done so far, in case the run is cut short
                 results[name] = runner.run_gold(gold, answer_fn, k, desc=name, progress=not args.quiet)
     paths = write_report(args.out, results)
     doc = json.loads(paths["json"].read_text(encoding="utf-8"))
