@@ -5,8 +5,9 @@ of the passage contains
   - every number the sentence states (digits or words: "1,000", "nine"),
   - every name it states (capitalised words; spelling variants such as
     Zelensky/Zelenskiy match on their first six letters), and
-  - every word it shares with the question (stemmed; "Who chaired the meeting?" answered
-    by "X chaired the meeting" needs a passage where someone *chaired* the meeting), and
+  - at least half the words it shares with the question (stemmed; "Who chaired the
+    meeting?" answered by "X chaired the meeting" needs a passage about chairing a
+    meeting, not any passage that mentions X), and
   - at least `MIN_COVERAGE` of its other content words (stemmed).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
 passage that does (the model's numbers are sometimes off by one); a sentence that no
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.answer.text import (
+    STOPWORDS,
     content_stems,
     markers,
     name_in,
@@ -70,11 +72,11 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     for window in _windows(passage):
         if not claim_numbers <= numbers(window):
             continue
-        window_names = names(window)
+        window_names = names(window) | {w.capitalize() for w in content_stems(window, names_too=False)}
         if not all(name_in(n, window_names) for n in claim_names):
             continue
         window_words = content_stems(window)
-        if not asked <= window_words:
+        if 2 * len(asked & window_words) < len(asked):
             continue
         if claim_words:
             covered = len(claim_words & window_words) / len(claim_words)
@@ -107,7 +109,7 @@ def verify(answer: str, question: str, passages: list[Passage]) -> Verified:
     return result
 
 
-_COUNTED = re.compile(r"\bhow (?:many|much)\s+(?:[a-z]+\s+)?([a-z]+)", re.IGNORECASE)
+_COUNTED = re.compile(r"\bhow (?:many|much)\s+(\w+)(?:\s+(\w+))?", re.IGNORECASE)
 
 
 def question_terms_missing(question: str, passages: list[Passage], known: Callable[[str], bool] = lambda w: True) -> list[str]:
@@ -122,6 +124,6 @@ def question_terms_missing(question: str, passages: list[Passage], known: Callab
     missing = [n for n in sorted(asked_names) if not name_in(n, passage_names)]
     missing += [f"{x:g}" for x in sorted(numbers(question) - passage_numbers)]
     counted = _COUNTED.search(question)
-    if counted and not known(counted.group(1)):
-        missing.append(counted.group(1))
+    if counted:
+        missing += [w for w in counted.groups() if w and w.islower() and w not in STOPWORDS and not known(w)]
     return missing
