@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -40,6 +41,13 @@ class HybridRetriever:
         self.embedding = embedding
         self.keyword = keyword
         self.settings = settings
+        # Users repeat questions (and chat front ends resend them): embed each text once.
+        self.embed_query = lru_cache(maxsize=4096)(self._embed_query)
+
+    def _embed_query(self, question: str) -> np.ndarray:
+        vector = np.asarray(self.embedding.get_query_embedding(question), dtype=np.float32)
+        vector.flags.writeable = False
+        return vector
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
@@ -47,7 +55,7 @@ class HybridRetriever:
         """Top k passages for the question; `mode` is hybrid, dense or keyword (for baselines)."""
         s = self.settings
         k = k or s.top_k
-        query = np.asarray(self.embedding.get_query_embedding(question), dtype=np.float32)
+        query = self.embed_query(question)
         candidates: dict[str, Candidate] = {}
         if mode in ("hybrid", "dense"):
             for rank, hit in enumerate(self.store.query(query, s.candidates, filters)):

@@ -163,12 +163,9 @@ class ChromaStore:
         return [by_id[i] for i in ids if i in by_id]
 
     def query(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkHit]:
-        count = self.chunks.count()
-        if count == 0:
-            return []
-        got = self.chunks.query(
+        got = self.chunks.query(  # asking for more than the collection holds returns what it holds
             query_embeddings=[np.asarray(embedding).tolist()],
-            n_results=min(n, count),
+            n_results=n,
             where=chroma_where(filters),
             include=["documents", "metadatas", "distances", "embeddings"],
         )

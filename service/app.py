@@ -22,6 +22,7 @@ from service.errors import install_error_handlers
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from service.routers import documents, health, openai_compat, qa
 from service.settings import ServiceSettings
+from service.slack import mount_slack
 from service.state import AppState
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
     for router in (qa.router, openai_compat.router, documents.router):
         app.include_router(router, dependencies=auth)
     app.include_router(health.router)
+    mount_slack(app, lambda: state.pipeline, settings, dependencies=auth)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -13,7 +13,7 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from tests.fixtures.fake_llm import FakeLLMServer
 
-pytest_plugins = ["tests.fixtures.chroma_server"]
+pytest_plugins = ["tests.fixtures.chroma_server", "tests.fixtures.http_server"]
 
 # Model files are big: every test data dir shares the user's model dir (assembled once).
 MODEL_DIR = Path(os.environ.get("RAG_TEST_MODEL_DIR") or Settings().models_path)

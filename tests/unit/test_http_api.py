@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fixtures.http_server import http_pipeline, http_service, sse_events  # noqa: F401
+from tests.fixtures.http_server import sse_events
 
 SWAP = "How many prisoners did each side agree to swap?"
 

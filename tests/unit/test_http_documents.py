@@ -7,7 +7,6 @@ import json
 import httpx
 import pytest
 
-from tests.fixtures.http_server import http_pipeline, http_service  # noqa: F401
 
 ARTICLE = (
     "The city of Vellmar opened its new harbour lighthouse on Monday. The lighthouse stands 64 metres tall "
