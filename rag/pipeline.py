@@ -45,8 +45,8 @@ class Pipeline:
     def __init__(self, settings: Settings, *, start_llm: bool = True, progress: bool = False) -> None:
         self.settings = settings
         self.progress = progress
-        self.store = ChromaStore(settings)
         self.embedding = build_embedding(settings)
+        self.store = ChromaStore(settings, embed_model=self.embedding.model_name)
         self.keyword = KeywordIndex(settings.data_dir / "keyword" / settings.collection)
         self.indexer = Indexer(self.store, self.embedding, Chunker(settings.chunk_size, settings.chunk_overlap), self.keyword)
         self.retriever = HybridRetriever(self.store, self.embedding, self.keyword, settings)

@@ -19,7 +19,7 @@ import numpy as np
 from llama_index.core.schema import TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from rag.errors import StoreUnavailable, UnknownDocument
+from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
 from rag.schema import Article, DocInfo, Filters
 from rag.settings import Settings
 
@@ -77,14 +77,22 @@ def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
 
 
 class ChromaStore:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embed_model: str = "") -> None:
         self.settings = settings
         self.client = _client(settings)
         name = settings.collection
         if not 3 <= len(name) <= 58:
-            raise ValueError(f"RAG_COLLECTION must be 3-58 characters long, got {name!r}.")
-        self.chunks = self.client.get_or_create_collection(name, metadata=HNSW)
-        self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=HNSW)
+            raise InvalidInput(f"RAG_COLLECTION must be 3-58 characters long, got {name!r}.")
+        # The collection remembers which embedding model filled it: vectors of two models never mix.
+        metadata = {**HNSW, "embed_model": embed_model} if embed_model else HNSW
+        self.chunks = self.client.get_or_create_collection(name, metadata=metadata)
+        built_with = (self.chunks.metadata or {}).get("embed_model")
+        if embed_model and built_with and built_with != embed_model:
+            raise InvalidInput(
+                f"Collection '{name}' holds vectors of embedding model '{built_with}', not '{embed_model}': "
+                "set RAG_COLLECTION to a new name (and ingest again) or switch RAG_EMBED_BACKEND back."
+            )
+        self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=metadata)
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
 
     # --- writing -----------------------------------------------------------------

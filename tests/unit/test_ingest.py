@@ -100,3 +100,11 @@ def test_keyword_index_persists_across_restarts(fake_settings: Settings):
     with Pipeline(fake_settings, start_llm=False) as second:
         assert second.keyword.fingerprint == fingerprint
         assert second.keyword.search("Medinsky prisoner swap", 3)
+
+
+def test_a_collection_refuses_vectors_of_another_embedding_model(fake_pipeline: Pipeline):
+    from rag.errors import InvalidInput
+    from rag.store import ChromaStore
+
+    with pytest.raises(InvalidInput, match="embedding model 'all-MiniLM-L6-v2-onnx-int8'"):
+        ChromaStore(fake_pipeline.settings, embed_model="text-embedding-3-small")
