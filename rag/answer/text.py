@@ -111,9 +111,23 @@ def names(text: str) -> set[str]:
     return out
 
 
+# Names that mean the same place: a report may say "U.S." where the answer says "American".
+ALIASES = [
+    {"us", "usa", "american", "americans", "america", "states", "washington"},
+    {"uk", "britain", "british", "kingdom", "england", "london"},
+    {"eu", "european", "europe", "brussels"},
+    {"russia", "russian", "russians", "moscow", "kremlin"},
+    {"ukraine", "ukrainian", "ukrainians", "kyiv", "kiev"},
+    {"turkey", "turkish", "ankara", "turkiye"},
+]
+
+
 def name_in(name: str, text_names: set[str]) -> bool:
-    """'Zelensky' matches 'Zelenskiy' and 'Zelenskyy'; 'U.S' matches 'US'."""
+    """'Zelensky' matches 'Zelenskiy' and 'Zelenskyy'; 'U.S' matches 'US'; 'American' matches 'U.S.'."""
     key = fold(name).replace(".", "")
+    folded = {fold(o).replace(".", "") for o in text_names}
+    if any(key in group and group & folded for group in ALIASES):
+        return True
     for other in text_names:
         o = fold(other).replace(".", "")
         if o == key or (len(key) >= 6 and len(o) >= 6 and o[:6] == key[:6]):
