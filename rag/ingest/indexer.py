@@ -11,7 +11,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from tqdm import tqdm
 
-from rag.errors import RagError, UnreadableFile
+from rag.errors import UnreadableFile
 from rag.ingest.chunk import Chunker
 from rag.ingest.load import iter_files, load_file
 from rag.keyword import KeywordIndex
@@ -45,41 +45,49 @@ class Indexer:
     def ingest_articles(
         self, articles: list[Article], progress: bool = False, report: IngestReport | None = None
     ) -> IngestReport:
+        """Chunk every new or changed article, embed all their chunks in one batched pass, then store."""
         report = report or IngestReport()
         started = time.perf_counter()
-        changed = False
-        bar = tqdm(articles, desc="ingest", unit="doc", disable=not progress, leave=False)
-        for article in bar:
-            bar.set_postfix_str(article.doc_id[:30])
+        pending: list[tuple[Article, list, bool]] = []  # (article, nodes, is_update)
+        for article in articles:
             old_hash = self.store.content_hash(article.doc_id)
             if old_hash == article.content_hash:
                 report.unchanged.append(article.doc_id)
                 continue
             try:
-                report.chunks += self._index(article)
-            except RagError:
-                raise  # store or model trouble: not the file's fault
-            except Exception as e:  # an article that cannot be chunked or embedded
+                pending.append((article, self.chunker.split(article), old_hash is not None))
+            except Exception as e:  # an article the splitter cannot handle
                 report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
                 log.warning("skipped %s: %s", article.doc_id, e)
-                continue
-            (report.updated if old_hash else report.added).append(article.doc_id)
-            changed = True
-        if changed or not self.keyword.is_current(self.store.chunk_ids()):
+        texts = [n.text for _, nodes, _ in pending for n in nodes]
+        vectors = self._embed(texts, progress)
+        cursor = 0
+        for article, nodes, is_update in pending:
+            for node in nodes:
+                node.embedding = vectors[cursor]
+                cursor += 1
+            self._store(article, nodes)
+            report.chunks += len(nodes)
+            (report.updated if is_update else report.added).append(article.doc_id)
+        if pending or not self.keyword.is_current(self.store.chunk_ids()):
             self.refresh_keyword_index()
         report.seconds = time.perf_counter() - started
         return report
 
-    def _index(self, article: Article) -> int:
-        nodes = self.chunker.split(article)
-        vectors = self.embedding.get_text_embedding_batch([n.text for n in nodes])
-        for node, vector in zip(nodes, vectors):
-            node.embedding = vector
-        mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0)
+    def _embed(self, texts: list[str], progress: bool) -> list[list[float]]:
+        step = 256
+        vectors: list[list[float]] = []
+        with tqdm(total=len(texts), desc="embed", unit="chunk", disable=not progress or not texts, leave=False) as bar:
+            for i in range(0, len(texts), step):
+                vectors.extend(self.embedding.get_text_embedding_batch(texts[i : i + step]))
+                bar.update(len(texts[i : i + step]))
+        return vectors
+
+    def _store(self, article: Article, nodes: list) -> None:
+        mean = np.mean(np.asarray([n.embedding for n in nodes], dtype=np.float32), axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-12)
         near = self.store.similar_docs(mean, exclude=article.doc_id, threshold=NEAR_DUPLICATE_ARTICLE)
         self.store.put_article(article, nodes, near)
-        return len(nodes)
 
     def remove(self, doc_id: str) -> None:
         self.store.delete_article(doc_id)
