@@ -133,9 +133,10 @@ class Pipeline:
         unsupported sentences are removed and citations renumbered)."""
         question = clean_question(question)
         started = time.perf_counter()
-        passages = self.retriever.retrieve(question, k, filters)
+        k = k or self.settings.top_k
+        ranked = self.retriever.retrieve(question, k + self.settings.conflict_candidates, filters)
         timings = Timings(retrieve_ms=round((time.perf_counter() - started) * 1000, 1))
-        for item in self.answerer.stream(question, passages, timings):
+        for item in self.answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
             if isinstance(item, Answer):
                 item.timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
             yield item

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = 4  # passages sent to the LLM
     candidates: int = 20  # per retriever, before fusion
+    conflict_candidates: int = 4  # passages ranked after the top k, read only for disagreeing reports
     rrf_k: int = 60
     near_duplicate: float = 0.85  # cosine at which two passages count as the same text
     min_dense_score: float = 0.25  # below this, and with no keyword hit, abstain without asking

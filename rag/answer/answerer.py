@@ -46,14 +46,19 @@ class Answerer:
             return f"no passage mentions {', '.join(missing)}"
         return None
 
-    def answer(self, question: str, passages: list[Passage], timings: Timings) -> Answer:
-        for item in self.stream(question, passages, timings):
+    def answer(self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None) -> Answer:
+        for item in self.stream(question, passages, timings, more):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, passages: list[Passage], timings: Timings) -> Iterator[str | Answer]:
-        """Yields the model's text deltas as they come, then the verified `Answer`."""
+    def stream(
+        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yields the model's text deltas as they come, then the verified `Answer`.
+
+        `passages` go to the model; `more` (the next-ranked ones) are only read for reports
+        that disagree with what the answer states."""
         started = time.perf_counter()
         reason = self.precheck(question, passages)
         if reason:
@@ -68,9 +73,12 @@ class Answerer:
         else:
             completion = self.llm.complete(self.messages(question, passages))
         timings.generate_ms = round((time.perf_counter() - started) * 1000, 1)
-        yield self.finish(question, passages, completion, timings)
+        yield self.finish(question, passages, completion, timings, more)
 
-    def finish(self, question: str, passages: list[Passage], completion: Completion, timings: Timings) -> Answer:
+    def finish(
+        self, question: str, passages: list[Passage], completion: Completion, timings: Timings,
+        more: list[Passage] | None = None,
+    ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         checked = verify(completion.text, question, passages)
         if not checked.claims:
@@ -84,6 +92,7 @@ class Answerer:
                 order.setdefault(i, len(order) + 1)
         citations = [_citation(order[i], passages[i]) for i in order]
         sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in checked.claims]
+        passages = passages + list(more or [])  # claims index the first part; conflicts may cite the rest
         findings = find_conflicts(checked.claims, passages, question)
         for finding in findings:
             for i, _ in finding.sides:

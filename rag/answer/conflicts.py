@@ -124,16 +124,16 @@ def _disagreement(kind, extract, claim, claim_window, home, passages, topic) -> 
         for j, p in enumerate(passages):
             if p.doc_id in docs:
                 continue
-            window = _best_window(claim.text, p.text)
-            if len(topic & content_stems(window)) < SAME_POINT * max(1, len(topic)):
+            # Passages are a few sentences long: judge and read the whole passage.
+            if len(topic & content_stems(p.text)) < SAME_POINT * max(1, len(topic)):
                 continue
-            for other_key, other_words in extract(window).items():
+            for other_key, other_words in extract(p.text).items():
                 if kind == "the numbers" and other_key[0] != key[0]:
                     continue
                 if _key(kind, other_key) not in values:
                     values.add(_key(kind, other_key))
                     docs.add(p.doc_id)
-                    sides.append((j, _words_in(window, other_words)))
+                    sides.append((j, _words_in(p.text, other_words)))
                     break
         return sides if len(sides) > 1 else []
     listed = name_list(claim.text)
@@ -162,4 +162,4 @@ def _words_in(window: str, words: str) -> str:
     if i < 0:
         return words
     start = fold(window).rfind(" ", 0, max(0, i - 12)) + 1
-    return window[start : i + len(words)].strip()
+    return window[start : i + len(words)].strip().strip(",;")

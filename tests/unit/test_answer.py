@@ -83,3 +83,26 @@ def test_stream_yields_tokens_then_the_verified_answer(fake_pipeline: Pipeline):
     tokens, final = items[:-1], items[-1]
     assert tokens and all(isinstance(t, str) for t in tokens)
     assert final.citations and "Fidan" in final.answer
+
+
+def test_disagreeing_reports_are_reported_with_each_side_cited(fake_pipeline: Pipeline):
+    from rag.answer.conflicts import find_conflicts
+
+    question = "Which leaders did Zelensky phone after the talks ended?"
+    passages = fake_pipeline.search(question, k=8)
+    checked = verify("Zelensky called the leaders of France, Germany, the UK, and Poland after the talks [1].", question, passages[:4])
+    [finding] = find_conflicts(checked.claims, passages, question)
+    sides = {passages[i].doc_id: words for i, words in finding.sides}
+    assert "UK" in sides["003_c1e344e38b025e9e"] and "UK" not in sides["004_b3b971f3e0a869a4"]
+
+
+def test_a_duration_conflict_becomes_a_cited_sentence_and_a_record(fake_pipeline: Pipeline):
+    answer = fake_pipeline.ask("How long did the Istanbul talks last?")
+    assert answer.conflicts, answer
+    conflict = answer.conflicts[0]
+    assert conflict.about == "how long it lasted" and len({c.doc_id for c in conflict.claims}) >= 2
+    assert "The reports differ" in answer.answer
+    for claim in conflict.claims:
+        assert f"[{claim.marker}]" in answer.answer
+        cited = next(c for c in answer.citations if c.marker == claim.marker)
+        assert claim.quote.split()[-1].strip(".") in cited.text
