@@ -45,6 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=1, help="gold: every N-th question only (a spread-out subset)")
     parser.add_argument("--seed", type=int, default=0, help="SQuAD sample seed")
     parser.add_argument("--bm25", action="store_true", help="SQuAD: also recall@k of BM25-only retrieval")
+    parser.add_argument("--retrieval-only", action="store_true", help="SQuAD: recall@k only, no LLM (EM/F1 n/a)")
     parser.add_argument("--baselines", action="store_true", help="gold: also run plain LlamaIndex, CitationQueryEngine, dense-only, BM25-only")
     parser.add_argument("--compare", type=Path, default=None, help="baseline report/summary JSON: exit 1 on a regression")
     parser.add_argument("--tolerance", type=float, default=0.05, help="allowed drop of a rate metric for --compare")
@@ -124,7 +125,9 @@ def run_squad(args: argparse.Namespace, settings: Settings) -> int:
     k = args.k or 5
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
         runner.ingest_squad(pipeline, articles, progress=not args.quiet)
-        result = runner.run_squad(pipeline, questions, k, bm25=args.bm25, progress=not args.quiet)
+        result = runner.run_squad(
+            pipeline, questions, k, bm25=args.bm25, progress=not args.quiet, answer=not args.retrieval_only
+        )
     result["summary"].update(seed=args.seed, n_paragraphs=len(articles))
     paths = runner.write_squad_report(args.out, result, command=_command(args))
     s = result["summary"]

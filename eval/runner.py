@@ -100,8 +100,11 @@ def squad_prediction(answer: Answer) -> str:
     return "" if answer.abstained else strip_markers(answer.answer)
 
 
-def squad_record(q: Any, answer: Answer, passages: Sequence[Passage], seconds: float, k: int) -> dict[str, Any]:
-    prediction = squad_prediction(answer)
+def squad_record(
+    q: Any, answer: Answer | None, passages: Sequence[Passage], seconds: float | None, k: int
+) -> dict[str, Any]:
+    """One scored SQuAD question; `answer` None for a retrieval-only run (EM/F1 None)."""
+    prediction = squad_prediction(answer) if answer is not None else None
     doc_ids = [p.doc_id for p in passages]
     return {
         "id": q.id,
@@ -109,27 +112,28 @@ def squad_record(q: Any, answer: Answer, passages: Sequence[Passage], seconds: f
         "gold_answers": q.answers,
         "paragraph_id": q.paragraph_id,
         "prediction": prediction,
-        "abstained": answer.abstained,
-        "em": squad_exact_match(prediction, q.answers),
-        "f1": squad_f1(prediction, q.answers),
+        "abstained": answer.abstained if answer is not None else None,
+        "em": squad_exact_match(prediction, q.answers) if prediction is not None else None,
+        "f1": squad_f1(prediction, q.answers) if prediction is not None else None,
         "recall_at_k": recall_at_k(doc_ids, q.paragraph_id, k),
         "retrieved_doc_ids": doc_ids,
-        "latency_s": round(seconds, 3),
-        "response": answer.model_dump(mode="json"),
+        "latency_s": round(seconds, 3) if seconds is not None else None,
+        "response": answer.model_dump(mode="json") if answer is not None else None,
     }
 
 
 def squad_summary(records: Sequence[dict[str, Any]], bm25_recall: float | None, k: int) -> dict[str, Any]:
     def mean(key: str) -> float | None:
-        return sum(r[key] for r in records) / len(records) if records else None
+        xs = [float(r[key]) for r in records if r.get(key) is not None]
+        return sum(xs) / len(xs) if xs else None
 
-    latencies = [r["latency_s"] for r in records]
+    latencies = [r["latency_s"] for r in records if r.get("latency_s") is not None]
     return {
         "em": mean("em"),
         "f1": mean("f1"),
         "recall_at_k": mean("recall_at_k"),
         "bm25_recall_at_k": bm25_recall,
-        "abstention_rate": sum(r["abstained"] for r in records) / len(records) if records else None,
+        "abstention_rate": mean("abstained"),
         "latency_p50_s": percentile(latencies, 50) if latencies else None,
         "latency_p95_s": percentile(latencies, 95) if latencies else None,
         "n_questions": len(records),
@@ -155,15 +159,28 @@ def ingest_squad(pipeline: Pipeline, articles: Sequence[dict[str, str]], progres
 
 
 def run_squad(
-    pipeline: Pipeline, questions: Sequence[Any], k: int, bm25: bool = True, progress: bool = True
+    pipeline: Pipeline,
+    questions: Sequence[Any],
+    k: int,
+    bm25: bool = True,
+    progress: bool = True,
+    answer: bool = True,
 ) -> dict[str, Any]:
-    """Answer and score the sampled SQuAD questions; {"summary", "questions"}."""
+    """Answer and score the sampled SQuAD questions; {"summary", "questions"}.
+
+    `answer=False` scores retrieval only (recall@k; no LLM is started)."""
     records = []
     for q in tqdm(questions, desc="squad", unit="q", disable=not progress):
-        started = time.perf_counter()
-        answer = pipeline.ask(q.question, k=k)
-        seconds = time.perf_counter() - started
-        records.append(squad_record(q, answer, pipeline.search(q.question, k=k), seconds, k))
+        reply, seconds = None, None
+        if answer:
+            started = time.perf_counter()
+            try:
+                reply = pipeline.ask(q.question, k=k)
+            except Exception as e:  # one failed question must not lose the run; it scores 0
+                log.warning("squad: %s failed: %s: %s", q.id, type(e).__name__, e)
+                reply = Answer(answer="", abstained=True, model="error", abstain_reason=f"{type(e).__name__}: {e}")
+            seconds = time.perf_counter() - started
+        records.append(squad_record(q, reply, pipeline.search(q.question, k=k), seconds, k))
     bm25_recall = None
     if bm25:
         hits = [

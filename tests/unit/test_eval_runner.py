@@ -85,3 +85,37 @@ def test_squad_prediction_strips_markers_and_abstentions_score_empty() -> None:
     assert strip_markers("Denver Broncos [1][2].") == "Denver Broncos."
     answer = Answer(answer="The articles don't say.", abstained=True, model="m")
     assert squad_prediction(answer) == ""
+
+
+def _tiny_squad(path: Path) -> Path:
+    """Two articles of two paragraphs, SQuAD v1.1 format."""
+    def para(context: str, qid: str, question: str, answer: str) -> dict:
+        return {"context": context, "qas": [{"id": qid, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}]}
+
+    data = {"version": "1.1", "data": [
+        {"title": "Lighthouses", "paragraphs": [
+            para("The Pharos of Alexandria was built in the third century BC on the island of Pharos.", "a1", "On which island was the Pharos of Alexandria built?", "Pharos"),
+            para("The Eddystone Lighthouse stands on rocks fourteen kilometres south of Plymouth.", "a2", "How far south of Plymouth is the Eddystone Lighthouse?", "fourteen kilometres"),
+        ]},
+        {"title": "Glaciers", "paragraphs": [
+            para("The Aletsch Glacier is the largest glacier in the Alps, at about 23 kilometres long.", "b1", "Which is the largest glacier in the Alps?", "The Aletsch Glacier"),
+            para("Glacial ice appears blue because it absorbs red light more than blue light.", "b2", "Why does glacial ice look blue?", "it absorbs red light"),
+        ]},
+    ]}  # fmt: skip
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_squad_run_scores_em_f1_and_recall(fake_settings, tmp_path: Path) -> None:
+    squad = _tiny_squad(tmp_path / "squad.json")
+    out = tmp_path / "squad_out"
+    argv = ["--squad", str(squad), "--limit", "3", "--seed", "1", "--bm25", "--k", "2", "--out", str(out), "--quiet"]
+    assert cli.main(argv, settings=fake_settings) == 0
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    s = doc["summary"]
+    assert {"em", "f1", "recall_at_k", "bm25_recall_at_k", "latency_p50_s"} <= set(s)
+    assert s["n_questions"] == 3 and s["n_paragraphs"] == 4
+    assert 0.0 <= s["em"] <= s["f1"] <= 1.0 and s["f1"] > 0
+    assert s["recall_at_k"] > 0.5 and s["bm25_recall_at_k"] > 0.5
+    assert all("[" not in (q["prediction"] or "") for q in doc["questions"])
+    assert (out / "report.png").stat().st_size > 0
