@@ -40,16 +40,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--gold", type=Path, help="gold questions (JSONL, see eval/metrics.py)")
     source.add_argument("--squad", type=Path, help="SQuAD v1.1 file (python -m eval.squad eval/data fetches it)")
     parser.add_argument("--out", type=Path, required=True, help="directory for report.json, report.md, report.png")
-    parser.add_argument("--k", type=int, default=None, help="passages per question (default: RAG_TOP_K; 5 for --squad)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N gold questions / N sampled SQuAD questions")
+    parser.add_argument("--k", type=int, default=None, help="passages per question (default RAG_TOP_K; 5 for --squad)")
+    parser.add_argument("--limit", type=int, default=None, help="the first N gold / N sampled SQuAD questions")
     parser.add_argument("--stride", type=int, default=1, help="gold: every N-th question only (a spread-out subset)")
     parser.add_argument("--seed", type=int, default=0, help="SQuAD sample seed")
     parser.add_argument("--bm25", action="store_true", help="SQuAD: also recall@k of BM25-only retrieval")
     parser.add_argument("--retrieval-only", action="store_true", help="SQuAD: recall@k only, no LLM (EM/F1 n/a)")
-    parser.add_argument("--baselines", action="store_true", help="gold: also run plain LlamaIndex, CitationQueryEngine, dense-only, BM25-only")
-    parser.add_argument("--compare", type=Path, default=None, help="baseline report/summary JSON: exit 1 on a regression")
+    parser.add_argument(
+        "--baselines", action="store_true", help="gold: also plain LlamaIndex, CitationQueryEngine, dense-, BM25-only"
+    )
+    parser.add_argument("--compare", type=Path, default=None, help="baseline report or summary JSON: exit 1 if worse")
     parser.add_argument("--tolerance", type=float, default=0.05, help="allowed drop of a rate metric for --compare")
-    parser.add_argument("--collection", default=None, help=f"collection to evaluate (default {GOLD_COLLECTION} / {runner.SQUAD_COLLECTION})")
+    parser.add_argument(
+        "--collection", default=None, help=f"collection (default {GOLD_COLLECTION} / {runner.SQUAD_COLLECTION})"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_exit_with)
 
@@ -121,7 +125,8 @@ def print_table(summaries: dict[str, dict]) -> None:
 def run_squad(args: argparse.Namespace, settings: Settings) -> int:
     questions = sample_questions(load_squad(args.squad), args.limit or 300, seed=args.seed)
     articles = runner.squad_articles(load_articles(args.squad), questions)
-    settings = settings.model_copy(update={"collection": args.collection or runner.SQUAD_COLLECTION, "auto_seed": False})
+    collection = args.collection or runner.SQUAD_COLLECTION
+    settings = settings.model_copy(update={"collection": collection, "auto_seed": False})
     k = args.k or 5
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
         runner.ingest_squad(pipeline, articles, progress=not args.quiet)

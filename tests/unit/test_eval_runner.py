@@ -77,7 +77,8 @@ def test_rag_cli_exits_non_zero_on_regression(fake_settings, subset: Path, tmp_p
     impossible = tmp_path / "impossible.json"
     impossible.write_text(json.dumps({"hit_at_k": 2.0}), encoding="utf-8")
     with pytest.raises(SystemExit) as exited:
-        rag_cli.main(["eval", "--gold", str(subset), "--out", str(tmp_path / "o"), "--quiet", "--compare", str(impossible)])
+        argv = ["eval", "--gold", str(subset), "--out", str(tmp_path / "o"), "--quiet", "--compare", str(impossible)]
+        rag_cli.main(argv)
     assert exited.value.code == 1
 
 
@@ -90,17 +91,31 @@ def test_squad_prediction_strips_markers_and_abstentions_score_empty() -> None:
 def _tiny_squad(path: Path) -> Path:
     """Two articles of two paragraphs, SQuAD v1.1 format."""
     def para(context: str, qid: str, question: str, answer: str) -> dict:
-        return {"context": context, "qas": [{"id": qid, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}]}
+        qa = {"id": qid, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}
+        return {"context": context, "qas": [qa]}
 
+    lighthouses = [
+        para(
+            "The Pharos of Alexandria was built in the third century BC on the island of Pharos.",
+            "a1", "On which island was the Pharos of Alexandria built?", "Pharos",
+        ),
+        para(
+            "The Eddystone Lighthouse stands on rocks fourteen kilometres south of Plymouth.",
+            "a2", "How far south of Plymouth is the Eddystone Lighthouse?", "fourteen kilometres",
+        ),
+    ]
+    glaciers = [
+        para(
+            "The Aletsch Glacier is the largest glacier in the Alps, at about 23 kilometres long.",
+            "b1", "Which is the largest glacier in the Alps?", "The Aletsch Glacier",
+        ),
+        para(
+            "Glacial ice appears blue because it absorbs red light more than blue light.",
+            "b2", "Why does glacial ice look blue?", "it absorbs red light",
+        ),
+    ]  # fmt: skip
     data = {"version": "1.1", "data": [
-        {"title": "Lighthouses", "paragraphs": [
-            para("The Pharos of Alexandria was built in the third century BC on the island of Pharos.", "a1", "On which island was the Pharos of Alexandria built?", "Pharos"),
-            para("The Eddystone Lighthouse stands on rocks fourteen kilometres south of Plymouth.", "a2", "How far south of Plymouth is the Eddystone Lighthouse?", "fourteen kilometres"),
-        ]},
-        {"title": "Glaciers", "paragraphs": [
-            para("The Aletsch Glacier is the largest glacier in the Alps, at about 23 kilometres long.", "b1", "Which is the largest glacier in the Alps?", "The Aletsch Glacier"),
-            para("Glacial ice appears blue because it absorbs red light more than blue light.", "b2", "Why does glacial ice look blue?", "it absorbs red light"),
-        ]},
+        {"title": "Lighthouses", "paragraphs": lighthouses}, {"title": "Glaciers", "paragraphs": glaciers}
     ]}  # fmt: skip
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
