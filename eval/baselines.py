@@ -13,7 +13,9 @@ llamaindex_citation
     `CitationQueryEngine.from_args(index, llm=...)` at its defaults over the same index
     (similarity_top_k=2, sources re-split to 512 tokens). Its "[n]" markers refer to
     `response.source_nodes[n-1]`, which become `Citation(marker=n)` (the "Source n:"
-    prefix removed from the text), so our scorer applies unchanged.
+    prefix removed from the text), so our scorer applies unchanged. "[Source n]" and
+    "(Source n)", which the small local model often writes, count as "[n]"; a bare
+    "Source n:" echoed at the start of the answer does not (it is not a citation).
 dense_only, bm25_only
     Our chunks and answerer, with `Pipeline.search(mode="dense" | "keyword")`.
 
@@ -40,6 +42,13 @@ ABSTAIN_PATTERN = re.compile(
     re.I,
 )
 _SOURCE_PREFIX = re.compile(r"^\s*Source \d+:\s*")
+# Small models often write "[Source 2]" or "(Source 2)" for "[2]": read them as markers.
+_SOURCE_MARKER = re.compile(r"[\[(]Source (\d+)[\])]", re.I)
+
+
+def normalise_markers(text: str) -> str:
+    """'Istanbul [Source 2].' -> 'Istanbul [2].'"""
+    return _SOURCE_MARKER.sub(r"[\1]", text)
 
 SYSTEMS = ("llamaindex_vector", "llamaindex_citation", "dense_only", "bm25_only")
 
@@ -140,6 +149,8 @@ def _passage(node_with_score: Any, rank: int) -> Passage:
 def to_answer(response: Any, model: str, cites: bool, usage: Usage, seconds: float) -> tuple[Answer, list[Passage]]:
     """A llama-index `Response` in our `Answer` shape (see the module doc)."""
     text = str(response).strip()
+    if cites:
+        text = normalise_markers(text)
     passages = [_passage(n, i) for i, n in enumerate(response.source_nodes, 1)]
     citations = []
     if cites:

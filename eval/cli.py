@@ -133,10 +133,11 @@ def run_squad(args: argparse.Namespace, settings: Settings) -> int:
         result = runner.run_squad(
             pipeline, questions, k, bm25=args.bm25, progress=not args.quiet, answer=not args.retrieval_only
         )
-    result["summary"].update(seed=args.seed, n_paragraphs=len(articles))
+        n_documents = len(pipeline.documents())  # what retrieval searched (earlier runs may have added more)
+    result["summary"].update(seed=args.seed, n_paragraphs=len(articles), n_documents=n_documents)
     paths = runner.write_squad_report(args.out, result, command=_command(args))
     s = result["summary"]
-    print(f"\nSQuAD v1.1 dev, {s['n_questions']} questions, {len(articles)} paragraphs ingested")
+    print(f"\nSQuAD v1.1 dev, {s['n_questions']} questions over {n_documents} paragraphs")
     for key, value in s.items():
         print(f"{key:<20}{'n/a' if value is None else f'{value:.3f}' if isinstance(value, float) else value}")
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
