@@ -41,6 +41,7 @@ class KeywordIndex:
         self.ids: list[str] = []
         self.meta: list[dict[str, Any]] = []
         self.fingerprint = ""
+        self.version = 0  # bumped on every rebuild: what caches of search results are keyed on
         self.bm25: bm25s.BM25 | None = None
         self._load()
 
@@ -65,6 +66,7 @@ class KeywordIndex:
             self.bm25 = bm25s.BM25()
             self.bm25.index(self._tokens(texts), show_progress=False)
         self._save()
+        self.version += 1  # last: a search racing this rebuild is not cached as current
 
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""

@@ -4,12 +4,19 @@ Near-duplicate passages (the same sentence in several reports of one event) are
 collapsed into the best-ranked one, so the top k holds diverse evidence; two
 near-duplicates that state different numbers are both kept, since that is where
 reports disagree.
+
+Searches are cheap to repeat: query vectors, chunk records (text, metadata, vector)
+and whole results are kept in memory until the index changes (`KeywordIndex.version`
+moves on every ingest and removal made through this process). Chroma answers the
+nearest-neighbour query itself, asked for ids and distances only.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -43,6 +50,10 @@ class HybridRetriever:
         self.settings = settings
         # Users repeat questions (and chat front ends resend them): embed each text once.
         self.embed_query = lru_cache(maxsize=4096)(self._embed_query)
+        self._lock = threading.Lock()
+        self._version = -1  # the index version the caches below belong to
+        self._records: dict[str, ChunkHit] = {}
+        self._results: OrderedDict[tuple, list[Passage]] = OrderedDict()
 
     def _embed_query(self, question: str) -> np.ndarray:
         vector = np.asarray(self.embedding.get_query_embedding(question), dtype=np.float32)
@@ -53,17 +64,55 @@ class HybridRetriever:
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
     ) -> list[Passage]:
         """Top k passages for the question; `mode` is hybrid, dense or keyword (for baselines)."""
+        k = k or self.settings.top_k
+        key = (question, k, filters.model_dump_json() if filters else "", mode)
+        with self._lock:
+            self._sync()
+            version = self._version
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return list(cached)
+        ranked = self._retrieve(question, k, filters, mode)
+        with self._lock:
+            if self.settings.search_cache and version == self._version == self.keyword.version:
+                self._results[key] = ranked
+                while len(self._results) > self.settings.search_cache:
+                    self._results.popitem(last=False)
+        return list(ranked)
+
+    def _sync(self) -> None:
+        """Forget cached records and results once the index has changed (under the lock)."""
+        if self._version != self.keyword.version:
+            self._version = self.keyword.version
+            self._records.clear()
+            self._results.clear()
+
+    def _chunks(self, scored: list[tuple[str, float]]) -> list[ChunkHit]:
+        """Records for (chunk id, cosine) pairs: from memory, else one read from the store."""
+        with self._lock:
+            self._sync()
+            version = self._version
+            missing = [cid for cid, _ in scored if cid not in self._records]
+        fetched = {hit.chunk_id: hit for hit in self.store.get_chunks(missing)}
+        with self._lock:
+            if version == self._version == self.keyword.version:
+                self._records.update(fetched)
+            records = {**self._records, **fetched} if fetched else self._records
+            return [replace(records[cid], cosine=cos) for cid, cos in scored if cid in records]
+
+    def _retrieve(self, question: str, k: int, filters: Filters | None, mode: str) -> list[Passage]:
         s = self.settings
-        k = k or s.top_k
         query = self.embed_query(question)
         candidates: dict[str, Candidate] = {}
         if mode in ("hybrid", "dense"):
-            for rank, hit in enumerate(self.store.query(query, s.candidates, filters)):
+            dense = self._chunks(self.store.nearest(query, s.candidates, filters))
+            for rank, hit in enumerate(dense):
                 candidates[hit.chunk_id] = Candidate(hit, fused=1.0 / (s.rrf_k + rank + 1))
         if mode in ("hybrid", "keyword"):
             keyword_hits = self.keyword.search(question, s.candidates, filters)
-            missing = [cid for cid, _ in keyword_hits if cid not in candidates]
-            for hit in self.store.get_chunks(missing):
+            missing = [(cid, 0.0) for cid, _ in keyword_hits if cid not in candidates]
+            for hit in self._chunks(missing):
                 hit.cosine = float(hit.embedding @ query)
                 candidates[hit.chunk_id] = Candidate(hit)
             for rank, (cid, score) in enumerate(keyword_hits):

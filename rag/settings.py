@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     near_duplicate: float = 0.85  # cosine at which two passages count as the same text
     min_dense_score: float = 0.25  # below this, and with no keyword hit, abstain without asking
     min_passage_score: float = 0.15  # passages with a lower cosine are not sent to the LLM
+    search_cache: int = 2048  # recent searches kept until the next ingest or removal (0: off)
 
     @property
     def models_path(self) -> Path:

@@ -170,19 +170,12 @@ class ChromaStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def query(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkHit]:
-        got = self.chunks.query(  # asking for more than the collection holds returns what it holds
-            query_embeddings=[np.asarray(embedding).tolist()],
-            n_results=n,
-            where=chroma_where(filters),
-            include=["documents", "metadatas", "distances", "embeddings"],
+    def nearest(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine) of the n nearest chunks, best first: ids and distances only."""
+        got = self.chunks.query(
+            query_embeddings=[np.asarray(embedding).tolist()], n_results=n, where=chroma_where(filters), include=["distances"]
         )
-        return [
-            ChunkHit(i, t, m, 1.0 - float(d), np.asarray(e, dtype=np.float32))
-            for i, t, m, d, e in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], got["embeddings"][0]
-            )
-        ]
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
 
 def chroma_where(filters: Filters | None) -> dict[str, Any] | None:

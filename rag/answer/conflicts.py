@@ -3,10 +3,16 @@
 After verification, each answer sentence is compared with the other retrieved
 passages from *other* articles that speak to the same point (they share at least
 `SAME_POINT` of the sentence's content words, after dropping the values compared).
-Three kinds of disagreement are recognised:
+These kinds of disagreement are recognised:
   - durations: "100-minute session" vs "just over an hour and a half" vs "two hours";
   - counts of the same thing: "9 killed" vs "7 killed";
-  - lists of names: "France, Germany, the UK and Poland" vs "France, Germany and Poland".
+  - lists of names: "France, Germany, the UK and Poland" vs "France, Germany and Poland";
+  - short quotations in parallel sentences: to end "this stupid war" vs a "pointless war";
+  - descriptions of the same thing: "the atmosphere was tense" vs "the atmosphere was peaceful";
+  - timing, for "when" questions: "swap 1,000 prisoners soon" vs "no timeline was provided".
+For the last three, the two sentences must share at least two content words (one for
+timing, and descriptions must describe a word of the question or answer) with the
+question and answer, so unrelated quotes and descriptions never meet.
 Each disagreement adds a sentence to the answer that cites every side, and a record
 to `Answer.conflicts`.
 """
@@ -15,8 +21,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
-from rag.answer.text import NUMBER_WORDS, content_stems, fold, name_in, names, split_sentences, stem, tokens
+from rag.answer.text import (
+    NUMBER_WORDS,
+    STOPWORDS,
+    content_stems,
+    fold,
+    name_in,
+    names,
+    split_sentences,
+    stem,
+    tokens,
+)
 from rag.answer.verify import Claim
 from rag.schema import Passage
 
@@ -76,6 +93,46 @@ def name_list(text: str) -> list[str]:
     return sorted(names(m.group(1))) if m else []
 
 
+_QUOTE = re.compile(r'"([^"]{1,60})"')
+_DESCRIBED = re.compile(r"\b([a-z]+) (?:was|were|is|are|seemed|remained) (?:described as )?([a-z]+)\b")
+_NO_TIME = re.compile(r"\bno (?:specific |clear |fixed )?(?:timeline|timetable|time ?frame|date|schedule)\b")
+_SOME_TIME = re.compile(r"\b(?:soon|shortly|imminently|next (?:week|month)|within (?:days|weeks|\w+ (?:days|weeks)))\b")
+_WHEN = re.compile(r"^\s*when\b|\bhow soon\b|\bwhat time\b|\btime ?(?:line|table|frame)\b", re.IGNORECASE)
+
+
+def quotations(sentence: str) -> dict[frozenset[str], str]:
+    """Quoted phrases of at most four words, keyed by their content words."""
+    found = {}
+    for m in _QUOTE.finditer(fold(sentence)):
+        words = m.group(1).strip(" ,.")
+        if 1 <= len(words.split()) <= 4 and content_stems(words):
+            found[frozenset(content_stems(words))] = words
+    return found
+
+
+def descriptions(sentence: str, about: set[str] | None = None) -> dict[tuple[str, str], str]:
+    """'the atmosphere was tense' -> {(atmospher, tens): 'atmosphere was tense'}; verbs
+    ('was held') and stop words are not descriptions; with `about`, only subjects in it."""
+    found = {}
+    for m in _DESCRIBED.finditer(fold(sentence)):
+        subject, value = m.groups()
+        if about is not None and stem(subject) not in about:
+            continue
+        if subject in STOPWORDS or value in STOPWORDS or value.endswith(("ed", "ing")) or value in NUMBER_WORDS:
+            continue
+        found[(stem(subject), stem(value))] = m.group(0)
+    return found
+
+
+def timing(sentence: str) -> dict[str, str]:
+    folded = fold(sentence)
+    for key, pattern in (("unset", _NO_TIME), ("set", _SOME_TIME)):
+        m = pattern.search(folded)
+        if m:
+            return {key: m.group(0)}
+    return {}
+
+
 @dataclass
 class Finding:
     about: str
@@ -107,7 +164,58 @@ def find_conflicts(claims: list[Claim], passages: list[Passage], question: str) 
             if sides:
                 seen.add(kind)
                 findings.append(Finding(about=kind, sides=sides))
+        described = partial(descriptions, about=topic)
+        wordings = [("the words quoted", quotations, 2), ("how it was described", described, 1)]
+        if _WHEN.search(question):
+            wordings.append(("when it happens", timing, 1))
+        for kind, extract, overlap in wordings:
+            if kind in seen:
+                continue
+            sides = _parallel(extract, _DIFFERS[kind], home, passages, topic, overlap)
+            if sides:
+                seen.add(kind)
+                findings.append(Finding(about=kind, sides=sides))
     return findings
+
+
+_DIFFERS = {
+    "the words quoted": lambda a, b: not (a <= b or b <= a),  # "stupid war" vs "war" is no disagreement
+    "how it was described": lambda a, b: a[0] == b[0] and a[1] != b[1],  # the same thing, described otherwise
+    "when it happens": lambda a, b: a != b,
+}
+
+
+def _parallel(extract, differs, home, passages, topic, overlap) -> list[tuple[int, str]]:
+    """Two sentences on the same point, from different articles, whose extracted values differ.
+
+    A sentence takes part when it states a value and, with the sentence before it, shares
+    `overlap` content words with the topic; the two must share as many with each other."""
+
+    def valued(text: str) -> list[tuple[set[str], dict]]:
+        out = []
+        sentences = split_sentences(text) or [text]
+        for before, sentence in zip([""] + sentences, sentences):
+            stems = content_stems(f"{before} {sentence}")  # "He called ..." after "Trump ..."
+            values = extract(sentence)
+            if values and len(stems & topic) >= overlap:
+                out.append((stems, values))
+        return out
+
+    mine = valued(passages[home].text)
+    for j, p in enumerate(passages):
+        if not mine:
+            break
+        if p.doc_id == passages[home].doc_id:
+            continue
+        for stems, values in valued(p.text):
+            for my_stems, my_values in mine:
+                if len(stems & my_stems) < overlap:
+                    continue
+                for key, words in values.items():
+                    for my_key, my_words in my_values.items():
+                        if differs(my_key, key):
+                            return [(home, my_words), (j, words)]
+    return []
 
 
 def _disagreement(kind, extract, claim, claim_window, home, passages, topic) -> list[tuple[int, str]]:

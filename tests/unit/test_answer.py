@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.answer.answerer import Answerer
 from rag.answer.conflicts import durations
 from rag.answer.verify import supports, verify
@@ -106,3 +108,45 @@ def test_a_duration_conflict_becomes_a_cited_sentence_and_a_record(fake_pipeline
         assert f"[{claim.marker}]" in answer.answer
         cited = next(c for c in answer.citations if c.marker == claim.marker)
         assert claim.quote.split()[-1].strip(".") in cited.text
+
+
+WORDING_CONFLICTS = [
+    ("What words did Donald Trump use to describe the war?", "Trump described it as a pointless war [1].",
+     "the words quoted", {"pointless war", "this stupid war"}),
+    ("What verb was used for the effect the EU sanctions should have on Russia's economy?",
+     "The sanctions should strangle Moscow's wartime economy [1].", "the words quoted", {"strangle", "suffocate"}),
+    ("What was the atmosphere like during the talks?", "The atmosphere was tense [1].",
+     "how it was described", {"atmosphere was tense", "atmosphere was peaceful"}),
+    ("When is the prisoner exchange supposed to happen?", "Both sides agreed to trade 1,000 prisoners of war each soon [1].",
+     "when it happens", {"soon", "no timeline"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "answer", "about", "sides"), WORDING_CONFLICTS)
+def test_reports_that_word_the_same_point_differently_are_a_conflict(fake_pipeline: Pipeline, question, answer, about, sides):
+    from rag.answer.conflicts import find_conflicts
+
+    passages = fake_pipeline.search(question, k=8)
+    checked = verify(answer, question, passages[:4])
+    [finding] = find_conflicts(checked.claims, passages, question)
+    assert finding.about == about
+    assert {words for _, words in finding.sides} == sides
+    assert len({passages[i].doc_id for i, _ in finding.sides}) == 2, "each side from its own article"
+    for i, words in finding.sides:
+        assert words.lower() in passages[i].text.lower().replace("“", '"').replace("”", '"')
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What did David Lammy say?", "Lammy said Russia is not serious [1]."),
+        ("Who chaired the meeting?", "The meeting was chaired by Turkish foreign minister Hakan Fidan [1]."),
+        ("How many prisoners did each side agree to swap?", "Each side agreed to swap 1,000 prisoners [1]."),
+    ],
+)
+def test_agreeing_reports_are_no_conflict(fake_pipeline: Pipeline, question, answer):
+    from rag.answer.conflicts import find_conflicts
+
+    passages = fake_pipeline.search(question, k=8)
+    checked = verify(answer, question, passages[:4])
+    assert checked.claims and find_conflicts(checked.claims, passages, question) == []

@@ -43,3 +43,27 @@ def test_keyword_and_dense_modes(fake_pipeline: Pipeline):
     assert kw[0].doc_id == "003_c1e344e38b025e9e" and kw[0].keyword_score
     dense = fake_pipeline.search("Where did the delegations sit?", k=3, mode="dense")
     assert all(p.keyword_score is None for p in dense)
+
+
+def test_repeated_searches_follow_ingest_update_and_removal(fake_pipeline: Pipeline):
+    question = "What did the lighthouse keeper of Vardø report?"
+    before = fake_pipeline.search(question, k=3)
+    assert fake_pipeline.search(question, k=3) == before, "a repeated search gives the same passages"
+    assert all(p.doc_id != "vardo" for p in before)
+
+    fake_pipeline.ingest_record(
+        {"id": "vardo", "title": "Vardø", "text": "The lighthouse keeper of Vardø reported three whales in the harbour."},
+        "vardo",
+    )
+    added = fake_pipeline.search(question, k=3)
+    assert added[0].doc_id == "vardo" and "three whales" in added[0].text, "a new article is found at once"
+
+    fake_pipeline.ingest_record(
+        {"id": "vardo", "title": "Vardø", "text": "The lighthouse keeper of Vardø reported seven seals on the pier."},
+        "vardo",
+    )
+    updated = [p for p in fake_pipeline.search(question, k=3) if p.doc_id == "vardo"]
+    assert updated and all("seven seals" in p.text and "whales" not in p.text for p in updated), "no stale text"
+
+    fake_pipeline.remove("vardo")
+    assert all(p.doc_id != "vardo" for p in fake_pipeline.search(question, k=3)), "a removed article is gone"
