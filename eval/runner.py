@@ -96,8 +96,10 @@ def strip_markers(text: str) -> str:
 
 
 def squad_prediction(answer: Answer) -> str:
-    """What SQuAD scores: the answer text without markers; '' for an abstention."""
-    return "" if answer.abstained else strip_markers(answer.answer)
+    """What SQuAD scores: the short answer, else the answer text without markers; '' for an abstention."""
+    if answer.abstained:
+        return ""
+    return answer.short_answer or strip_markers(answer.answer)
 
 
 def squad_record(
@@ -175,7 +177,7 @@ def run_squad(
         if answer:
             started = time.perf_counter()
             try:
-                reply = pipeline.ask(q.question, k=k)
+                reply = pipeline.ask(q.question, k=k, short=True)
             except Exception as e:  # one failed question must not lose the run; it scores 0
                 log.warning("squad: %s failed: %s: %s", q.id, type(e).__name__, e)
                 reply = Answer(answer="", abstained=True, model="error", abstain_reason=f"{type(e).__name__}: {e}")

@@ -33,6 +33,8 @@ def _pipeline(start_llm: bool = True, progress: bool = True):
 
 
 def print_answer(answer: Answer) -> None:
+    if answer.short_answer:
+        print(f"Short answer: {answer.short_answer}\n")
     print(textwrap.fill(answer.answer, width=100))
     if answer.abstained and answer.abstain_reason:
         print(f"\n(abstained: {answer.abstain_reason})")
@@ -40,14 +42,14 @@ def print_answer(answer: Answer) -> None:
         print(f"\n[{c.marker}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
         print(textwrap.indent(textwrap.fill(c.text, width=96), "    "))
     if answer.unsupported:
-        print("\nRemoved (no passage backs it): " + " | ".join(answer.unsupported))
+        print("\nRemoved (no passage backs it, or not an answer): " + " | ".join(answer.unsupported))
     t = answer.timings
     print(f"\n{answer.model} · retrieve {t.retrieve_ms:.0f} ms · generate {t.generate_ms / 1000:.1f} s", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> None:
     with _pipeline(progress=not args.json) as pipeline:
-        answer = pipeline.ask(" ".join(args.question), k=args.k)
+        answer = pipeline.ask(" ".join(args.question), k=args.k, short=args.short)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
     p.add_argument("--k", type=int, default=None, help="passages to send the model")
+    p.add_argument("--short", action="store_true", help="also give the few words that answer (one more model call)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive multi-turn questions")

@@ -122,22 +122,28 @@ class Pipeline:
     def search(self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
         return self.retriever.retrieve(clean_question(question), k, filters, mode=mode)
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
-        for item in self.stream(question, k, filters):
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False) -> Answer:
+        for item in self.stream(question, k, filters, short=short):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("unreachable")
 
-    def stream(self, question: str, k: int | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False
+    ) -> Iterator[str | Answer]:
         """Text deltas as the model writes, then the verified `Answer` (its text may differ:
-        unsupported sentences are removed and citations renumbered)."""
+        unsupported sentences are removed and citations renumbered). With `short`, the
+        answer also carries `short_answer`: the few words that answer (one more model call)."""
         question = clean_question(question)
         started = time.perf_counter()
         k = k or self.settings.top_k
         ranked = self.retriever.retrieve(question, k + self.settings.conflict_candidates, filters)
         timings = Timings(retrieve_ms=round((time.perf_counter() - started) * 1000, 1))
-        for item in self.answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
+        answerer = self.answerer
+        for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
             if isinstance(item, Answer):
+                if short:
+                    item.short_answer = answerer.shorten(question, item)
                 item.timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
             yield item
 

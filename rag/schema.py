@@ -100,9 +100,11 @@ class Answer(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     # Additions beyond the shape:
     question: str = ""  # the standalone question that was answered (after condensing a chat)
-    unsupported: list[str] = Field(default_factory=list)  # sentences removed: no passage backs them
+    unsupported: list[str] = Field(default_factory=list)  # sentences removed: no passage backs them, or off the question
     usage: Usage = Field(default_factory=Usage)
     abstain_reason: str | None = None  # why, when abstained
+    quoted: bool = False  # the model's answer failed the checks; the answer quotes the passage sentence that fits
+    short_answer: str | None = None  # with `short`: the few words that answer (found in the answer or its passages)
 
 
 class Filters(BaseModel):

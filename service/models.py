@@ -32,6 +32,7 @@ class AskRequest(FilterFields):
     question: str = Field(description="what to ask about the articles (up to 2000 characters)")
     k: int | None = K
     stream: bool = Field(default=False, description="server-sent events: token*, citations, done")
+    short: bool = Field(default=False, description="also return `short_answer`, the few words that answer")
 
 
 class SearchRequest(FilterFields):

@@ -43,6 +43,7 @@ async def answer_items(
     k: int | None = None,
     filters: Filters | None = None,
     history: list[Message] | None = None,
+    short: bool = False,
 ) -> AsyncIterator[str | Answer]:
     """Waits for a turn of the model, condenses a follow-up if there is history, then
     yields text deltas and the verified `Answer`. Releases the ticket at the end."""
@@ -50,7 +51,7 @@ async def answer_items(
         async with ticket.turn():
             if history:
                 question = await run_in_threadpool(pipeline.condense, history, question)
-            async for item in iterate_sync(pipeline.stream(question, k, filters)):
+            async for item in iterate_sync(pipeline.stream(question, k, filters, short=short)):
                 if isinstance(item, Answer):
                     metrics.observe_answer(item)
                 yield item

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 
 from rag.answer import prompts
 from rag.answer.conflicts import find_conflicts
-from rag.answer.verify import question_terms_missing, verify
+from rag.answer.relevance import answers, best_sentence
+from rag.answer.text import best_window, fold, split_sentences, strip_markers
+from rag.answer.verify import Claim, question_terms_missing, verify
 from rag.llm.client import ChatLLM, Completion, Message
 from rag.schema import Answer, Citation, Conflict, ConflictClaim, Passage, Timings, Usage
 from rag.settings import Settings
@@ -81,19 +83,28 @@ class Answerer:
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         checked = verify(completion.text, question, passages)
-        if not checked.claims:
-            answer = self._abstain(question, timings, checked.unsupported, usage=completion.usage)
+        claims, unsupported, quoted = checked.claims, list(checked.unsupported), False
+        windows = [best_window(c.text, passages[c.passages[0]].text) for c in claims]
+        if claims and not answers(question, [c.text for c in claims], windows):
+            unsupported += [c.text for c in claims]  # true to the passages, but not an answer to the question
+            claims = []
+        if not claims and not checked.model_abstained:
+            found = best_sentence(question, passages)
+            if found:
+                claims, quoted = [Claim(text=found[1], passages=[found[0]])], True
+        if not claims:
+            answer = self._abstain(question, timings, unsupported, usage=completion.usage)
             timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
             return answer
         # Number the passages in the order the answer first cites them.
         order: dict[int, int] = {}
-        for claim in checked.claims:
+        for claim in claims:
             for i in claim.passages:
                 order.setdefault(i, len(order) + 1)
         citations = [_citation(order[i], passages[i]) for i in order]
-        sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in checked.claims]
+        sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in claims]
         passages = passages + list(more or [])  # claims index the first part; conflicts may cite the rest
-        findings = find_conflicts(checked.claims, passages, question)
+        findings = find_conflicts(claims, passages, question)
         for finding in findings:
             for i, _ in finding.sides:
                 if i not in order:
@@ -116,9 +127,24 @@ class Answerer:
             model=self.llm.model,
             timings=timings,
             question=question,
-            unsupported=checked.unsupported,
+            unsupported=unsupported,
             usage=completion.usage,
+            quoted=quoted,
         )
+
+    def shorten(self, question: str, answer: Answer) -> str | None:
+        """The few words of a verified answer that answer the question, or None. The words
+        must occur in the answer or in a passage it cites; anything else is dropped."""
+        if answer.abstained:
+            return None
+        text = " ".join(s for s in split_sentences(strip_markers(answer.answer)) if not s.startswith("The reports differ"))
+        prompt = prompts.load("short_answer").format(answer=text, question=question.strip())
+        completion = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=24)
+        answer.usage.prompt_tokens += completion.usage.prompt_tokens
+        answer.usage.completion_tokens += completion.usage.completion_tokens
+        short = completion.text.strip().splitlines()[0].strip(" \"'“”‘’.") if completion.text.strip() else ""
+        sources = fold(" ".join([answer.answer] + [c.text for c in answer.citations]))
+        return short if short and len(short) < len(text) and fold(short) in sources else None
 
     def _abstain(
         self, question: str, timings: Timings, unsupported: list[str], usage: Usage | None = None, note: str = ""
@@ -143,11 +169,15 @@ def _citation(marker: int, p: Passage) -> Citation:
 
 
 def _with_markers(sentence: str, marks: list[int]) -> str:
-    """'The talks lasted two hours.' + [1, 3] -> 'The talks lasted two hours [1][3].'"""
+    """'The talks lasted two hours.' + [1, 3] -> 'The talks lasted two hours [1][3].';
+    'He said "enough is enough?"' + [1] -> 'He said "enough is enough" [1]?'."""
     tags = "".join(f"[{m}]" for m in marks)
     body = sentence.rstrip()
-    end = ""
-    while body and body[-1] in ".!?":
-        end = body[-1] + end
+    end, quotes = "", ""
+    while body and body[-1] in ".!?\"”’'":
+        if body[-1] in ".!?":
+            end = end or body[-1]
+        else:
+            quotes = body[-1] + quotes
         body = body[:-1]
-    return f"{body} {tags}{end or '.'}"
+    return f"{body}{quotes} {tags}{end or '.'}"

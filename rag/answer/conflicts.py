@@ -26,6 +26,7 @@ from functools import partial
 from rag.answer.text import (
     NUMBER_WORDS,
     STOPWORDS,
+    best_window,
     content_stems,
     fold,
     name_in,
@@ -72,18 +73,21 @@ def durations(text: str) -> dict[float, str]:
 def counts(text: str) -> dict[tuple[str, float], str]:
     """(stem of the counted noun, number) -> words, for 'N things' phrases."""
     found = {}
-    toks = tokens(fold(text))
-    for a, b in zip(toks, toks[1:]):
-        n = None
-        if a[0].isdigit():
-            try:
-                n = float(a.replace(",", ""))
-            except ValueError:
-                pass
-        elif a in NUMBER_WORDS:
-            n = float(NUMBER_WORDS[a])
-        if n is not None and b.isalpha() and b not in ("minute", "minutes", "hour", "hours", "and", "of"):
-            found[(stem(b), n)] = f"{a} {b}"
+    for sentence in split_sentences(text):
+        toks = tokens(fold(sentence))
+        for a, b in zip(toks, toks[1:]):
+            n = None
+            if a[0].isdigit():
+                try:
+                    n = float(a.replace(",", ""))
+                except ValueError:
+                    pass
+                if re.fullmatch(r"1[89]\d\d|20\d\d", a):
+                    n = None  # a year ("in 2014 Ukrainian forces"), not a count
+            elif a in NUMBER_WORDS:
+                n = float(NUMBER_WORDS[a])
+            if n is not None and b.isalpha() and b not in ("minute", "minutes", "hour", "hours", "and", "of"):
+                found[(stem(b), n)] = f"{a} {b}"
     return found
 
 
@@ -143,19 +147,12 @@ class Finding:
         return f"The reports differ on {self.about}: {parts}."
 
 
-def _best_window(reference: str, passage: str) -> str:
-    ref = content_stems(reference)
-    sentences = split_sentences(passage) or [passage]
-    windows = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
-    return max(windows, key=lambda w: len(ref & content_stems(w)) / (1 + 0.02 * len(w)))
-
-
 def find_conflicts(claims: list[Claim], passages: list[Passage], question: str) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for claim in claims:
         home = claim.passages[0]
-        claim_window = _best_window(claim.text, passages[home].text)
+        claim_window = best_window(claim.text, passages[home].text)
         topic = (content_stems(claim.text) | content_stems(question)) - {stem(w) for w in ("minute", "hour", "half")}
         for kind, extract in (("how long it lasted", durations), ("the numbers", counts), ("who was listed", None)):
             if kind in seen:

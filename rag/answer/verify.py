@@ -2,12 +2,13 @@
 
 A passage *supports* a sentence when some window of one or two consecutive sentences
 of the passage contains
-  - every number the sentence states (digits or words: "1,000", "nine"),
-  - every name it states (capitalised words; spelling variants such as
-    Zelensky/Zelenskiy match on their first six letters), and
-  - at least half the words it shares with the question (stemmed; "Who chaired the
-    meeting?" answered by "X chaired the meeting" needs a passage about chairing a
-    meeting, not any passage that mentions X), and
+  - every number the sentence states (digits or words: "1,000", "nine") that the
+    question does not state itself ("the two delegations" restates the question),
+  - every name it states that is not in the question (capitalised words; spelling
+    variants such as Zelensky/Zelenskiy match on their first six letters), and
+  - at least one of the words it shares with the question, if any (stemmed; "Who
+    chaired the meeting?" answered by "X chaired the meeting" needs a passage about
+    chairing or a meeting, not any passage that mentions X), and
   - at least `MIN_COVERAGE` of its other content words (stemmed).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
 passage that does (the model's numbers are sometimes off by one); a sentence that no
@@ -65,10 +66,11 @@ def _windows(passage: str) -> list[str]:
 
 def supports(sentence: str, passage: str, question: str = "") -> bool:
     """Whether `passage` backs `sentence` (the rule in the module docstring)."""
-    claim_numbers = numbers(sentence)
-    claim_names = names(sentence)
+    claim_numbers = numbers(sentence) - numbers(question)
+    asked_names = names(question)
+    claim_names = {n for n in names(sentence) if not name_in(n, asked_names)}
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
-    claim_words = content_stems(sentence) - asked
+    claim_words = content_stems(sentence) - content_stems(question)
     for window in _windows(passage):
         if not claim_numbers <= numbers(window):
             continue
@@ -76,7 +78,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
         if not all(name_in(n, window_names) for n in claim_names):
             continue
         window_words = content_stems(window)
-        if 2 * len(asked & window_words) < len(asked):
+        if asked and not asked & window_words:
             continue
         if claim_words:
             covered = len(claim_words & window_words) / len(claim_words)
@@ -110,6 +112,8 @@ def verify(answer: str, question: str, passages: list[Passage]) -> Verified:
 
 
 _COUNTED = re.compile(r"\bhow (?:many|much)\s+(\w+)(?:\s+(\w+))?", re.IGNORECASE)
+# Counted words too general to tell whether the articles speak of the thing at all.
+_GENERIC_COUNTED = {"people", "persons", "times", "years", "months", "weeks", "days", "hours", "minutes", "percent"}
 
 
 def question_terms_missing(question: str, passages: list[Passage], known: Callable[[str], bool] = lambda w: True) -> list[str]:
@@ -125,5 +129,8 @@ def question_terms_missing(question: str, passages: list[Passage], known: Callab
     missing += [f"{x:g}" for x in sorted(numbers(question) - passage_numbers)]
     counted = _COUNTED.search(question)
     if counted:
-        missing += [w for w in counted.groups() if w and w.islower() and w not in STOPWORDS and not known(w)]
+        missing += [
+            w for w in counted.groups()
+            if w and w.islower() and w not in STOPWORDS and w not in _GENERIC_COUNTED and not known(w)
+        ]  # fmt: skip
     return missing

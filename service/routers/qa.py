@@ -59,7 +59,7 @@ async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: G
     """Answer one question from the articles, with verified citations."""
     question = clean_question(body.question)
     ticket = gate.admit()
-    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters())
+    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), short=body.short)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
     return await final_answer(items)

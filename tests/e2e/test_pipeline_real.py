@@ -22,6 +22,12 @@ def test_prisoner_swap_answered_with_1000_and_a_citation_that_holds_it(real_pipe
     assert answer.timings.generate_ms > 0 and answer.usage.completion_tokens > 0
 
 
+def test_short_answer_is_the_few_words_that_answer(real_pipeline: Pipeline):
+    answer = real_pipeline.ask("Who chaired the meeting between the Ukrainian and Russian sides?", short=True)
+    assert not answer.abstained, answer
+    assert answer.short_answer and "Fidan" in answer.short_answer and len(answer.short_answer.split()) <= 6, answer
+
+
 @pytest.mark.parametrize(
     "question",
     ["How many journalists covered the Istanbul talks?", "What did the Chinese foreign ministry say about the talks?"],
