@@ -143,7 +143,7 @@ class Finding:
     sides: list[tuple[int, str]]  # (passage index, the words that state that side)
 
     def sentence(self, marker: dict[int, int]) -> str:
-        parts = "; ".join(f'"{words}" [{marker[i]}]' for i, words in self.sides)
+        parts = "; ".join(f'"{words.rstrip(".,;:!? ")}" [{marker[i]}]' for i, words in self.sides)
         return f"The reports differ on {self.about}: {parts}."
 
 
@@ -162,13 +162,18 @@ def find_conflicts(claims: list[Claim], passages: list[Passage], question: str) 
                 seen.add(kind)
                 findings.append(Finding(about=kind, sides=sides))
         described = partial(descriptions, about=topic)
-        wordings = [("the words quoted", quotations, 2), ("how it was described", described, 1)]
+        claimed = content_stems(claim.text)
+        wordings = [
+            # A quote is only a side when the answer states it: "a pointless war", not any quote nearby.
+            ("the words quoted", quotations, 2, lambda key: key <= claimed),
+            ("how it was described", described, 1, None),
+        ]
         if _WHEN.search(question):
-            wordings.append(("when it happens", timing, 1))
-        for kind, extract, overlap in wordings:
+            wordings.append(("when it happens", timing, 1, None))
+        for kind, extract, overlap, stated in wordings:
             if kind in seen:
                 continue
-            sides = _parallel(extract, _DIFFERS[kind], home, passages, topic, overlap)
+            sides = _parallel(extract, _DIFFERS[kind], home, passages, topic, overlap, stated)
             if sides:
                 seen.add(kind)
                 findings.append(Finding(about=kind, sides=sides))
@@ -182,23 +187,24 @@ _DIFFERS = {
 }
 
 
-def _parallel(extract, differs, home, passages, topic, overlap) -> list[tuple[int, str]]:
+def _parallel(extract, differs, home, passages, topic, overlap, stated=None) -> list[tuple[int, str]]:
     """Two sentences on the same point, from different articles, whose extracted values differ.
 
     A sentence takes part when it states a value and, with the sentence before it, shares
-    `overlap` content words with the topic; the two must share as many with each other."""
+    `overlap` content words with the topic ("He called ..." after "Trump ..."); the two
+    sentences themselves must share as many words that are not names. `stated` filters
+    the values on the answer's side."""
 
-    def valued(text: str) -> list[tuple[set[str], dict]]:
+    def valued(text: str, keep=None) -> list[tuple[set[str], dict]]:
         out = []
         sentences = split_sentences(text) or [text]
         for before, sentence in zip([""] + sentences, sentences):
-            stems = content_stems(f"{before} {sentence}")  # "He called ..." after "Trump ..."
-            values = extract(sentence)
-            if values and len(stems & topic) >= overlap:
-                out.append((stems, values))
+            values = {k: v for k, v in extract(sentence).items() if keep is None or keep(k)}
+            if values and len(content_stems(f"{before} {sentence}") & topic) >= overlap:
+                out.append((content_stems(sentence, names_too=False), values))
         return out
 
-    mine = valued(passages[home].text)
+    mine = valued(passages[home].text, stated)
     for j, p in enumerate(passages):
         if not mine:
             break

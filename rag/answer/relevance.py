@@ -5,9 +5,9 @@ A sentence can be true to its passage and still miss the question (asked how lon
 truce was, a small model may copy a sentence about sanctions). Two checks catch that:
   - the answer and the passage sentences backing it cover at least `MIN_FOCUS` of the
     question's focus words (its content words, stemmed, without "how long" and the like);
-  - the answer has the kind of value the question asks for: a number for "how many",
-    "how much" and "how long", a date or time for "when", a name that is not in the
-    question for "who" and "whose".
+  - the answer has the kind of value the question asks for: for "how many" and "how
+    much" a number next to a word of the question, a number or a duration for "how
+    long", a date or time for "when", a name that is not in the question for "who".
 When no sentence of the model's answer is left, `best_sentence` picks the passage
 sentence that covers at least `MIN_EXTRACT` of the focus words and has the right kind
 of value; the answer then quotes it, cited. Only if there is none does the answer abstain.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.text import content_stems, name_in, names, numbers, split_sentences
+from rag.answer.text import content_stems, name_in, names, numbers, split_sentences, stem, tokens
 from rag.schema import Passage
 
 MIN_FOCUS = 1 / 3
@@ -26,7 +26,8 @@ MIN_EXTRACT = 0.5
 _GENERIC = {"long", "kind", "type", "happen", "exact", "exactly", "specif", "name", "word"}
 _KINDS = [
     ("clock", re.compile(r"\bwhat time\b|\btime of (?:the )?day\b|\bat what hour\b", re.I)),
-    ("number", re.compile(r"\bhow (?:many|much|long|old|far|big|large|often)\b|\bwhat (?:number|percentage|share|level|amount|size)\b", re.I)),
+    ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|level|amount|proportion)\b", re.I)),
+    ("number", re.compile(r"\bhow (?:long|old|far|big|large|often)\b|\bwhat (?:size|length)\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:day|date|month|year|week)\b|\bon what day\b", re.I)),
     ("name", re.compile(r"^\s*(?:who|whom|whose)\b|\b(?:which|what) (?:\w+ )?(?:officials?|leaders?|countries|country|person|people|diplomats?|ministers?|spokes\w+|presidents?|envoys?)\b", re.I)),
 ]  # fmt: skip
@@ -34,10 +35,13 @@ _CLOCK = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d{
 _DATE = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july|"
     r"august|september|october|november|december|today|yesterday|tomorrow|soon|spring|summer|autumn|winter|"
-    r"(?:last|next|this) (?:week|month|year)|\d{4})\b|\bno (?:\w+ )?(?:timeline|timetable|date)\b",
+    r"(?:last|next|this) (?:week|month|year)|\d{4})\b",
     re.I,
 )
 _DURATION = re.compile(r"\b(?:an?|half an?) (?:hour|minute|day|week|month|year)", re.I)
+_QUANTITY = {"half", "third", "thirds", "quarter", "fifth", "tenth", "percent", "%", "dozens", "hundreds", "thousands",
+             "millions", "several", "few", "majority", "most", "all", "none"}  # fmt: skip
+NEAR = 4  # a count must stand within this many words of what the question counts
 
 
 def focus(question: str) -> set[str]:
@@ -54,14 +58,40 @@ def fits(text: str, kind: str | None, question: str) -> bool:
     """Whether the text holds a value of the kind the question asks for."""
     if kind == "clock":
         return bool(_CLOCK.search(text))
+    if kind == "count":
+        return _count_near(text, question)
     if kind == "number":
         return bool(numbers(text) - numbers(question)) or bool(_DURATION.search(text))
     if kind == "date":
         return bool(_DATE.search(text))
     if kind == "name":
         asked = names(question)
-        return any(not name_in(n, asked) for n in names(text))
+        return any(not name_in(n, asked) for n in inner_names(text))
     return bool(content_stems(text) - content_stems(question))
+
+
+def inner_names(text: str) -> set[str]:
+    """Names, leaving out each sentence's first word (capitalised only because it starts the sentence)."""
+    found: set[str] = set()
+    for sentence in split_sentences(text) or [text]:
+        rest = sentence.lstrip("\"“‘'([- ").split(" ", 1)
+        found |= names(rest[1]) if len(rest) > 1 else set()
+    return found
+
+
+def _count_near(text: str, question: str) -> bool:
+    """A number or quantity word in the same clause as a (non-name) word the question is
+    about, at most `NEAR` words away: "13 injured" answers "how many people were injured";
+    "the Russian delegation, said the two sides" does not say how big the delegation was."""
+    about = content_stems(question, names_too=False) - _GENERIC
+    asked = numbers(question)
+    for clause in re.split(r"[,;:()\u2013\u2014]\s|\s[-\u2013\u2014]\s", text):
+        words = tokens(clause)
+        for i, word in enumerate(words):
+            is_count = word.lower() in _QUANTITY or bool(numbers(word) - asked)
+            if is_count and any(stem(w) in about for w in words[max(0, i - NEAR) : i + NEAR + 1]):
+                return True
+    return False
 
 
 def coverage(question: str, text: str) -> float:
@@ -76,15 +106,22 @@ def answers(question: str, sentences: list[str], windows: list[str]) -> bool:
 
 
 def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | None:
-    """(passage index, sentence) that best answers the question by itself, or None."""
+    """(passage index, sentence) that best answers the question by itself, or None.
+
+    It must have the right kind of value and cover `MIN_EXTRACT` of the focus words, and
+    as much of those that are not names (names alone are cheap: "Russian", "Istanbul")."""
     kind = answer_kind(question)
+    plain = focus(question) - {stem(n) for n in names(question)}
     best: tuple[float, int, str] | None = None
     for i, p in enumerate(passages):
         sentences = split_sentences(p.text) or [p.text]
         for before, sentence in zip([""] + sentences, sentences):
             if not fits(sentence, kind, question):
                 continue
-            score = coverage(question, f"{before} {sentence}") * 0.5 + coverage(question, sentence) * 0.5
+            context = f"{before} {sentence}"
+            if plain and len(plain & content_stems(context)) < MIN_EXTRACT * len(plain):
+                continue
+            score = (coverage(question, context) + coverage(question, sentence)) / 2
             if score >= MIN_EXTRACT and (best is None or score > best[0]):
                 best = (score, i, sentence)
     return (best[1], _tidy(best[2])) if best else None

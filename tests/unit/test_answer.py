@@ -142,6 +142,12 @@ def test_reports_that_word_the_same_point_differently_are_a_conflict(fake_pipeli
         ("What did David Lammy say?", "Lammy said Russia is not serious [1]."),
         ("Who chaired the meeting?", "The meeting was chaired by Turkish foreign minister Hakan Fidan [1]."),
         ("How many prisoners did each side agree to swap?", "Each side agreed to swap 1,000 prisoners [1]."),
+        # Quotes elsewhere in the passages are no disagreement with an answer that does not state them.
+        ("Who led Ukraine's delegation, and what is his government post?", "Defence Minister Umerov led Kyiv's delegation [1]."),
+        ("Which German leader voiced disappointment that Russia missed the chance for progress?",
+         'Friedrich Merz said European leaders were "very disappointed" that Russia had not seized the opportunity [1].'),
+        ("In which outlet's interview did Trump say he would impose sanctions on Russia if no deal was made?",
+         'Trump said on Fox News he thought he would make "a deal" with Putin but would enforce sanctions on Russia [1].'),
     ],
 )
 def test_agreeing_reports_are_no_conflict(fake_pipeline: Pipeline, question, answer):

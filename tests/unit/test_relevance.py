@@ -29,9 +29,9 @@ def _answerer() -> Answerer:
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("How many prisoners were swapped?", "number"),
+        ("How many prisoners were swapped?", "count"),
         ("How long was the truce that Donald Trump proposed?", "number"),
-        ("To what level will the EU lower the price cap?", "number"),
+        ("To what level will the EU lower the price cap?", "count"),
         ("When is the prisoner exchange supposed to happen?", "date"),
         ("On which day of the week did the talks take place?", "date"),
         ("At what time of day did the meeting begin?", "clock"),
@@ -51,6 +51,15 @@ def test_an_answer_must_hold_the_kind_of_value_asked_for():
     assert not fits("The talks were held in Istanbul.", "date", "On which day were the talks?")
     assert fits("Hakan Fidan chaired it.", "name", "Who chaired the meeting in Istanbul?")
     assert not fits("The meeting in Istanbul was chaired.", "name", "Who chaired the meeting in Istanbul?")
+
+
+def test_a_count_must_count_what_the_question_asks_about():
+    question = "How many people were in the Russian delegation?"
+    assert not fits("Medinsky, who headed the Russian delegation, said the two sides agreed.", "count", question)
+    assert fits("The Russian delegation had 12 members.", "count", question)
+    injured = "How many people were injured in the shelling in the Kherson region?"
+    assert fits("Kherson Region: 2 killed, 13 injured in shelling of a residential zone.", "count", injured)
+    assert fits("Russia's forces control about a fifth of Ukraine.", "count", "About how much of Ukraine do Russian forces control?")
 
 
 def test_a_true_sentence_off_the_question_is_not_an_answer():
