@@ -72,7 +72,9 @@ class KeywordIndex:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
         if self.bm25 is None or not self.ids:
             return []
-        tokens = bm25s.tokenize([prepare(query)], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False)
+        tokens = bm25s.tokenize(
+            [prepare(query)], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False
+        )
         known = [t for t in tokens[0] if t in self.bm25.vocab_dict]
         if not known:
             return []
@@ -91,7 +93,9 @@ class KeywordIndex:
         tmp.mkdir(parents=True)
         if self.bm25 is not None:
             self.bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "chunks.json").write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "meta": self.meta}))
+        (tmp / "chunks.json").write_text(
+            json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "meta": self.meta})
+        )
         shutil.rmtree(self.path, ignore_errors=True)
         tmp.rename(self.path)
 

@@ -147,7 +147,9 @@ class ChromaStore:
     def similar_docs(self, embedding: np.ndarray, exclude: str, threshold: float) -> list[str]:
         if self.docs.count() == 0:
             return []
-        got = self.docs.query(query_embeddings=[embedding.tolist()], n_results=min(5, self.docs.count()), include=["distances"])
+        got = self.docs.query(
+            query_embeddings=[embedding.tolist()], n_results=min(5, self.docs.count()), include=["distances"]
+        )
         return [i for i, d in zip(got["ids"][0], got["distances"][0]) if i != exclude and 1 - d >= threshold]
 
     def count_chunks(self) -> int:
@@ -173,7 +175,10 @@ class ChromaStore:
     def nearest(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine) of the n nearest chunks, best first: ids and distances only."""
         got = self.chunks.query(
-            query_embeddings=[np.asarray(embedding).tolist()], n_results=n, where=chroma_where(filters), include=["distances"]
+            query_embeddings=[np.asarray(embedding).tolist()],
+            n_results=n,
+            where=chroma_where(filters),
+            include=["distances"],
         )
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 

@@ -162,10 +162,9 @@ def find_conflicts(claims: list[Claim], passages: list[Passage], question: str) 
                 seen.add(kind)
                 findings.append(Finding(about=kind, sides=sides))
         described = partial(descriptions, about=topic)
-        claimed = content_stems(claim.text)
         wordings = [
             # A quote is only a side when the answer states it: "a pointless war", not any quote nearby.
-            ("the words quoted", quotations, 2, lambda key: key <= claimed),
+            ("the words quoted", quotations, 2, content_stems(claim.text).__ge__),
             ("how it was described", described, 1, None),
         ]
         if _WHEN.search(question):
@@ -257,7 +256,9 @@ def _disagreement(kind, extract, claim, claim_window, home, passages, topic) -> 
         shared = [n for n in listed if name_in(n, set(other))]
         if len(shared) >= 2 and len(shared) < len(listed) and other:
             m = re.search(r"(?:the )?" + re.escape(other[0]) + r"[^.]*?\band\s+(?:the )?[A-Z][\w.]+", p.text)
-            home_m = re.search(r"[A-Z][\w.]+(?:,\s+(?:the )?[A-Z][\w.]+)+,?\s+and\s+(?:the )?[A-Z][\w.]+", passages[home].text)
+            home_m = re.search(
+                r"[A-Z][\w.]+(?:,\s+(?:the )?[A-Z][\w.]+)+,?\s+and\s+(?:the )?[A-Z][\w.]+", passages[home].text
+            )
             if m and home_m:
                 return [(home, home_m.group(0)), (j, m.group(0))]
     return []

@@ -17,7 +17,9 @@ def _p(i: int, text: str) -> Passage:
 
 TRUCE = _p(1, "Ukraine wants tighter sanctions unless Putin agrees a proposal from Donald Trump for a 30-day truce. "
               "Efforts to present a unified front have been destabilised by Trump's involvement.")  # fmt: skip
-SANCTIONS = _p(2, "After more than three years of punitive measures, questions remain about how much further sanctions can go.")
+SANCTIONS = _p(
+    2, "After more than three years of punitive measures, questions remain about how much further sanctions can go."
+)
 
 
 def _answerer() -> Answerer:
@@ -59,7 +61,11 @@ def test_a_count_must_count_what_the_question_asks_about():
     assert fits("The Russian delegation had 12 members.", "count", question)
     injured = "How many people were injured in the shelling in the Kherson region?"
     assert fits("Kherson Region: 2 killed, 13 injured in shelling of a residential zone.", "count", injured)
-    assert fits("Russia's forces control about a fifth of Ukraine.", "count", "About how much of Ukraine do Russian forces control?")
+    assert fits(
+        "Russia's forces control about a fifth of Ukraine.",
+        "count",
+        "About how much of Ukraine do Russian forces control?",
+    )
 
 
 def test_a_true_sentence_off_the_question_is_not_an_answer():
@@ -77,7 +83,9 @@ def test_best_sentence_is_the_one_that_answers_by_itself():
 
 def test_an_off_question_answer_is_replaced_by_the_passage_sentence_that_answers():
     question = "How long was the truce that Donald Trump proposed?"
-    completion = Completion(text="After more than three years of punitive measures, questions remain about sanctions [1].")
+    completion = Completion(
+        text="After more than three years of punitive measures, questions remain about sanctions [1]."
+    )
     answer = _answerer().finish(question, [SANCTIONS, TRUCE], completion, Timings())
     assert not answer.abstained and answer.quoted
     assert "30-day truce [1]." in answer.answer
@@ -114,5 +122,7 @@ def test_short_answer_comes_from_the_answer_and_an_invented_one_is_dropped(fake_
     assert fake_pipeline.ask("How many prisoners did each side agree to swap?").short_answer is None
 
     inventing = _answerer()
-    inventing.llm = type("L", (), {"model": "m", "complete": lambda self, *a, **kw: Completion(text="5,000 prisoners")})()
+    inventing.llm = type(
+        "L", (), {"model": "m", "complete": lambda self, *a, **kw: Completion(text="5,000 prisoners")}
+    )()
     assert inventing.shorten("How many prisoners?", answer) is None, "words found in neither answer nor passages"
