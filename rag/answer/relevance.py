@@ -23,7 +23,8 @@ from rag.schema import Passage
 MIN_FOCUS = 1 / 3
 MIN_EXTRACT = 0.5
 
-_GENERIC = {"long", "kind", "type", "happen", "exact", "exactly", "specif", "name", "word"}
+# Words that only say what kind of answer is wanted ("in what year", "how long").
+_GENERIC = {stem(w) for w in "long kind type happen exact specific name word year day date time month week".split()}
 _KINDS = [
     ("clock", re.compile(r"\bwhat time\b|\btime of (?:the )?day\b|\bat what hour\b", re.I)),
     ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|level|amount|proportion)\b", re.I)),
@@ -91,7 +92,7 @@ def _count_near(text: str, question: str) -> bool:
     for clause in re.split(r"[,;:()\u2013\u2014]\s|\s[-\u2013\u2014]\s", text):
         words = tokens(clause)
         for i, word in enumerate(words):
-            is_count = word.lower() in _QUANTITY or bool(numbers(word) - asked)
+            is_count = word.lower() in _QUANTITY or bool(numbers(word) - asked - {1.0})  # not "one another"
             if is_count and any(stem(w) in about for w in words[max(0, i - NEAR) : i + NEAR + 1]):
                 return True
     return False
@@ -114,7 +115,8 @@ def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | N
     """(passage index, sentence) that best answers the question by itself, or None.
 
     It must have the right kind of value and cover `MIN_EXTRACT` of the focus words, and
-    as much of those that are not names (names alone are cheap: "Russian", "Istanbul")."""
+    as much of those that are not names, two at least (names alone are cheap: "Russian",
+    "Istanbul")."""
     kind = answer_kind(question)
     plain = focus(question) - {stem(n) for n in names(question)}
     best: tuple[float, int, str] | None = None
@@ -124,7 +126,8 @@ def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | N
             if not fits(sentence, kind, question):
                 continue
             context = f"{before} {sentence}"
-            if plain and len(plain & content_stems(context)) < MIN_EXTRACT * len(plain):
+            covered = len(plain & content_stems(context))
+            if plain and (covered < MIN_EXTRACT * len(plain) or covered < min(2, len(plain))):
                 continue
             score = (coverage(question, context) + coverage(question, sentence)) / 2
             if score >= MIN_EXTRACT and (best is None or score > best[0]):

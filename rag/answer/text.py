@@ -81,9 +81,24 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.replace("-", " ").replace("–", " ").replace("—", " "))
 
 
+# Irregular verbs the stemmer leaves apart from their base form ("took" vs "take").
+_IRREGULAR = {
+    "took": "take", "taken": "take", "led": "lead", "met": "meet", "held": "hold", "began": "begin",
+    "begun": "begin", "gave": "give", "given": "give", "made": "make", "went": "go", "gone": "go",
+    "came": "come", "saw": "see", "seen": "see", "told": "tell", "sent": "send", "spoke": "speak",
+    "spoken": "speak", "left": "leave", "brought": "bring", "thought": "think", "won": "win",
+    "wrote": "write", "written": "write", "chose": "choose", "chosen": "choose", "fought": "fight",
+    "struck": "strike", "sought": "seek", "kept": "keep", "paid": "pay", "lost": "lose", "found": "find",
+    "broke": "break", "broken": "break", "drew": "draw", "drawn": "draw", "knew": "know", "known": "know",
+    "rose": "rise", "risen": "rise", "fell": "fall", "fallen": "fall", "became": "become", "wore": "wear",
+    "worn": "wear", "sat": "sit", "stood": "stand", "heard": "hear", "meant": "mean", "felt": "feel",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
-    return _stemmer.stemWord(fold(word).strip("'’."))
+    word = fold(word).strip("'’.")
+    return _stemmer.stemWord(_IRREGULAR.get(word, word))
 
 
 def content_stems(text: str, names_too: bool = True) -> set[str]:

@@ -9,7 +9,8 @@ of the passage contains
   - at least one of the words it shares with the question, if any (stemmed; "Who
     chaired the meeting?" answered by "X chaired the meeting" needs a passage about
     chairing or a meeting, not any passage that mentions X), and
-  - at least `MIN_COVERAGE` of its other content words (stemmed).
+  - at least `MIN_COVERAGE` of its other content words (stemmed; words of attribution
+    such as "reported" or "as quoted" are not claims).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
 passage that does (the model's numbers are sometimes off by one); a sentence that no
 passage supports is removed from the answer and listed in `unsupported`.
@@ -29,11 +30,14 @@ from rag.answer.text import (
     names,
     numbers,
     split_sentences,
+    stem,
     strip_markers,
 )
 from rag.schema import Passage
 
 MIN_COVERAGE = 0.6
+# Words by which an answer attributes rather than claims ("as indicated", "as quoted"): not checked.
+_ATTRIBUTION = {stem(w) for w in ("indicated", "noted", "reported", "mentioned", "quoted", "stated", "according", "source")}
 ABSTAIN_PATTERNS = re.compile(
     r"(articles?|sources?|passages?|text|context)\s+(do(es)?\s*n[o']t|did\s*n[o']t|do(es)? not)\s+(say|mention|state|"
     r"provide|contain|specify|include|answer)|no (information|mention)|not (mentioned|specified|stated|provided)|"
@@ -70,7 +74,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     asked_names = names(question)
     claim_names = {n for n in names(sentence) if not name_in(n, asked_names)}
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
-    claim_words = content_stems(sentence) - content_stems(question)
+    claim_words = content_stems(sentence) - content_stems(question) - _ATTRIBUTION
     for window in _windows(passage):
         if not claim_numbers <= numbers(window):
             continue
