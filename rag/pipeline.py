@@ -122,6 +122,12 @@ class Pipeline:
     def search(self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
         return self.retriever.retrieve(clean_question(question), k, filters, mode=mode)
 
+    def cached_search(
+        self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Passage] | None:
+        """What `search` would return, if this search was made since the index last changed; else None (no work)."""
+        return self.retriever.cached(clean_question(question), k, filters, mode)
+
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False) -> Answer:
         for item in self.stream(question, k, filters, short=short):
             if isinstance(item, Answer):

@@ -65,21 +65,31 @@ class HybridRetriever:
     ) -> list[Passage]:
         """Top k passages for the question; `mode` is hybrid, dense or keyword (for baselines)."""
         k = k or self.settings.top_k
-        key = (question, k, filters.model_dump_json() if filters else "", mode)
-        with self._lock:
-            self._sync()
-            version = self._version
-            cached = self._results.get(key)
-            if cached is not None:
-                self._results.move_to_end(key)
-                return list(cached)
+        cached = self.cached(question, k, filters, mode)
+        if cached is not None:
+            return cached
+        version = self._version
         ranked = self._retrieve(question, k, filters, mode)
+        key = (question, k, filters.model_dump_json() if filters else "", mode)
         with self._lock:
             if self.settings.search_cache and version == self._version == self.keyword.version:
                 self._results[key] = ranked
                 while len(self._results) > self.settings.search_cache:
                     self._results.popitem(last=False)
         return list(ranked)
+
+    def cached(
+        self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Passage] | None:
+        """The result of this exact search if it was made since the index last changed, else None."""
+        key = (question, k or self.settings.top_k, filters.model_dump_json() if filters else "", mode)
+        with self._lock:
+            self._sync()
+            found = self._results.get(key)
+            if found is None:
+                return None
+            self._results.move_to_end(key)
+            return list(found)
 
     def _sync(self) -> None:
         """Forget cached records and results once the index has changed (under the lock)."""

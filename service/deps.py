@@ -1,4 +1,7 @@
-"""Dependencies, as `Annotated` aliases the routes declare."""
+"""Dependencies, as `Annotated` aliases the routes declare.
+
+They are `async def` on purpose: none blocks, and FastAPI would run each plain `def`
+dependency in the thread pool (a thread hop per dependency per request)."""
 
 from __future__ import annotations
 
@@ -15,25 +18,25 @@ from service.settings import ServiceSettings
 from service.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.rag
 
 
-def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
+async def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
     if state.pipeline is None:
         raise HTTPException(503, "The service is starting; retry in a moment.")
     return state.pipeline
 
 
-def get_gate(state: Annotated[AppState, Depends(get_state)]) -> LLMGate:
+async def get_gate(state: Annotated[AppState, Depends(get_state)]) -> LLMGate:
     return state.ready_gate()
 
 
-def get_service_settings(state: Annotated[AppState, Depends(get_state)]) -> ServiceSettings:
+async def get_service_settings(state: Annotated[AppState, Depends(get_state)]) -> ServiceSettings:
     return state.service
 
 
-def get_metrics(state: Annotated[AppState, Depends(get_state)]) -> Metrics:
+async def get_metrics(state: Annotated[AppState, Depends(get_state)]) -> Metrics:
     return state.metrics
 
 
@@ -46,7 +49,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 _bearer = HTTPBearer(auto_error=False, description="one of RAG_API_KEYS, when that is set")
 
 
-def require_api_key(
+async def require_api_key(
     service: ServiceSettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     keys = service.keys()

@@ -82,7 +82,9 @@ async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate:
 async def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
     """Ranked passages for a question (hybrid dense + keyword retrieval); no LLM involved."""
     started = time.perf_counter()
-    passages = await run_in_threadpool(pipeline.search, body.question, body.k, body.filters(), body.mode)
+    passages = pipeline.cached_search(body.question, body.k, body.filters(), body.mode)  # repeats: no thread hop
+    if passages is None:
+        passages = await run_in_threadpool(pipeline.search, body.question, body.k, body.filters(), body.mode)
     return SearchResponse(
         question=clean_question(body.question),
         passages=[SearchHit.from_passage(rank, p) for rank, p in enumerate(passages, 1)],
