@@ -1,6 +1,8 @@
 """The keyword (BM25) index: persisted beside the store, rebuilt when the chunks change.
 
-It is rebuilt on ingest and remove (a few ms for thousands of chunks) and loaded from
+Words are stemmed as the answer checker stems them (irregular verbs to their base
+form), and a question's adjacent words are also tried joined ("front line" finds
+"frontline"). It is rebuilt on ingest and remove (a few ms for thousands of chunks) and loaded from
 disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
 current (another process, or a Chroma server shared with other machines, may have
 changed the chunks), so it is never rebuilt per query.
@@ -17,8 +19,7 @@ from typing import Any
 
 import bm25s
 import numpy as np
-import Stemmer
-
+from rag.answer.text import stem
 from rag.schema import Filters
 from rag.store import matches
 
@@ -30,14 +31,22 @@ def prepare(text: str) -> str:
     return _THOUSANDS.sub("", text)
 
 
+# Bumped when tokenisation changes, so that indexes saved by older code are rebuilt once.
+TOKENS_VERSION = 2
+
+
 def fingerprint(ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    return hashlib.sha256("\n".join([f"tokens v{TOKENS_VERSION}", *sorted(ids)]).encode()).hexdigest()
+
+
+def _stems(words: list[str]) -> list[str]:
+    """The answer checker's stems (irregular verbs to their base form: "wore" is "wear")."""
+    return [stem(w) for w in words]
 
 
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.stemmer = Stemmer.Stemmer("english")
         self.ids: list[str] = []
         self.meta: list[dict[str, Any]] = []
         self.fingerprint = ""
@@ -46,13 +55,13 @@ class KeywordIndex:
         self._load()
 
     def _tokens(self, texts: list[str]) -> Any:
-        return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=_stems, show_progress=False)
 
     def knows(self, word: str) -> bool:
         """Whether the word (stemmed) occurs anywhere in the indexed chunks."""
         if self.bm25 is None:
             return False
-        return self.stemmer.stemWord(prepare(word).lower()) in self.bm25.vocab_dict
+        return stem(prepare(word).lower()) in self.bm25.vocab_dict
 
     def is_current(self, ids: list[str]) -> bool:
         return self.fingerprint == fingerprint(ids)
@@ -72,10 +81,12 @@ class KeywordIndex:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
         if self.bm25 is None or not self.ids:
             return []
-        tokens = bm25s.tokenize(
-            [prepare(query)], stopwords="en", stemmer=self.stemmer, show_progress=False, return_ids=False
-        )
-        known = [t for t in tokens[0] if t in self.bm25.vocab_dict]
+        query = prepare(query)
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=_stems, show_progress=False, return_ids=False)[0]
+        # Compounds written apart in the question: "front line" finds "frontline".
+        words = re.findall(r"[a-z]+", query.lower())
+        tokens += [stem(a + b) for a, b in zip(words, words[1:])]
+        known = list(dict.fromkeys(t for t in tokens if t in self.bm25.vocab_dict))
         if not known:
             return []
         mask = None

@@ -67,3 +67,10 @@ def test_repeated_searches_follow_ingest_update_and_removal(fake_pipeline: Pipel
 
     fake_pipeline.remove("vardo")
     assert all(p.doc_id != "vardo" for p in fake_pipeline.search(question, k=3)), "a removed article is gone"
+
+
+def test_keyword_search_joins_compounds_and_knows_irregular_verbs(fake_pipeline: Pipeline):
+    front = fake_pipeline.search("How long is the front line?", k=3, mode="keyword")
+    assert any("1,000km frontline" in p.text for p in front), "'front line' finds 'frontline'"
+    wearing = fake_pipeline.search("What were the negotiators wearing?", k=3, mode="keyword")
+    assert any("wore military uniforms" in p.text for p in wearing), "'wearing' finds 'wore'"
