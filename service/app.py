@@ -6,6 +6,7 @@ routes through dependencies; the routes only parse, call it and shape the respon
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,10 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
         if report:
             log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
         state.start_llm()
+        # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
+        # of the garbage collector's full passes, which otherwise stall requests for tens of ms.
+        gc.collect()
+        gc.freeze()
         if state.service.keys():
             log.info("API keys required on /v1 routes (%d configured)", len(state.service.keys()))
         try:
