@@ -10,7 +10,7 @@ from rag.answer import prompts
 from rag.answer.conflicts import find_conflicts
 from rag.answer.relevance import answers, best_sentence
 from rag.answer.text import best_window, fold, split_sentences, strip_markers
-from rag.answer.verify import Claim, question_terms_missing, verify
+from rag.answer.verify import Claim, Verified, question_terms_missing, verify
 from rag.llm.client import ChatLLM, Completion, Message
 from rag.schema import Answer, Citation, Conflict, ConflictClaim, Passage, Timings, Usage
 from rag.settings import Settings
@@ -33,7 +33,10 @@ class Answerer:
         sources = "\n\n".join(f"[{i}] {_quote(p.text)}" for i, p in enumerate(passages, 1))
         return [
             {"role": "system", "content": prompts.load("answer_system")},
-            {"role": "user", "content": prompts.load("answer_user").format(passages=sources, question=question.strip())},
+            {
+                "role": "user",
+                "content": prompts.load("answer_user").format(passages=sources, question=question.strip()),
+            },
         ]
 
     def precheck(self, question: str, passages: list[Passage]) -> str | None:
@@ -48,7 +51,9 @@ class Answerer:
             return f"no passage mentions {', '.join(missing)}"
         return None
 
-    def answer(self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None) -> Answer:
+    def answer(
+        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None
+    ) -> Answer:
         for item in self.stream(question, passages, timings, more):
             if isinstance(item, Answer):
                 return item
@@ -82,16 +87,7 @@ class Answerer:
         more: list[Passage] | None = None,
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
-        checked = verify(completion.text, question, passages)
-        claims, unsupported, quoted = checked.claims, list(checked.unsupported), False
-        windows = [best_window(c.text, passages[c.passages[0]].text) for c in claims]
-        if claims and not answers(question, [c.text for c in claims], windows):
-            unsupported += [c.text for c in claims]  # true to the passages, but not an answer to the question
-            claims = []
-        if not claims and not checked.model_abstained:
-            found = best_sentence(question, passages)
-            if found:
-                claims, quoted = [Claim(text=found[1], passages=[found[0]])], True
+        claims, unsupported, quoted = _answering_claims(question, passages, verify(completion.text, question, passages))
         if not claims:
             answer = self._abstain(question, timings, unsupported, usage=completion.usage)
             timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -137,7 +133,9 @@ class Answerer:
         must occur in the answer or in a passage it cites; anything else is dropped."""
         if answer.abstained:
             return None
-        text = " ".join(s for s in split_sentences(strip_markers(answer.answer)) if not s.startswith("The reports differ"))
+        text = " ".join(
+            s for s in split_sentences(strip_markers(answer.answer)) if not s.startswith("The reports differ")
+        )
         prompt = prompts.load("short_answer").format(answer=text, question=question.strip())
         completion = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=24)
         answer.usage.prompt_tokens += completion.usage.prompt_tokens
@@ -157,8 +155,28 @@ class Answerer:
             question=question,
             unsupported=unsupported,
             usage=usage or Usage(),
-            abstain_reason=note or ("no sentence of the model's answer is backed by a passage" if unsupported else "the model found no answer in the passages"),
+            abstain_reason=note
+            or (
+                "no sentence of the model's answer is backed by a passage"
+                if unsupported
+                else "the model found no answer in the passages"
+            ),
         )
+
+
+def _answering_claims(question: str, passages: list[Passage], checked: Verified) -> tuple[list[Claim], list[str], bool]:
+    """(claims, unsupported sentences, quoted): the model's verified sentences if they answer
+    the question; else the passage sentence that does, quoted; else no claim (abstain)."""
+    claims, unsupported = checked.claims, list(checked.unsupported)
+    windows = [best_window(c.text, passages[c.passages[0]].text) for c in claims]
+    if claims and not answers(question, [c.text for c in claims], windows):
+        unsupported += [c.text for c in claims]  # true to the passages, but not an answer to the question
+        claims = []
+    if not claims and not checked.model_abstained:
+        found = best_sentence(question, passages)
+        if found:
+            return [Claim(text=found[1], passages=[found[0]])], unsupported, True
+    return claims, unsupported, False
 
 
 def _citation(marker: int, p: Passage) -> Citation:

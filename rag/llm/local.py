@@ -152,6 +152,7 @@ class LocalLLMServer:
             "--threads", str(self.settings.llm_threads),
             "--context", str(self.settings.llm_context),
             "--alias", self.spec.name,
+            "--parent", str(os.getpid()),
         ]  # fmt: skip
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy())

@@ -1,11 +1,15 @@
 """Child-process entry point: serve one GGUF model over the OpenAI protocol on loopback.
 
-    python -m rag.llm.serve MODEL.gguf --port 8081 [--threads 2] [--context 4096]
+    python -m rag.llm.serve MODEL.gguf --port 8081 [--threads 2] [--context 4096] [--parent PID]
+
+With --parent, it exits when that process is gone (killed, crashed, or shut down without
+stopping it): a model server holds ~2 GB and must never outlive the app that started it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,6 +22,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--alias", default="local")
+    parser.add_argument("--parent", type=int, default=0, help="exit when this process id is no longer our parent")
     args = parser.parse_args()
 
     import xllamacpp as xlc
@@ -37,7 +42,9 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(1.0):
+        if args.parent and os.getppid() != args.parent:
+            break  # orphaned: the app is gone
     del server
     sys.exit(0)
 
