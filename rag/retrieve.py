@@ -28,6 +28,7 @@ from rag.settings import Settings
 from rag.store import ChromaStore, ChunkHit
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MAX_RECORDS = 50_000  # chunk records kept in memory (~2 KB each)
 
 
 def numbers_in(text: str) -> set[str]:
@@ -107,9 +108,11 @@ class HybridRetriever:
         fetched = {hit.chunk_id: hit for hit in self.store.get_chunks(missing)}
         with self._lock:
             if version == self._version == self.keyword.version:
+                if len(self._records) + len(fetched) > MAX_RECORDS:
+                    self._records.clear()  # a very large collection: keep the recent ones only
                 self._records.update(fetched)
-            records = {**self._records, **fetched} if fetched else self._records
-            return [replace(records[cid], cosine=cos) for cid, cos in scored if cid in records]
+            found = [(fetched.get(cid) or self._records.get(cid), cos) for cid, cos in scored]
+        return [replace(hit, cosine=cos) for hit, cos in found if hit is not None]
 
     def _retrieve(self, question: str, k: int, filters: Filters | None, mode: str) -> list[Passage]:
         s = self.settings
