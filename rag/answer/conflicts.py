@@ -10,9 +10,11 @@ These kinds of disagreement are recognised:
   - short quotations in parallel sentences: to end "this stupid war" vs a "pointless war";
   - descriptions of the same thing: "the atmosphere was tense" vs "the atmosphere was peaceful";
   - timing, for "when" questions: "swap 1,000 prisoners soon" vs "no timeline was provided".
-For the last three, the two sentences must share at least two content words (one for
-timing, and descriptions must describe a word of the question or answer) with the
-question and answer, so unrelated quotes and descriptions never meet.
+For the last three, each sentence (with the one before it) must share content words
+with the question and answer, and the two sentences words with each other that are not
+names: two for quotations, one for descriptions (which must describe a word of the
+question or answer) and timing. A quotation is a side only if the answer states it.
+So unrelated quotes and descriptions never meet.
 Each disagreement adds a sentence to the answer that cites every side, and a record
 to `Answer.conflicts`.
 """
