@@ -64,8 +64,8 @@ class Answerer:
     ) -> Iterator[str | Answer]:
         """Yields the model's text deltas as they come, then the verified `Answer`.
 
-        `passages` go to the model; `more` (the next-ranked ones) are only read for reports
-        that disagree with what the answer states."""
+        `passages` go to the model; `more` (the next-ranked ones) are only read: they may back
+        a sentence the model wrote, or report what disagrees with the answer."""
         started = time.perf_counter()
         reason = self.precheck(question, passages)
         if reason:
@@ -87,7 +87,11 @@ class Answerer:
         more: list[Passage] | None = None,
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
-        claims, unsupported, quoted = _answering_claims(question, passages, verify(completion.text, question, passages))
+        shown = len(passages)
+        # The model saw `passages`; a sentence it wrote may also be backed by the next-ranked ones.
+        passages = passages + list(more or [])
+        checked = verify(completion.text, question, passages)
+        claims, unsupported, quoted = _answering_claims(question, passages, shown, checked)
         if not claims:
             answer = self._abstain(question, timings, unsupported, usage=completion.usage)
             timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -99,7 +103,6 @@ class Answerer:
                 order.setdefault(i, len(order) + 1)
         citations = [_citation(order[i], passages[i]) for i in order]
         sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in claims]
-        passages = passages + list(more or [])  # claims index the first part; conflicts may cite the rest
         findings = find_conflicts(claims, passages, question)
         for finding in findings:
             for i, _ in finding.sides:
@@ -164,16 +167,19 @@ class Answerer:
         )
 
 
-def _answering_claims(question: str, passages: list[Passage], checked: Verified) -> tuple[list[Claim], list[str], bool]:
+def _answering_claims(
+    question: str, passages: list[Passage], shown: int, checked: Verified
+) -> tuple[list[Claim], list[str], bool]:
     """(claims, unsupported sentences, quoted): the model's verified sentences if they answer
-    the question; else the passage sentence that does, quoted; else no claim (abstain)."""
+    the question; else the sentence of a passage the model was shown (the first `shown`)
+    that does, quoted; else no claim (abstain)."""
     claims, unsupported = checked.claims, list(checked.unsupported)
     windows = [best_window(c.text, passages[c.passages[0]].text) for c in claims]
     if claims and not answers(question, [c.text for c in claims], windows):
         unsupported += [c.text for c in claims]  # true to the passages, but not an answer to the question
         claims = []
     if not claims and not checked.model_abstained:
-        found = best_sentence(question, passages)
+        found = best_sentence(question, passages[:shown])
         if found:
             return [Claim(text=found[1], passages=[found[0]])], unsupported, True
     return claims, unsupported, False

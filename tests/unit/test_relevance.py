@@ -126,3 +126,11 @@ def test_short_answer_comes_from_the_answer_and_an_invented_one_is_dropped(fake_
         "L", (), {"model": "m", "complete": lambda self, *a, **kw: Completion(text="5,000 prisoners")}
     )()
     assert inventing.shorten("How many prisoners?", answer) is None, "words found in neither answer nor passages"
+
+
+def test_a_sentence_backed_by_a_next_ranked_passage_is_kept_and_cites_it():
+    completion = Completion(text="Trump proposed a 30-day truce [1].")
+    question = "How long was the truce that Donald Trump proposed?"
+    answer = _answerer().finish(question, [SANCTIONS], completion, Timings(), more=[TRUCE])
+    assert not answer.abstained and not answer.quoted
+    assert [c.doc_id for c in answer.citations] == ["d1"] and "30-day truce [1]" in answer.answer
