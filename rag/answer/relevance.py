@@ -87,7 +87,7 @@ def _count_near(text: str, question: str) -> bool:
     """A number or quantity word in the same clause as a (non-name) word the question is
     about, at most `NEAR` words away: "13 injured" answers "how many people were injured";
     "the Russian delegation, said the two sides" does not say how big the delegation was."""
-    about = content_stems(question, names_too=False) - _GENERIC
+    about = content_stems(question, names_too=False)  # "years" in "how many years" is what is counted
     asked = numbers(question)
     for clause in re.split(r"[,;:()\u2013\u2014]\s|\s[-\u2013\u2014]\s", text):
         words = tokens(clause)
