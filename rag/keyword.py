@@ -2,8 +2,8 @@
 
 Words are stemmed as the answer checker stems them (irregular verbs to their base
 form), and a question's adjacent words are also tried joined ("front line" finds
-"frontline"). It is rebuilt on ingest and remove (a few ms for thousands of chunks) and loaded from
-disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
+"frontline"). It is rebuilt on ingest and remove (a few ms for thousands of chunks)
+and loaded from disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
 current (another process, or a Chroma server shared with other machines, may have
 changed the chunks), so it is never rebuilt per query.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 import bm25s
 import numpy as np
+
 from rag.answer.text import stem
 from rag.schema import Filters
 from rag.store import matches

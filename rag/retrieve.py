@@ -71,7 +71,7 @@ class HybridRetriever:
             return cached
         version = self._version
         ranked = self._retrieve(question, k, filters, mode)
-        key = (question, k, filters.model_dump_json() if filters else "", mode)
+        key = self._key(question, k, filters, mode)
         with self._lock:
             if self.settings.search_cache and version == self._version == self.keyword.version:
                 self._results[key] = ranked
@@ -83,7 +83,7 @@ class HybridRetriever:
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
     ) -> list[Passage] | None:
         """The result of this exact search if it was made since the index last changed, else None."""
-        key = (question, k or self.settings.top_k, filters.model_dump_json() if filters else "", mode)
+        key = self._key(question, k or self.settings.top_k, filters, mode)
         with self._lock:
             self._sync()
             found = self._results.get(key)
@@ -91,6 +91,10 @@ class HybridRetriever:
                 return None
             self._results.move_to_end(key)
             return list(found)
+
+    @staticmethod
+    def _key(question: str, k: int, filters: Filters | None, mode: str) -> tuple:
+        return (question, k, filters.model_dump_json() if filters else "", mode)
 
     def _sync(self) -> None:
         """Forget cached records and results once the index has changed (under the lock)."""

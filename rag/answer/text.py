@@ -69,12 +69,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def windows(passage: str) -> list[str]:
+    """Each sentence of the passage, then each pair of consecutive sentences."""
+    sentences = split_sentences(passage) or [passage]
+    return sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
+
+
 def best_window(reference: str, passage: str) -> str:
     """The one or two consecutive sentences of the passage that share most words with `reference`."""
     ref = content_stems(reference)
-    sentences = split_sentences(passage) or [passage]
-    windows = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
-    return max(windows, key=lambda w: len(ref & content_stems(w)) / (1 + 0.02 * len(w)))
+    return max(windows(passage), key=lambda w: len(ref & content_stems(w)) / (1 + 0.02 * len(w)))
 
 
 def tokens(text: str) -> list[str]:

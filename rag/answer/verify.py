@@ -32,12 +32,13 @@ from rag.answer.text import (
     split_sentences,
     stem,
     strip_markers,
+    windows,
 )
 from rag.schema import Passage
 
 MIN_COVERAGE = 0.6
 # Words by which an answer attributes rather than claims ("as indicated", "as quoted"): not checked.
-_ATTRIBUTION = {stem(w) for w in ("indicated", "noted", "reported", "mentioned", "quoted", "stated", "according", "source")}
+_ATTRIBUTION = {stem(w) for w in "indicated noted reported mentioned quoted stated according source".split()}
 ABSTAIN_PATTERNS = re.compile(
     r"(articles?|sources?|passages?|text|context)\s+(do(es)?\s*n[o']t|did\s*n[o']t|do(es)? not)\s+(say|mention|state|"
     r"provide|contain|specify|include|answer)|no (information|mention)|not (mentioned|specified|stated|provided)|"
@@ -63,11 +64,6 @@ def is_abstention(text: str) -> bool:
     return bool(ABSTAIN_PATTERNS.search(text))
 
 
-def _windows(passage: str) -> list[str]:
-    sentences = split_sentences(passage) or [passage]
-    return sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
-
-
 def supports(sentence: str, passage: str, question: str = "") -> bool:
     """Whether `passage` backs `sentence` (the rule in the module docstring)."""
     claim_numbers = numbers(sentence) - numbers(question)
@@ -75,7 +71,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     claim_names = {n for n in names(sentence) if not name_in(n, asked_names)}
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
     claim_words = content_stems(sentence) - content_stems(question) - _ATTRIBUTION
-    for window in _windows(passage):
+    for window in windows(passage):
         if not claim_numbers <= numbers(window):
             continue
         window_names = names(window) | {w.capitalize() for w in content_stems(window, names_too=False)}
