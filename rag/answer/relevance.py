@@ -6,8 +6,9 @@ truce was, a small model may copy a sentence about sanctions). Two checks catch 
   - the answer and the passage sentences backing it cover at least `MIN_FOCUS` of the
     question's focus words (its content words, stemmed, without "how long" and the like);
   - the answer has the kind of value the question asks for: for "how many" and "how
-    much" a number next to a word of the question, a number or a duration for "how
-    long", a date or time for "when", a name that is not in the question for "who".
+    much" a number next to a word of the question (or a sum of money), a number or a
+    duration for "how long", a date or time for "when" (or a condition for "when does"),
+    a name that is not in the question for "who".
 When no sentence of the model's answer is left, `best_sentence` picks the passage
 sentence that covers at least `MIN_EXTRACT` of the focus words and has the right kind
 of value; the answer then quotes it, cited. Only if there is none does the answer abstain.
@@ -29,7 +30,8 @@ _KINDS = [
     ("clock", re.compile(r"\bwhat time\b|\btime of (?:the )?day\b|\bat what hour\b", re.I)),
     ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|level|amount|proportion)\b", re.I)),
     ("number", re.compile(r"\bhow (?:long|old|far|big|large|often)\b|\bwhat (?:size|length)\b", re.I)),
-    ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:day|date|month|year|week)\b|\bon what day\b", re.I)),
+    # "When using X, how is Y?" asks how, not when.
+    ("date", re.compile(r"^\s*when\b(?![^?]*,\s*(?:how|what|which|who|where|why)\b)|\b(?:what|which) (?:day|date|month|year|week)\b|\bon what day\b", re.I)),
     ("name", re.compile(r"^\s*(?:who|whom|whose)\b|\b(?:which|what) (?:\w+ )?(?:officials?|leaders?|countries|country|person|people|diplomats?|ministers?|spokes\w+|presidents?|envoys?)\b", re.I)),
 ]  # fmt: skip
 _CLOCK = re.compile(
@@ -39,12 +41,16 @@ _CLOCK = re.compile(
 _DATE = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july|"
     r"august|september|october|november|december|today|yesterday|tomorrow|soon|spring|summer|autumn|winter|"
-    r"(?:last|next|this) (?:week|month|year)|\d{4})\b",
+    r"(?:last|next|this) (?:week|month|year)|\d{4}s?)\b",
     re.I,
 )
 _DURATION = re.compile(r"\b(?:an?|half an?) (?:hour|minute|day|week|month|year)", re.I)
+_TIME_UNITS = re.compile(r"\b(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries)\b", re.I)
+# "When does X occur?" may be answered by a condition ("when the immune system is weak").
+_CONDITION = re.compile(r"\b(?:when|whenever|once|until|after|before|during)\s+(?:the\s+)?\w+", re.I)
+_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion)?\s*(?:dollars|euros|pounds|yen)\b", re.I)
 _QUANTITY = {"half", "third", "thirds", "quarter", "fifth", "tenth", "percent", "dozens", "hundreds", "thousands",
-             "millions", "several", "majority"}  # fmt: skip
+             "millions", "several", "majority", "twice", "double", "triple", "tripled", "doubled"}  # fmt: skip
 NEAR = 4  # a count must stand within this many words of what the question counts
 
 
@@ -63,11 +69,13 @@ def fits(text: str, kind: str | None, question: str) -> bool:
     if kind == "clock":
         return bool(_CLOCK.search(text))
     if kind == "count":
-        return _count_near(text, question)
+        return _count_near(text, question) or bool(re.search(r"\bhow much\b", question, re.I) and _MONEY.search(text))
     if kind == "number":
-        return bool(numbers(text) - numbers(question)) or bool(_DURATION.search(text))
+        how_long = re.search(r"\bhow long\b", question, re.I) and _TIME_UNITS.search(text)
+        return bool(numbers(text) - numbers(question)) or bool(_DURATION.search(text)) or bool(how_long)
     if kind == "date":
-        return bool(_DATE.search(text))
+        present = re.match(r"\s*when (?:does|do|is|are|can)\b", question, re.I)
+        return bool(_DATE.search(text)) or bool(present and _CONDITION.search(text))
     if kind == "name":
         asked = names(question)
         return any(not name_in(n, asked) for n in inner_names(text))

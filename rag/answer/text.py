@@ -82,6 +82,9 @@ def best_window(reference: str, passage: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
+    """Words and numbers; accents are dropped ("Schrödinger" is one word, "Schrodinger")."""
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return _TOKEN.findall(text.replace("-", " ").replace("–", " ").replace("—", " "))
 
 
@@ -134,7 +137,7 @@ def names(text: str) -> set[str]:
     out = set()
     for t in tokens(text):
         if t[0].isupper() and fold(t) not in STOPWORDS and fold(t) not in NUMBER_WORDS and len(t) > 1:
-            out.add(t.rstrip("'’s").rstrip("'’."))
+            out.add(re.sub(r"['’]s?$", "", t).rstrip("'’."))  # Russia's -> Russia; Colonies stays
     return out
 
 

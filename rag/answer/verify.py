@@ -8,7 +8,9 @@ of the passage contains
     variants such as Zelensky/Zelenskiy match on their first six letters), and
   - at least one of the words it shares with the question, if any (stemmed; "Who
     chaired the meeting?" answered by "X chaired the meeting" needs a passage about
-    chairing or a meeting, not any passage that mentions X), and
+    chairing or a meeting, not any passage that mentions X), or else every name of the
+    question that it restates ("Where is WBT-FM located?" answered by "WBT-FM is located
+    in Chester" is backed by "WBT-FM, based in Chester"), and
   - at least `MIN_COVERAGE` of its other content words (stemmed; words of attribution
     such as "reported" or "as quoted" are not claims).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
@@ -32,6 +34,7 @@ from rag.answer.text import (
     split_sentences,
     stem,
     strip_markers,
+    tokens,
     windows,
 )
 from rag.schema import Passage
@@ -69,6 +72,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     claim_numbers = numbers(sentence) - numbers(question)
     asked_names = names(question)
     claim_names = {n for n in names(sentence) if not name_in(n, asked_names)}
+    anchors = {n for n in names(sentence) if name_in(n, asked_names)}
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
     claim_words = content_stems(sentence) - content_stems(question) - _ATTRIBUTION
     for window in windows(passage):
@@ -78,7 +82,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
         if not all(name_in(n, window_names) for n in claim_names):
             continue
         window_words = content_stems(window)
-        if asked and not asked & window_words:
+        if asked and not asked & window_words and not (anchors and all(name_in(n, window_names) for n in anchors)):
             continue
         if claim_words:
             covered = len(claim_words & window_words) / len(claim_words)
@@ -117,16 +121,19 @@ _GENERIC_COUNTED = {"people", "persons", "times", "years", "months", "weeks", "d
 
 
 def question_terms_missing(question: str, passages: list[Passage], known: Callable[[str], bool] = lambda w: True) -> list[str]:
-    """Names and numbers the question asks about that no passage mentions at all, and the
-    thing a "how many X" question counts when the articles never mention X.
+    """Names and numbers (in digits) the question asks about that no passage mentions at
+    all, in any case ("Earth" is found in "the earth"), and the thing a "how many X"
+    question counts when the articles never mention X.
 
     The question's first word is skipped: it is capitalised because it starts the sentence.
     """
     text = " ".join(p.text for p in passages)
-    passage_names, passage_numbers = names(text), numbers(text)
+    passage_names, passage_numbers, passage_words = names(text), numbers(text), content_stems(text)
     asked_names = names(question.split(" ", 1)[1] if " " in question.strip() else "")
-    missing = [n for n in sorted(asked_names) if not name_in(n, passage_names)]
-    missing += [f"{x:g}" for x in sorted(numbers(question) - passage_numbers)]
+    missing = [n for n in sorted(asked_names) if not name_in(n, passage_names) and stem(n) not in passage_words]
+    # Numbers in digits only: "which two religions" says how many answers, not what to look for.
+    asked_numbers = numbers(" ".join(t for t in tokens(question) if t[0].isdigit()))
+    missing += [f"{x:g}" for x in sorted(asked_numbers - passage_numbers)]
     counted = _COUNTED.search(question)
     if counted:
         missing += [

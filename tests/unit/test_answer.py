@@ -6,7 +6,7 @@ import pytest
 
 from rag.answer.answerer import Answerer
 from rag.answer.conflicts import durations
-from rag.answer.verify import supports, verify
+from rag.answer.verify import question_terms_missing, supports, verify
 from rag.llm.client import Completion
 from rag.pipeline import Pipeline
 from rag.schema import Passage, Timings
@@ -25,6 +25,24 @@ def test_support_needs_the_numbers_names_and_words_of_the_sentence():
     assert not supports("The sides agreed to a 2,000 prisoner swap.", SWAP.text)
     assert not supports("Medinsky agreed to a 1,000 prisoner swap.", SWAP.text)  # a name the passage lacks
     assert not supports("The EU is preparing sanctions.", SWAP.text)
+
+
+def test_a_passage_naming_the_questions_subject_backs_a_reworded_answer():
+    based = "WBT-FM (99.3 FM), based in Chester, South Carolina, carries the games."
+    question = "In what city is WBT-FM located?"
+    assert supports("WBT-FM is located in Chester, South Carolina.", based, question)
+    assert not supports("WBT-FM is located in Charlotte.", based, question)  # the new name must be there
+    # Without a name of the question to anchor it, a word of the question is still needed.
+    assert not supports("Fidan chaired the meeting.", "Fidan spoke to reporters.", "Who chaired the meeting?")
+
+
+def test_question_terms_are_found_in_any_case_and_without_accents():
+    passages = [_p(1, "He believed that the earth had a resonant frequency, as the Schrödinger equation shows.")]
+    assert question_terms_missing("What was Tesla's idea regarding Earth?", passages) == ["Tesla"]
+    assert question_terms_missing("What came before the Schrodinger equation?", passages) == []
+    # "two" says how many answers are wanted; a number in digits is something to look for.
+    assert question_terms_missing("Which two ideas did he hold?", passages) == []
+    assert question_terms_missing("What did he believe in 1899?", passages) == ["1899"]
 
 
 def test_wrong_citation_is_moved_to_the_passage_that_holds_the_fact():

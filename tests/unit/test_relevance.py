@@ -55,6 +55,26 @@ def test_an_answer_must_hold_the_kind_of_value_asked_for():
     assert not fits("The meeting in Istanbul was chaired.", "name", "Who chaired the meeting in Istanbul?")
 
 
+@pytest.mark.parametrize(
+    ("question", "kind", "text"),
+    [
+        ("When does immunodeficiency occur?", "date", "It occurs when the immune system is less active than normal."),
+        ("When did the expansion start?", "date", "The expansion began in the mid-2000s."),
+        ("How much money went to the network?", "count", "The network would receive $5 million in cash."),
+        ("How much higher was the stress figure?", "count", "The stress figure was twice the average figure."),
+        ("How long does it take to know the outcome?", "number", "The outcome is known in seconds."),
+    ],
+)
+def test_answers_of_the_right_kind_in_other_words(question, kind, text):
+    assert answer_kind(question) == kind and fits(text, kind, question)
+
+
+def test_a_when_clause_before_the_real_question_does_not_ask_for_a_date():
+    assert answer_kind("When using a probabilistic algorithm, how is the probability expressed?") is None
+    assert not fits("It happened in the capital.", "date", "When did the talks start?")
+    assert not fits("It starts when the talks end.", "date", "When did the talks start?")  # a past event wants a date
+
+
 def test_a_count_must_count_what_the_question_asks_about():
     question = "How many people were in the Russian delegation?"
     assert not fits("Medinsky, who headed the Russian delegation, said the two sides agreed.", "count", question)
