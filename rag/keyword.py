@@ -1,8 +1,8 @@
 """The keyword (BM25) index: persisted beside the store, rebuilt when the chunks change.
 
 Words are stemmed as the answer checker stems them (irregular verbs to their base
-form), and a question's adjacent words are also tried joined ("front line" finds
-"frontline"). It is rebuilt on ingest and remove (a few ms for thousands of chunks)
+form), a question's adjacent words are also tried joined ("front line" finds
+"frontline"), and a question asking for a weekday or a month also looks for their names. It is rebuilt on ingest and remove (a few ms for thousands of chunks)
 and loaded from disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
 current (another process, or a Chroma server shared with other machines, may have
 changed the chunks), so it is never rebuilt per query.
@@ -33,7 +33,22 @@ def prepare(text: str) -> str:
 
 
 # Bumped when tokenisation changes, so that indexes saved by older code are rebuilt once.
-TOKENS_VERSION = 2
+TOKENS_VERSION = 3
+
+
+# Questions whose answer shares no word with them: "On which day did the talks take place?"
+# is answered by "on Friday", so the keyword query also looks for the words such answers use.
+_ANSWER_WORDS = [
+    (re.compile(r"\b(?:which|what) day\b|\bday of the week\b", re.I),
+     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"),
+    (re.compile(r"\b(?:which|what) month\b", re.I),
+     "January February March April May June July August September October November December"),
+]  # fmt: skip
+
+
+def expand(question: str) -> str:
+    """The question, plus the words its kind of answer is written with (see `_ANSWER_WORDS`)."""
+    return " ".join([question] + [words for pattern, words in _ANSWER_WORDS if pattern.search(question)])
 
 
 def fingerprint(ids: list[str]) -> str:
@@ -82,7 +97,7 @@ class KeywordIndex:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
         if self.bm25 is None or not self.ids:
             return []
-        query = prepare(query)
+        query = prepare(expand(query))
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=_stems, show_progress=False, return_ids=False)[0]
         # Compounds written apart in the question: "front line" finds "frontline".
         words = re.findall(r"[a-z]+", query.lower())

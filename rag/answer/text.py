@@ -102,9 +102,17 @@ _IRREGULAR = {
 }  # fmt: skip
 
 
+# Words that mean the same thing to a reader of news: unit abbreviations, "headed" a delegation.
+_SAME = {
+    "km": "kilometre", "kms": "kilometres", "kilometer": "kilometre", "kilometers": "kilometres",
+    "kg": "kilogram", "kgs": "kilograms", "headed": "led",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     word = fold(word).strip("'’.")
+    word = _SAME.get(word, word)
     return _stemmer.stemWord(_IRREGULAR.get(word, word))
 
 
@@ -115,6 +123,19 @@ def content_stems(text: str, names_too: bool = True) -> set[str]:
         for t in tokens(text)
         if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1 and (names_too or not t[0].isupper())
     }
+
+
+def with_compounds(words: set[str], *apart: str) -> set[str]:
+    """`words` (a text's stems) plus the parts of each compound it writes joined that
+    `apart` writes as two words: a passage saying "frontline" also says "front" and
+    "line" to a question about the "front line"."""
+    extra: set[str] = set()
+    for text in apart:
+        found = [t for t in tokens(text) if not t[0].isdigit()]
+        for a, b in zip(found, found[1:]):
+            if stem(a + b) in words:
+                extra |= {stem(a), stem(b)}
+    return words | extra
 
 
 def numbers(text: str) -> set[float]:
