@@ -110,9 +110,12 @@ class KeywordIndex:
             mask = np.array([matches(filters, m) for m in self.meta], dtype=np.float32)
             if not mask.any():
                 return []
-        k = min(n, len(self.ids))
-        docs, scores = self.bm25.retrieve([known], k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        # Scores of every chunk, then the top n: bm25s.retrieve would start a thread pool per query.
+        scores = self.bm25.get_scores(known, weight_mask=mask)
+        k = min(n, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[int(i)], float(scores[i])) for i in top if scores[i] > 0]
 
     def _save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     min_dense_score: float = 0.25  # below this, and with no keyword hit, abstain without asking
     min_passage_score: float = 0.15  # passages with a lower cosine are not sent to the LLM
     search_cache: int = 2048  # recent searches kept until the next ingest or removal (0: off)
+    memory_search_max: int = 20_000  # up to this many chunks, dense search runs on an in-memory copy
 
     @property
     def models_path(self) -> Path:

@@ -162,10 +162,13 @@ class ChromaStore:
         got = self.chunks.get(include=["documents", "metadatas"])
         return got["ids"], got["documents"], got["metadatas"]
 
-    def get_chunks(self, ids: list[str]) -> list[ChunkHit]:
-        if not ids:
+    def get_chunks(self, ids: list[str] | None) -> list[ChunkHit]:
+        """The chunks with these ids (all chunks for None), without a cosine."""
+        if ids is not None and not ids:
             return []
         got = self.chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        if ids is None:
+            ids = got["ids"]
         by_id = {
             i: ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
             for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])

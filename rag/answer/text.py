@@ -173,11 +173,12 @@ ALIASES = [
 ]
 
 
-def name_in(name: str, text_names: set[str]) -> bool:
-    """'Zelensky' matches 'Zelenskiy' and 'Zelenskyy'; 'U.S' matches 'US'; 'American' matches 'U.S.'."""
+def name_in(name: str, text_names: set[str], aliases: bool = True) -> bool:
+    """'Zelensky' matches 'Zelenskiy' and 'Zelenskyy'; 'U.S' matches 'US'; 'American' matches
+    'U.S.' (unless `aliases` is off)."""
     key = fold(name).replace(".", "")
     folded = {fold(o).replace(".", "") for o in text_names}
-    if any(key in group and group & folded for group in ALIASES):
+    if aliases and any(key in group and group & folded for group in ALIASES):
         return True
     for other in text_names:
         o = fold(other).replace(".", "")

@@ -8,9 +8,10 @@ of the passage contains
     variants such as Zelensky/Zelenskiy match on their first six letters), and
   - at least one of the words it shares with the question, if any (stemmed; "Who
     chaired the meeting?" answered by "X chaired the meeting" needs a passage about
-    chairing or a meeting, not any passage that mentions X), or else every name of the
-    question that it restates ("Where is WBT-FM located?" answered by "WBT-FM is located
-    in Chester" is backed by "WBT-FM, based in Chester"), and
+    chairing or a meeting, not any passage that mentions X); when it shares just one,
+    the names of the question it restates will do instead, spelled as in the question
+    ("Where is WBT-FM located?" answered by "WBT-FM is located in Chester" is backed by
+    "WBT-FM, based in Chester"), and
   - at least `MIN_COVERAGE` of its other content words (stemmed; words of attribution
     such as "reported" or "as quoted" are not claims).
 A sentence whose cited passage does not support it takes the best-ranked retrieved
@@ -76,6 +77,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     anchors = {n for n in names(sentence) if name_in(n, asked_names)}
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
     claim_words = content_stems(sentence) - content_stems(question) - _ATTRIBUTION
+    anchored = bool(anchors) and len(asked) == 1  # one restated word may be said otherwise ("based" for "located")
     for window in windows(passage):
         if not claim_numbers <= numbers(window):
             continue
@@ -83,7 +85,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
         if not all(name_in(n, window_names) for n in claim_names):
             continue
         window_words = with_compounds(content_stems(window), sentence, question)
-        if asked and not asked & window_words and not (anchors and all(name_in(n, window_names) for n in anchors)):
+        if asked and not asked & window_words and not (anchored and all(name_in(n, window_names, False) for n in anchors)):
             continue
         if claim_words:
             covered = len(claim_words & window_words) / len(claim_words)

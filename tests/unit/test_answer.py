@@ -34,6 +34,13 @@ def test_a_passage_naming_the_questions_subject_backs_a_reworded_answer():
     assert not supports("WBT-FM is located in Charlotte.", based, question)  # the new name must be there
     # Without a name of the question to anchor it, a word of the question is still needed.
     assert not supports("Fidan chaired the meeting.", "Fidan spoke to reporters.", "Who chaired the meeting?")
+    # Restating more of the question ("talks", "take place"), the passage must share one of those words.
+    other_news = "Putin rejected a meeting in Istanbul. Hopes diminished further on Thursday when Trump spoke."
+    question = "On which day of the week did the Istanbul talks take place?"
+    assert not supports("The Istanbul talks took place on Thursday.", other_news, question)
+    # A name of the question said another way (an alias) does not anchor: "Russian" is not Moscow's team.
+    lavrov = "Russian Foreign Minister Sergei Lavrov said Washington had helped revive talks."
+    assert not supports("Sergei Lavrov represented Moscow.", lavrov, "Who represented Moscow?")
 
 
 def test_question_terms_are_found_in_any_case_and_without_accents():

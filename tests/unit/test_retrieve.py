@@ -74,3 +74,59 @@ def test_keyword_search_joins_compounds_and_knows_irregular_verbs(fake_pipeline:
     assert any("1,000km frontline" in p.text for p in front), "'front line' finds 'frontline'"
     wearing = fake_pipeline.search("What were the negotiators wearing?", k=3, mode="keyword")
     assert any("wore military uniforms" in p.text for p in wearing), "'wearing' finds 'wore'"
+
+
+def test_in_memory_dense_search_ranks_as_chroma_does(fake_pipeline: Pipeline):
+    retriever = fake_pipeline.retriever
+    mirror = retriever.mirror()
+    assert mirror is not None and len(mirror.hits) == fake_pipeline.store.count_chunks()
+    only = Filters(doc_ids=["002_2a3384441d849c70", "004_b3b971f3e0a869a4"])
+    for question in ["How many prisoners were swapped?", "Who chaired the meeting?", "What did Starmer say?"]:
+        query = retriever.embed_query(question)
+        for filters in (None, only):
+            ours = [(h.chunk_id, round(h.cosine, 4)) for h in mirror.nearest(query, 10, filters)]
+            chroma = [(cid, round(cos, 4)) for cid, cos in fake_pipeline.store.nearest(query, 10, filters)]
+            assert ours == chroma, (question, filters)
+
+
+def test_a_large_collection_is_searched_by_chroma(fake_pipeline: Pipeline, monkeypatch):
+    question = "Where were the talks held?"
+    expected = fake_pipeline.search(question, k=4)
+    monkeypatch.setattr(fake_pipeline.settings, "memory_search_max", 1)
+    fake_pipeline.ingest_record({"id": "note", "title": "Bread", "text": "Bread needs flour, water, salt and yeast."}, "note")
+    assert fake_pipeline.retriever.mirror() is None
+    assert [p.chunk_id for p in fake_pipeline.search(question, k=4)] == [p.chunk_id for p in expected]
+
+
+def test_questions_asked_together_are_embedded_together_and_alike(fake_pipeline: Pipeline):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from rag.retrieve import QueryBatcher
+
+    model = fake_pipeline.retriever.embedding
+    sizes: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        sizes.append(len(texts))
+        return model.embed(texts)
+
+    batcher = QueryBatcher(embed)
+    questions = [f"How many prisoners did side {i} swap?" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        vectors = list(pool.map(batcher, questions))
+    for question, vector in zip(questions, vectors):
+        np.testing.assert_allclose(vector, model.get_query_embedding(question), atol=1e-5)
+    assert sum(sizes) == len(questions) and max(sizes) > 1, sizes
+
+    def broken(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("model file unreadable")
+
+    failing = QueryBatcher(broken)
+    try:
+        failing("anything")
+    except RuntimeError as exc:
+        assert "unreadable" in str(exc)
+    else:
+        raise AssertionError("the caller must get the model's error")
