@@ -33,7 +33,7 @@ def prepare(text: str) -> str:
 
 
 # Bumped when tokenisation changes, so that indexes saved by older code are rebuilt once.
-TOKENS_VERSION = 3
+TOKENS_VERSION = 4
 
 
 # Questions whose answer shares no word with them: "On which day did the talks take place?"

@@ -102,11 +102,14 @@ _IRREGULAR = {
 }  # fmt: skip
 
 
-# Words that mean the same thing to a reader of news: unit abbreviations, "headed" a delegation.
+# Unit abbreviations and spellings: "1,000km" is "1,000 kilometers".
 _SAME = {
     "km": "kilometre", "kms": "kilometres", "kilometer": "kilometre", "kilometers": "kilometres",
-    "kg": "kilogram", "kgs": "kilograms", "headed": "led",
+    "kg": "kilogram", "kgs": "kilograms",
 }  # fmt: skip
+# Verbs the answer checks read as one ("headed the delegation" is "led" it); not used by
+# the keyword index, where "head" is mostly a noun ("at the head of its team").
+_SAME_VERB = {"headed": "led", "heading": "leading", "heads": "leads"}
 
 
 @lru_cache(maxsize=50_000)
@@ -119,7 +122,7 @@ def stem(word: str) -> str:
 def content_stems(text: str, names_too: bool = True) -> set[str]:
     """Stems of the words that carry meaning (no stopwords, no numbers; no names unless `names_too`)."""
     return {
-        stem(t)
+        stem(_SAME_VERB.get(t, t))
         for t in tokens(text)
         if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1 and (names_too or not t[0].isupper())
     }

@@ -43,6 +43,14 @@ def test_a_passage_naming_the_questions_subject_backs_a_reworded_answer():
     assert not supports("Sergei Lavrov represented Moscow.", lavrov, "Who represented Moscow?")
 
 
+def test_compounds_units_and_a_verb_said_two_ways_are_read_alike():
+    frontline = "Ukraine has prevented a major breakthrough along the 1,000km frontline."
+    assert supports("The front line is 1,000 kilometers long.", frontline, "How long is the front line?")
+    assert not supports("The front line is 2,000 kilometers long.", frontline, "How long is the front line?")
+    led = "Medinsky, who led Russia's team, spoke first."
+    assert supports("Medinsky headed the Russian team.", led, "Who headed the Russian team?")
+
+
 def test_question_terms_are_found_in_any_case_and_without_accents():
     passages = [_p(1, "He believed that the earth had a resonant frequency, as the Schrödinger equation shows.")]
     assert question_terms_missing("What was Tesla's idea regarding Earth?", passages) == ["Tesla"]
