@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.text import content_stems, name_in, names, numbers, split_sentences, stem, tokens, with_compounds
+from rag.answer.text import content_stems, name_in, names, numbers, split_sentences, stem, tokens, read_alike
 from rag.schema import Passage
 
 MIN_FOCUS = 1 / 3
@@ -108,7 +108,7 @@ def _count_near(text: str, question: str) -> bool:
 
 def coverage(question: str, text: str) -> float:
     wanted = focus(question)
-    return len(wanted & with_compounds(content_stems(text), question)) / len(wanted) if wanted else 1.0
+    return len(wanted & read_alike(content_stems(text), question)) / len(wanted) if wanted else 1.0
 
 
 def answers(question: str, sentences: list[str], windows: list[str]) -> bool:
@@ -134,7 +134,7 @@ def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | N
             if not fits(sentence, kind, question):
                 continue
             context = f"{before} {sentence}"
-            covered = len(plain & with_compounds(content_stems(context), question))
+            covered = len(plain & read_alike(content_stems(context), question))
             if plain and (covered < MIN_EXTRACT * len(plain) or covered < min(2, len(plain))):
                 continue
             score = (coverage(question, context) + coverage(question, sentence)) / 2

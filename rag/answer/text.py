@@ -107,9 +107,9 @@ _SAME = {
     "km": "kilometre", "kms": "kilometres", "kilometer": "kilometre", "kilometers": "kilometres",
     "kg": "kilogram", "kgs": "kilograms",
 }  # fmt: skip
-# Verbs the answer checks read as one ("headed the delegation" is "led" it); not used by
-# the keyword index, where "head" is mostly a noun ("at the head of its team").
-_SAME_VERB = {"headed": "led", "heading": "leading", "heads": "leads"}
+# Stems the answer checks read as one ("headed the delegation" is "led" it); not the keyword
+# index, where "head" is mostly a noun ("at the head of its team").
+_SYNONYMS = [{"head", "lead"}]
 
 
 @lru_cache(maxsize=50_000)
@@ -122,17 +122,20 @@ def stem(word: str) -> str:
 def content_stems(text: str, names_too: bool = True) -> set[str]:
     """Stems of the words that carry meaning (no stopwords, no numbers; no names unless `names_too`)."""
     return {
-        stem(_SAME_VERB.get(t, t))
+        stem(t)
         for t in tokens(text)
         if not t[0].isdigit() and fold(t) not in STOPWORDS and len(t) > 1 and (names_too or not t[0].isupper())
     }
 
 
-def with_compounds(words: set[str], *apart: str) -> set[str]:
-    """`words` (a text's stems) plus the parts of each compound it writes joined that
-    `apart` writes as two words: a passage saying "frontline" also says "front" and
-    "line" to a question about the "front line"."""
+def read_alike(words: set[str], *apart: str) -> set[str]:
+    """A passage's stems as the checks read them: plus the synonyms of its words, and the
+    parts of each compound it writes joined that `apart` writes as two words (a passage
+    saying "frontline" also says "front" and "line" to a question about the "front line")."""
     extra: set[str] = set()
+    for group in _SYNONYMS:
+        if words & group:
+            extra |= group
     for text in apart:
         found = [t for t in tokens(text) if not t[0].isdigit()]
         for a, b in zip(found, found[1:]):

@@ -37,7 +37,7 @@ from rag.answer.text import (
     strip_markers,
     tokens,
     windows,
-    with_compounds,
+    read_alike,
 )
 from rag.schema import Passage
 
@@ -84,7 +84,7 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
         window_names = names(window) | {w.capitalize() for w in content_stems(window, names_too=False)}
         if not all(name_in(n, window_names) for n in claim_names):
             continue
-        window_words = with_compounds(content_stems(window), sentence, question)
+        window_words = read_alike(content_stems(window), sentence, question)
         if asked and not asked & window_words and not (anchored and all(name_in(n, window_names, False) for n in anchors)):
             continue
         if claim_words:
