@@ -51,6 +51,8 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: the cores are shared with the web server.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._input_names = [i.name for i in self._session.get_inputs()]
         self._tokenizer = Tokenizer.from_file(str(tokenizer))

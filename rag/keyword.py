@@ -2,7 +2,8 @@
 
 Words are stemmed as the answer checker stems them (irregular verbs to their base
 form), a question's adjacent words are also tried joined ("front line" finds
-"frontline"), and a question asking for a weekday or a month also looks for their names. It is rebuilt on ingest and remove (a few ms for thousands of chunks)
+"frontline"), and a question asking for a weekday or a month also looks for their
+names. It is rebuilt on ingest and remove (a few ms for thousands of chunks)
 and loaded from disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
 current (another process, or a Chroma server shared with other machines, may have
 changed the chunks), so it is never rebuilt per query.

@@ -45,7 +45,7 @@ def numbers_in(text: str) -> set[str]:
 class QueryBatcher:
     """Embeds questions that arrive together as one batch: a worker thread takes whatever
     has queued while the previous batch ran (a lone question goes at once, no timer).
-    On two cores a batch of 8 short questions costs about a third of 8 single calls."""
+    On two cores a batch of 8 short questions costs about half of 8 single calls."""
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], max_batch: int = 32) -> None:
         self._embed = embed

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.text import content_stems, name_in, names, numbers, split_sentences, stem, tokens, read_alike
+from rag.answer.text import content_stems, name_in, names, numbers, read_alike, split_sentences, stem, tokens
 from rag.schema import Passage
 
 MIN_FOCUS = 1 / 3
@@ -31,7 +31,8 @@ _KINDS = [
     ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|level|amount|proportion)\b", re.I)),
     ("number", re.compile(r"\bhow (?:long|old|far|big|large|often)\b|\bwhat (?:size|length)\b", re.I)),
     # "When using X, how is Y?" asks how, not when.
-    ("date", re.compile(r"^\s*when\b(?![^?]*,\s*(?:how|what|which|who|where|why)\b)|\b(?:what|which) (?:day|date|month|year|week)\b|\bon what day\b", re.I)),
+    ("date", re.compile(r"^\s*when\b(?![^?]*,\s*(?:how|what|which|who|where|why)\b)|"
+                        r"\b(?:what|which) (?:day|date|month|year|week)\b|\bon what day\b", re.I)),
     ("name", re.compile(r"^\s*(?:who|whom|whose)\b|\b(?:which|what) (?:\w+ )?(?:officials?|leaders?|countries|country|person|people|diplomats?|ministers?|spokes\w+|presidents?|envoys?)\b", re.I)),
 ]  # fmt: skip
 _CLOCK = re.compile(

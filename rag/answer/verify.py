@@ -32,12 +32,12 @@ from rag.answer.text import (
     name_in,
     names,
     numbers,
+    read_alike,
     split_sentences,
     stem,
     strip_markers,
     tokens,
     windows,
-    read_alike,
 )
 from rag.schema import Passage
 
@@ -85,7 +85,8 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
         if not all(name_in(n, window_names) for n in claim_names):
             continue
         window_words = read_alike(content_stems(window), sentence, question)
-        if asked and not asked & window_words and not (anchored and all(name_in(n, window_names, False) for n in anchors)):
+        named = anchored and all(name_in(n, window_names, aliases=False) for n in anchors)
+        if asked and not asked & window_words and not named:
             continue
         if claim_words:
             covered = len(claim_words & window_words) / len(claim_words)

@@ -93,7 +93,8 @@ def test_a_large_collection_is_searched_by_chroma(fake_pipeline: Pipeline, monke
     question = "Where were the talks held?"
     expected = fake_pipeline.search(question, k=4)
     monkeypatch.setattr(fake_pipeline.settings, "memory_search_max", 1)
-    fake_pipeline.ingest_record({"id": "note", "title": "Bread", "text": "Bread needs flour, water, salt and yeast."}, "note")
+    bread = {"id": "note", "title": "Bread", "text": "Bread needs flour, water, salt and yeast."}
+    fake_pipeline.ingest_record(bread, "note")
     assert fake_pipeline.retriever.mirror() is None
     assert [p.chunk_id for p in fake_pipeline.search(question, k=4)] == [p.chunk_id for p in expected]
 
