@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import RagError
@@ -79,14 +79,16 @@ async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate:
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS)
-async def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
+async def search(body: SearchRequest, pipeline: PipelineDep) -> Response:
     """Ranked passages for a question (hybrid dense + keyword retrieval); no LLM involved."""
     started = time.perf_counter()
     passages = pipeline.cached_search(body.question, body.k, body.filters(), body.mode)  # repeats: no thread hop
     if passages is None:
         passages = await run_in_threadpool(pipeline.search, body.question, body.k, body.filters(), body.mode)
-    return SearchResponse(
+    reply = SearchResponse(
         question=clean_question(body.question),
         passages=[SearchHit.from_passage(rank, p) for rank, p in enumerate(passages, 1)],
         retrieve_ms=round((time.perf_counter() - started) * 1000, 1),
     )
+    # Built and validated just above: sent as is, without FastAPI validating it a second time.
+    return Response(reply.model_dump_json(), media_type="application/json")

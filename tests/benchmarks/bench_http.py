@@ -9,7 +9,8 @@ time), then questions never asked before (each request differs: full retrieval).
 /v1/ask: p50/p95 one at a time, then a burst larger than the model's queue: how many
 were answered, how many got 429 (and the Retry-After they were told).
 Every loop is bounded in requests and in seconds. Target on 2 cores: search >= 200 req/s
-with p95 < 100 ms.
+with p95 < 100 ms. The search loops use a lean keep-alive client by default (`--client
+httpx` for httpx, which costs the shared cores several times more per request).
 """
 
 from __future__ import annotations
@@ -62,6 +63,65 @@ class Result:
                 f"p50 {self.p50_ms:8.1f} ms  p95 {self.p95_ms:8.1f} ms  max {self.max_ms:8.1f} ms  [{codes}]{extra}")  # fmt: skip
 
 
+@dataclass
+class _Reply:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class LeanClient:
+    """A minimal HTTP/1.1 keep-alive client for the search loops. The load generator shares
+    the two cores with the service, and httpx spends several times more CPU per request
+    than this (or `ab`) does: with httpx the figures measure the client as much as the
+    service. Enough HTTP for this service's JSON replies (Content-Length or chunked)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, json: dict) -> _Reply:  # noqa: A002 - httpx's keyword
+        conn = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        body = _encode(json)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{self.extra}\r\n"
+        )
+        writer.write(head.encode() + body)
+        try:
+            status = int((await reader.readline()).split(b" ", 2)[1])
+            headers: dict[str, str] = {}
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if headers.get("transfer-encoding") == "chunked":
+                data = b""
+                while size := int((await reader.readline()).strip(), 16):
+                    data += await reader.readexactly(size + 2)
+                await reader.readline()
+            else:
+                data = await reader.readexactly(int(headers.get("content-length", "0")))
+        except (ValueError, IndexError, asyncio.IncompleteReadError) as e:
+            writer.close()
+            raise httpx.RemoteProtocolError(f"bad reply: {e}") from e
+        if headers.get("connection") == "close":
+            writer.close()
+        else:
+            self.idle.append(conn)
+        return _Reply(status, {k.title(): v for k, v in headers.items()}, data)
+
+    async def aclose(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+def _encode(payload: dict) -> bytes:
+    return json.dumps(payload).encode()
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -69,7 +129,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def _run(client: httpx.AsyncClient, name: str, path: str, body, concurrency: int, total: int, max_s: float) -> Result:
+async def _run(client: httpx.AsyncClient | LeanClient, name: str, path: str, body, concurrency: int, total: int, max_s: float) -> Result:
     """`total` requests from `concurrency` clients, stopping early after `max_s` seconds."""
     result = Result(name, concurrency)
     latencies: list[float] = []
@@ -86,7 +146,7 @@ async def _run(client: httpx.AsyncClient, name: str, path: str, body, concurrenc
                 code = str(r.status_code)
                 if r.status_code == 429 and r.headers.get("Retry-After", "").isdigit():
                     result.retry_after.append(int(r.headers["Retry-After"]))
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, OSError) as e:
                 code = type(e).__name__
             elapsed = time.perf_counter() - started
             result.requests += 1
@@ -122,12 +182,16 @@ async def bench(args: argparse.Namespace) -> list[Result]:
             n = next(fresh)
             return {"question": f"{QUESTIONS[n % len(QUESTIONS)]} ({n})", "k": 4}
 
-        await _run(client, "warm-up", "/v1/search", search_body, 4, 20, 30)
+        searcher = LeanClient(args.url, headers) if args.client == "lean" else client
+        print(f"search client: {args.client}", file=sys.stderr)
+        await _run(searcher, "warm-up", "/v1/search", search_body, 4, 20, 30)
         for name, body in (("/v1/search", search_body), ("/v1/search new", new_search_body)):
             for c in args.search_concurrency:
-                r = await _run(client, name, "/v1/search", body, c, args.search_requests, args.max_seconds)
+                r = await _run(searcher, name, "/v1/search", body, c, args.search_requests, args.max_seconds)
                 results.append(r)
                 print(r.line(), flush=True)
+        if isinstance(searcher, LeanClient):
+            await searcher.aclose()
 
         if args.ask_requests:
 
@@ -185,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--start", action="store_true", help="start `rag serve` on a free loopback port for the run")
     p.add_argument("--search-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     p.add_argument("--search-requests", type=int, default=400, help="per concurrency level")
+    p.add_argument("--client", choices=["lean", "httpx"], default="lean", help="HTTP client of the search loops")
     p.add_argument("--max-seconds", type=float, default=30, help="cap per search level")
     p.add_argument("--ask-requests", type=int, default=4, help="sequential /v1/ask (0: none)")
     p.add_argument("--ask-burst", type=int, default=8, help="simultaneous /v1/ask, beyond the queue (0: none)")

@@ -155,3 +155,29 @@ def test_api_keys_guard_v1_but_not_health_metrics_docs(with_keys, caplog):
     assert "POST /v1/search" in logged  # the access log was captured ...
     for secret in ("k-alpha-123", "k-beta-456", "wrong-key-789", KEYS):
         assert secret not in logged  # ... and no key is in it
+
+
+def test_the_benchmarks_lean_client_reads_what_httpx_reads(with_keys):
+    import asyncio
+    import json
+
+    from tests.benchmarks.bench_http import LeanClient
+
+    url, key = with_keys.base_url, {"Authorization": "Bearer k-alpha-123"}
+
+    async def replies() -> list:
+        anonymous, client = LeanClient(url, {}), LeanClient(url, key)
+        try:
+            got = [await anonymous.post("/v1/search", json={"question": SWAP})]
+            got += [await client.post("/v1/search", json={"question": SWAP, "k": 3}) for _ in range(3)]
+            assert len(client.idle) == 1, "the connection is kept alive and reused"
+            return got
+        finally:
+            await anonymous.aclose()
+            await client.aclose()
+
+    denied, *found = asyncio.run(replies())
+    assert denied.status_code == 401 and denied.headers["Www-Authenticate"] == "Bearer"
+    expected = httpx.post(url + "/v1/search", json={"question": SWAP, "k": 3}, headers=key).json()["passages"]
+    for reply in found:
+        assert reply.status_code == 200 and json.loads(reply.body)["passages"] == expected
