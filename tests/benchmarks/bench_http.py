@@ -114,8 +114,10 @@ class LeanClient:
         return _Reply(status, {k.title(): v for k, v in headers.items()}, data)
 
     async def aclose(self) -> None:
+        """Close the idle connections (the server drops them after its keep-alive timeout)."""
         for _, writer in self.idle:
             writer.close()
+        self.idle.clear()
 
 
 def _encode(payload: dict) -> bytes:
@@ -190,8 +192,8 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 r = await _run(searcher, name, "/v1/search", body, c, args.search_requests, args.max_seconds)
                 results.append(r)
                 print(r.line(), flush=True)
-        if isinstance(searcher, LeanClient):
-            await searcher.aclose()
+                if isinstance(searcher, LeanClient):
+                    await searcher.aclose()  # each level opens its own connections
 
         if args.ask_requests:
 
