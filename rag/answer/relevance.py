@@ -18,7 +18,17 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.text import content_stems, name_in, names, numbers, read_alike, split_sentences, stem, tokens
+from rag.answer.text import (
+    content_stems,
+    name_in,
+    names,
+    numbers,
+    read_alike,
+    split_sentences,
+    stem,
+    tokens,
+    word_pairs,
+)
 from rag.schema import Passage
 
 MIN_FOCUS = 1 / 3
@@ -109,7 +119,7 @@ def _count_near(text: str, question: str) -> bool:
 
 def coverage(question: str, text: str) -> float:
     wanted = focus(question)
-    return len(wanted & read_alike(content_stems(text), question)) / len(wanted) if wanted else 1.0
+    return len(wanted & read_alike(content_stems(text), word_pairs(question))) / len(wanted) if wanted else 1.0
 
 
 def answers(question: str, sentences: list[str], windows: list[str]) -> bool:
@@ -128,6 +138,7 @@ def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | N
     "Istanbul")."""
     kind = answer_kind(question)
     plain = focus(question) - {stem(n) for n in names(question)}
+    pairs = word_pairs(question)
     best: tuple[float, int, str] | None = None
     for i, p in enumerate(passages):
         sentences = split_sentences(p.text) or [p.text]
@@ -135,7 +146,7 @@ def best_sentence(question: str, passages: list[Passage]) -> tuple[int, str] | N
             if not fits(sentence, kind, question):
                 continue
             context = f"{before} {sentence}"
-            covered = len(plain & read_alike(content_stems(context), question))
+            covered = len(plain & read_alike(content_stems(context), pairs))
             if plain and (covered < MIN_EXTRACT * len(plain) or covered < min(2, len(plain))):
                 continue
             score = (coverage(question, context) + coverage(question, sentence)) / 2

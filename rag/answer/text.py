@@ -128,19 +128,27 @@ def content_stems(text: str, names_too: bool = True) -> set[str]:
     }
 
 
-def read_alike(words: set[str], *apart: str) -> set[str]:
+def word_pairs(*texts: str) -> list[tuple[str, str, str]]:
+    """(stem of the two words joined, stem of each) for adjacent words of the texts."""
+    pairs = []
+    for text in texts:
+        found = [t for t in tokens(text) if not t[0].isdigit()]
+        pairs += [(stem(a + b), stem(a), stem(b)) for a, b in zip(found, found[1:])]
+    return pairs
+
+
+def read_alike(words: set[str], pairs: list[tuple[str, str, str]]) -> set[str]:
     """A passage's stems as the checks read them: plus the synonyms of its words, and the
-    parts of each compound it writes joined that `apart` writes as two words (a passage
-    saying "frontline" also says "front" and "line" to a question about the "front line")."""
+    parts of each compound it writes joined that `pairs` (see `word_pairs`) write as two
+    words (a passage saying "frontline" also says "front" and "line" to a question about
+    the "front line")."""
     extra: set[str] = set()
     for group in _SYNONYMS:
         if words & group:
             extra |= group
-    for text in apart:
-        found = [t for t in tokens(text) if not t[0].isdigit()]
-        for a, b in zip(found, found[1:]):
-            if stem(a + b) in words:
-                extra |= {stem(a), stem(b)}
+    for joined, a, b in pairs:
+        if joined in words:
+            extra |= {a, b}
     return words | extra
 
 

@@ -38,6 +38,7 @@ from rag.answer.text import (
     strip_markers,
     tokens,
     windows,
+    word_pairs,
 )
 from rag.schema import Passage
 
@@ -74,17 +75,18 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     claim_numbers = numbers(sentence) - numbers(question)
     asked_names = names(question)
     claim_names = {n for n in names(sentence) if not name_in(n, asked_names)}
-    anchors = {n for n in names(sentence) if name_in(n, asked_names)}
+    anchors = names(sentence) - claim_names
     asked = content_stems(sentence, names_too=False) & content_stems(question, names_too=False)
     claim_words = content_stems(sentence) - content_stems(question) - _ATTRIBUTION
     anchored = bool(anchors) and len(asked) == 1  # one restated word may be said otherwise ("based" for "located")
+    pairs = word_pairs(sentence, question)
     for window in windows(passage):
         if not claim_numbers <= numbers(window):
             continue
         window_names = names(window) | {w.capitalize() for w in content_stems(window, names_too=False)}
         if not all(name_in(n, window_names) for n in claim_names):
             continue
-        window_words = read_alike(content_stems(window), sentence, question)
+        window_words = read_alike(content_stems(window), pairs)
         named = anchored and all(name_in(n, window_names, aliases=False) for n in anchors)
         if asked and not asked & window_words and not named:
             continue
