@@ -33,6 +33,7 @@ from typing import Any
 from tqdm import tqdm
 
 from eval.metrics import percentile, recall_at_k, score_question, squad_exact_match, squad_f1
+from rag.answer.short import without_question_words
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Passage
 
@@ -96,10 +97,11 @@ def strip_markers(text: str) -> str:
 
 
 def squad_prediction(answer: Answer) -> str:
-    """What SQuAD scores: the short answer, else the answer text without markers; '' for an abstention."""
+    """What SQuAD scores: the short answer; without one, the answer's first sentence less the
+    words the question already says (SQuAD answers are spans, not sentences); '' for an abstention."""
     if answer.abstained:
         return ""
-    return answer.short_answer or strip_markers(answer.answer)
+    return answer.short_answer or without_question_words(strip_markers(answer.answer), answer.question)
 
 
 def squad_record(

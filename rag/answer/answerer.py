@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from rag.answer import prompts
 from rag.answer.conflicts import find_conflicts
 from rag.answer.relevance import answers, best_sentence
-from rag.answer.text import best_window, fold, split_sentences, strip_markers
+from rag.answer.short import in_source, tighten
+from rag.answer.text import best_window, split_sentences, strip_markers
 from rag.answer.verify import Claim, Verified, question_terms_missing, verify
 from rag.llm.client import ChatLLM, Completion, Message
 from rag.schema import Answer, Citation, Conflict, ConflictClaim, Passage, Timings, Usage
@@ -133,7 +134,8 @@ class Answerer:
 
     def shorten(self, question: str, answer: Answer) -> str | None:
         """The few words of a verified answer that answer the question, or None. The words
-        must occur in the answer or in a passage it cites; anything else is dropped."""
+        must occur in the answer or in a passage it cites, and say more than the question
+        (rules in `rag.answer.short`); anything else is dropped."""
         if answer.abstained:
             return None
         text = " ".join(
@@ -144,8 +146,10 @@ class Answerer:
         answer.usage.prompt_tokens += completion.usage.prompt_tokens
         answer.usage.completion_tokens += completion.usage.completion_tokens
         short = completion.text.strip().splitlines()[0].strip(" \"'“”‘’.") if completion.text.strip() else ""
-        sources = fold(" ".join([answer.answer] + [c.text for c in answer.citations]))
-        return short if short and len(short) < len(text) and fold(short) in sources else None
+        sources = " ".join([answer.answer] + [c.text for c in answer.citations])
+        spelled = in_source(short, sources) if short else None
+        short = tighten(spelled, question) if spelled else ""
+        return short if short and len(short) < len(text) else None
 
     def _abstain(
         self, question: str, timings: Timings, unsupported: list[str], usage: Usage | None = None, note: str = ""

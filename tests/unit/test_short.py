@@ -1,0 +1,63 @@
+"""Short-answer rules: the phrase as the source spells it, tightened, and never a mere echo of the question."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.runner import squad_prediction
+from rag.answer.short import in_source, tighten, without_question_words
+from rag.schema import Answer
+
+
+def test_a_phrase_is_given_as_the_source_spells_it():
+    source = "Guard cells contain only around 8–15 chloroplasts; Levi’s Stadium hosted it."
+    assert in_source("8-15", source) == "8–15"
+    assert in_source("Levi's Stadium", source) == "Levi’s Stadium"
+    assert in_source("levi's stadium", source) == "Levi’s Stadium"
+    assert in_source("8-16", source) is None
+
+
+@pytest.mark.parametrize(
+    ("phrase", "question", "expected"),
+    [
+        ("19th century", "To what century did the idea of ether belong?", "19th"),
+        ("extracurricular activities", "What type of activities require a supervisor?", "extracurricular"),
+        ("24-yard line", "On what yard line did Carolina begin?", "24"),
+        ("legitimize his means of power", "What did he use Islamization to legitimize?", "means of power"),
+        # Capitalised words are part of a name, even when the question says them too.
+        ("Lake Constance", "The delta is with what Lake?", "Lake Constance"),
+        ("Summer Breeze", "What is the name of the summer festival?", "Summer Breeze"),
+        ("1,000 prisoners", "How many prisoners did each side agree to swap?", "1,000"),
+    ],
+)
+def test_words_the_question_already_says_are_trimmed_from_the_edges(phrase: str, question: str, expected: str):
+    assert tighten(phrase, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("phrase", "question"),
+    [
+        ("statocyst", "What is a statocyst?"),
+        ("Las Vegas", "Where in Las Vegas did a famous protest take place?"),
+        ("the plague", "What effect did the plague have on the Middle East?"),
+    ],
+)
+def test_a_phrase_that_only_repeats_the_question_is_no_answer(phrase: str, question: str):
+    assert tighten(phrase, question) == ""
+
+
+def test_without_question_words_keeps_what_the_answer_adds():
+    question = "What did Luther refuse to do?"
+    assert without_question_words("Luther refused to recant his writings. He said more.", question) == (
+        "recant his writings"
+    )
+
+
+def test_squad_prediction_falls_back_to_the_first_sentence_less_the_question():
+    answer = Answer(
+        answer="A famous protest took place at the Camp Mercury nuclear test site [1]. It was in 1957 [1].",
+        abstained=False, model="m", question="Where in Las Vegas did a famous protest take place?",
+    )  # fmt: skip
+    assert squad_prediction(answer) == "at the Camp Mercury nuclear test site"
+    answer.short_answer = "Camp Mercury nuclear test site"
+    assert squad_prediction(answer) == "Camp Mercury nuclear test site"
