@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -98,7 +98,7 @@ class Mirror:
         n = min(n, int(np.isfinite(scores).sum()))
         top = np.argpartition(-scores, n - 1)[:n] if 0 < n < len(scores) else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [replace(self.hits[i], cosine=float(scores[i])) for i in top]
+        return [self.hits[i].with_cosine(float(scores[i])) for i in top]
 
 
 @dataclass
@@ -191,7 +191,7 @@ class HybridRetriever:
                     self._records.clear()  # a very large collection: keep the recent ones only
                 self._records.update(fetched)
             found = [(fetched.get(cid) or self._records.get(cid), cos) for cid, cos in scored]
-        return [replace(hit, cosine=cos) for hit, cos in found if hit is not None]
+        return [hit.with_cosine(cos) for hit, cos in found if hit is not None]
 
     def mirror(self) -> Mirror | None:
         """The in-memory copy of the collection for the current index version, read on first

@@ -36,6 +36,10 @@ class ChunkHit:
     cosine: float
     embedding: np.ndarray
 
+    def with_cosine(self, cosine: float) -> ChunkHit:
+        """A copy scored for another query (cheaper than `dataclasses.replace`, on the hot path)."""
+        return ChunkHit(self.chunk_id, self.text, self.metadata, cosine, self.embedding)
+
 
 def _client(settings: Settings) -> Any:
     import chromadb

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.pipeline import Pipeline
 from rag.schema import Filters
 
@@ -74,6 +76,19 @@ def test_keyword_search_joins_compounds_and_knows_irregular_verbs(fake_pipeline:
     assert any("1,000km frontline" in p.text for p in front), "'front line' finds 'frontline'"
     wearing = fake_pipeline.search("What were the negotiators wearing?", k=3, mode="keyword")
     assert any("wore military uniforms" in p.text for p in wearing), "'wearing' finds 'wore'"
+
+
+def test_query_tokens_are_the_tokens_the_index_was_built_with():
+    import bm25s
+
+    from rag.keyword import _stems, prepare, query_tokens
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(Path("seeds").iterdir()) if p.is_file()]
+    texts += ["Who wore what? The 1,000-strong delegation's talks, they'd said, ran on."]
+    for text in texts:
+        text = prepare(text)
+        expected = bm25s.tokenize([text], stopwords="en", stemmer=_stems, show_progress=False, return_ids=False)[0]
+        assert query_tokens(text) == expected
 
 
 def test_in_memory_dense_search_ranks_as_chroma_does(fake_pipeline: Pipeline):
