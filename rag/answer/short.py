@@ -25,12 +25,17 @@ _QUOTES = "'\u2018\u2019"
 
 
 def in_source(phrase: str, source: str) -> str | None:
-    """`phrase` as `source` spells it (dashes, apostrophes, then case may differ), or None."""
+    """`phrase` as `source` spells it (dashes, apostrophes, then case, then accents may
+    differ: "Taiho" finds "Taihō"), or None."""
     pattern = "".join(
         f"[{_DASHES}]" if c in _DASHES else f"[{_QUOTES}]" if c in _QUOTES else re.escape(c) for c in phrase
     )
     found = re.search(pattern, source) or re.search(pattern, source, re.IGNORECASE)
-    return found.group() if found else None
+    if found:
+        return found.group()
+    folded = fold(source)
+    at = folded.find(fold(phrase)) if len(folded) == len(source) else -1  # same length: same positions
+    return source[at : at + len(fold(phrase))] if at >= 0 and phrase else None
 
 
 def tighten(phrase: str, question: str) -> str:

@@ -15,6 +15,7 @@ def test_a_phrase_is_given_as_the_source_spells_it():
     assert in_source("Levi's Stadium", source) == "Levi’s Stadium"
     assert in_source("levi's stadium", source) == "Levi’s Stadium"
     assert in_source("8-16", source) is None
+    assert in_source("Taiho Code", "defined in the Taihō Code (701)") == "Taihō Code"
 
 
 @pytest.mark.parametrize(
