@@ -83,7 +83,8 @@ def test_query_tokens_are_the_tokens_the_index_was_built_with():
 
     from rag.keyword import _stems, prepare, query_tokens
 
-    texts = [p.read_text(encoding="utf-8") for p in sorted(Path("seeds").iterdir()) if p.is_file()]
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(seeds.iterdir()) if p.is_file()]
     texts += ["Who wore what? The 1,000-strong delegation's talks, they'd said, ran on."]
     for text in texts:
         text = prepare(text)
