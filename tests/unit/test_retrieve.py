@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rag.pipeline import Pipeline
 from rag.schema import Filters
+from rag.settings import PROJECT_ROOT
 
 
 def test_prisoner_question_finds_a_passage_with_the_number(fake_pipeline: Pipeline):
@@ -83,8 +82,7 @@ def test_query_tokens_are_the_tokens_the_index_was_built_with():
 
     from rag.keyword import _stems, prepare, query_tokens
 
-    seeds = Path(__file__).resolve().parents[2] / "seeds"
-    texts = [p.read_text(encoding="utf-8") for p in sorted(seeds.iterdir()) if p.is_file()]
+    texts = [p.read_text(encoding="utf-8") for p in sorted((PROJECT_ROOT / "seeds").iterdir()) if p.is_file()]
     texts += ["Who wore what? The 1,000-strong delegation's talks, they'd said, ran on."]
     for text in texts:
         text = prepare(text)
