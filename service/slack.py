@@ -21,8 +21,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -101,24 +99,11 @@ class SlackBot:
         return pipeline
 
     def register(self, app: AsyncApp) -> None:
-        app.middleware(self._ignore_retries)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(self.on_feedback)
 
     # --- listeners -----------------------------------------------------------------
-
-    @staticmethod
-    async def _ignore_retries(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse:
-        """Slack re-sends an event it thinks was not acknowledged; the first delivery is being answered."""
-        if req.headers.get("x-slack-retry-num"):
-            log.info(
-                "ignoring Slack retry %s (%s)",
-                req.headers["x-slack-retry-num"],
-                req.headers.get("x-slack-retry-reason"),
-            )
-            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
-        return await next()
 
     async def on_mention(self, body: dict, event: dict, context: AsyncBoltContext) -> None:
         self._maybe_answer(body, event, context)

@@ -135,6 +135,15 @@ def test_retries_and_repeated_event_ids_get_no_second_reply(service: str, slack_
     assert len(replies_in(slack_api, "C0NEWS01", event["ts"])) == 1
 
 
+def test_a_retry_of_a_delivery_that_never_arrived_is_answered(service: str, slack_api: SlackAPIStub) -> None:
+    # Slack retries after errors and restarts too: the first delivery may never have reached us.
+    event = mention(slack_api, "Where were the talks held?")
+    headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    assert send(service, event_body(event, event_id="Ev0RETRIED1"), headers=headers).status_code == 200
+    [reply] = wait_answer(slack_api, "C0NEWS01", event["ts"])
+    assert "[1]" in block_text(reply["blocks"])
+
+
 def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack_api: SlackAPIStub) -> None:
     before = len(slack_api.calls)
     event = mention(slack_api, QUESTION)
