@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,72 +75,87 @@ def _stems(words: list[str]) -> list[str]:
     return [stem(w) for w in words]
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One build of the index. Searches read one snapshot, and a rebuild publishes a new one in
+    a single assignment, so a search racing a rebuild never mixes old scores with new ids."""
+
+    ids: list[str] = field(default_factory=list)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+    fingerprint: str = ""
+    bm25: bm25s.BM25 | None = None
+
+
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.ids: list[str] = []
-        self.meta: list[dict[str, Any]] = []
-        self.fingerprint = ""
+        self._current = _Snapshot()
         self.version = 0  # bumped on every rebuild: what caches of search results are keyed on
-        self.bm25: bm25s.BM25 | None = None
         self._load()
+
+    @property
+    def ids(self) -> list[str]:
+        return self._current.ids
+
+    @property
+    def fingerprint(self) -> str:
+        return self._current.fingerprint
 
     def _tokens(self, texts: list[str]) -> Any:
         return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=_stems, show_progress=False)
 
     def knows(self, word: str) -> bool:
         """Whether the word (stemmed) occurs anywhere in the indexed chunks."""
-        if self.bm25 is None:
-            return False
-        return stem(prepare(word).lower()) in self.bm25.vocab_dict
+        bm25 = self._current.bm25
+        return bm25 is not None and stem(prepare(word).lower()) in bm25.vocab_dict
 
     def is_current(self, ids: list[str]) -> bool:
         return self.fingerprint == fingerprint(ids)
 
     def rebuild(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        self.ids = list(ids)
-        self.meta = [{"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1)} for m in metadatas]
-        self.fingerprint = fingerprint(self.ids)
-        self.bm25 = None
+        bm25 = None
         if ids:
-            self.bm25 = bm25s.BM25()
-            self.bm25.index(self._tokens(texts), show_progress=False)
-        self._save()
+            bm25 = bm25s.BM25()
+            bm25.index(self._tokens(texts), show_progress=False)
+        meta = [{"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1)} for m in metadatas]
+        built = _Snapshot(list(ids), meta, fingerprint(list(ids)), bm25)
+        self._save(built)
+        self._current = built
         self.version += 1  # last: a search racing this rebuild is not cached as current
 
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
-        if self.bm25 is None or not self.ids:
+        index = self._current
+        if index.bm25 is None or not index.ids:
             return []
         query = prepare(expand(query))
         tokens = query_tokens(query)
         # Compounds written apart in the question: "front line" finds "frontline".
         words = re.findall(r"[a-z]+", query.lower())
         tokens += [stem(a + b) for a, b in zip(words, words[1:])]
-        known = list(dict.fromkeys(t for t in tokens if t in self.bm25.vocab_dict))
+        known = list(dict.fromkeys(t for t in tokens if t in index.bm25.vocab_dict))
         if not known:
             return []
         mask = None
         if filters is not None:
-            mask = np.array([matches(filters, m) for m in self.meta], dtype=np.float32)
+            mask = np.array([matches(filters, m) for m in index.meta], dtype=np.float32)
             if not mask.any():
                 return []
         # Scores of every chunk, then the top n: bm25s.retrieve would start a thread pool per query.
-        scores = self.bm25.get_scores(known, weight_mask=mask)
+        scores = index.bm25.get_scores(known, weight_mask=mask)
         k = min(n, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[int(i)], float(scores[i])) for i in top if scores[i] > 0]
+        return [(index.ids[int(i)], float(scores[i])) for i in top if scores[i] > 0]
 
-    def _save(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
+    def _save(self, index: _Snapshot) -> None:
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")  # per writer
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.bm25 is not None:
-            self.bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "chunks.json").write_text(
-            json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "meta": self.meta})
-        )
+        if index.bm25 is not None:
+            index.bm25.save(str(tmp / "bm25"), show_progress=False)
+        manifest = {"fingerprint": index.fingerprint, "ids": index.ids, "meta": index.meta}
+        (tmp / "chunks.json").write_text(json.dumps(manifest))
         shutil.rmtree(self.path, ignore_errors=True)
         tmp.rename(self.path)
 
@@ -147,7 +165,7 @@ class KeywordIndex:
             return
         try:
             data = json.loads(manifest.read_text())
-            self.bm25 = bm25s.BM25.load(str(self.path / "bm25"), show_progress=False) if data["ids"] else None
-            self.ids, self.meta, self.fingerprint = data["ids"], data["meta"], data["fingerprint"]
+            bm25 = bm25s.BM25.load(str(self.path / "bm25"), show_progress=False) if data["ids"] else None
+            self._current = _Snapshot(data["ids"], data["meta"], data["fingerprint"], bm25)
         except Exception:  # a damaged copy is rebuilt from the store
-            self.ids, self.meta, self.fingerprint, self.bm25 = [], [], "", None
+            self._current = _Snapshot()

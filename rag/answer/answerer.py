@@ -91,7 +91,7 @@ class Answerer:
         shown = len(passages)
         # The model saw `passages`; a sentence it wrote may also be backed by the next-ranked ones.
         passages = passages + list(more or [])
-        checked = verify(completion.text, question, passages)
+        checked = verify(completion.text, question, passages, shown)
         claims, unsupported, quoted = _answering_claims(question, passages, shown, checked)
         if not claims:
             answer = self._abstain(question, timings, unsupported, usage=completion.usage)

@@ -203,6 +203,25 @@ def name_in(name: str, text_names: set[str], aliases: bool = True) -> bool:
     return False
 
 
+# Other ways models cite: "[1, 2]", "[1-3]", "[Source 1]", "(Source 2)".
+_MARKER_GROUP = re.compile(r"\[\s*(\d+(?:\s*(?:,|-|–|and)\s*\d+)+)\s*\]")
+_SOURCE_MARKER = re.compile(r"[\[(]\s*(?:[Ss]ource|[Pp]assage)\s+(\d+)\s*[\])]")
+
+
+def _expand_group(match: re.Match) -> str:
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|and)\s*", match.group(1)):
+        low, _, high = re.sub(r"\s*[-–]\s*", "-", part).partition("-")
+        first, last = int(low), int(high or low)
+        numbers += range(first, last + 1) if 0 <= last - first < 10 else [first, last]
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def normalise_markers(text: str) -> str:
+    """Every citation written as single markers: "[1, 2]" is "[1][2]", "(Source 3)" is "[3]"."""
+    return _SOURCE_MARKER.sub(r"[\1]", _MARKER_GROUP.sub(_expand_group, text))
+
+
 def markers(text: str) -> list[int]:
     return [int(m) for m in _MARKER.findall(text)]
 

@@ -31,6 +31,7 @@ from rag.answer.text import (
     markers,
     name_in,
     names,
+    normalise_markers,
     numbers,
     read_alike,
     split_sentences,
@@ -100,18 +101,23 @@ def supports(sentence: str, passage: str, question: str = "") -> bool:
     return False
 
 
-def verify(answer: str, question: str, passages: list[Passage]) -> Verified:
-    """Check each sentence's citations; re-assign or drop the ones that do not hold."""
+def verify(answer: str, question: str, passages: list[Passage], shown: int | None = None) -> Verified:
+    """Check each sentence's citations; re-assign or drop the ones that do not hold.
+
+    The model saw the first `shown` passages (all by default): only those can be cited by
+    number; any passage may back a sentence whose citation does not hold."""
     result = Verified()
-    for raw in split_sentences(answer):
+    shown = len(passages) if shown is None else shown
+    for raw in split_sentences(normalise_markers(answer)):
         text = strip_markers(raw)
         if not re.search(r"[A-Za-z0-9]", text):
             continue
-        if is_abstention(text):
+        cited = [m - 1 for m in markers(raw) if 1 <= m <= shown]
+        backing = [i for i in dict.fromkeys(cited) if supports(text, passages[i].text, question)]
+        # "There was no information about casualties [1]" reports what a cited passage says.
+        if is_abstention(text) and not backing:
             result.model_abstained = True
             continue
-        cited = [m - 1 for m in markers(raw) if 1 <= m <= len(passages)]
-        backing = [i for i in dict.fromkeys(cited) if supports(text, passages[i].text, question)]
         if not backing:
             backing = next(([i] for i in range(len(passages)) if supports(text, passages[i].text, question)), [])
         if backing:

@@ -71,6 +71,30 @@ def test_unsupported_sentence_is_removed_never_cited():
     assert checked.unsupported == ["China praised the deal."]
 
 
+@pytest.mark.parametrize("cite", ["[1, 2]", "[1,2]", "[1-2]", "[1 and 2]", "[Source 1][Source 2]", "(Source 1) (Source 2)"])
+def test_citations_written_other_ways_are_read_as_markers(cite):
+    answer = f"The swap was 1,000 for 1,000 {cite}. The EU is working on new sanctions {cite}."
+    checked = verify(answer, "What was agreed?", [SWAP, SANCTIONS])
+    assert [c.text for c in checked.claims] == ["The swap was 1,000 for 1,000.", "The EU is working on new sanctions."]
+    assert [c.passages for c in checked.claims] == [[0], [1]] and not checked.unsupported
+
+
+def test_a_cited_sentence_reporting_an_absence_is_a_claim_not_an_abstention():
+    none = _p(1, "Officials said there was no information about casualties after the strike.")
+    checked = verify("Officials said there was no information about casualties [1].", "Were there casualties?", [none])
+    assert not checked.model_abstained and [c.passages for c in checked.claims] == [[0]]
+    checked = verify("The articles do not say whether anyone was hurt.", "Were there casualties?", [none])
+    assert checked.model_abstained and not checked.claims
+
+
+def test_a_number_beyond_the_passages_shown_cites_nothing():
+    # The model saw one passage; "[2]" is made up, so the sentence must find its backing itself.
+    checked = verify("The EU is working on new sanctions [2].", "What is the EU doing?", [SWAP, SANCTIONS], shown=1)
+    assert [c.passages for c in checked.claims] == [[1]]
+    checked = verify("The swap was 1,000 for 1,000 [2].", "What was agreed?", [SWAP, SANCTIONS], shown=1)
+    assert [c.passages for c in checked.claims] == [[0]]
+
+
 def test_finish_abstains_when_nothing_is_backed():
     answerer = Answerer.__new__(Answerer)
     answerer.llm = type("L", (), {"model": "m"})()

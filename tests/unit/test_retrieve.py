@@ -145,3 +145,37 @@ def test_questions_asked_together_are_embedded_together_and_alike(fake_pipeline:
         assert "unreadable" in str(exc)
     else:
         raise AssertionError("the caller must get the model's error")
+
+
+def test_keyword_search_during_rebuilds_sees_one_whole_index(tmp_path):
+    """Searches run while uploads and deletions rebuild the index (no lock): each must see
+    either the old index or the new one, never new ids with old scores."""
+    import threading
+
+    from rag.keyword import KeywordIndex
+
+    index = KeywordIndex(tmp_path / "bm25")
+    small = ([f"s{i}" for i in range(3)], ["prisoner swap talks"] * 3)
+    large = ([f"l{i}" for i in range(60)], [f"prisoner swap number {i} in Istanbul" for i in range(60)])
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def search() -> None:
+        while not stop.is_set():
+            try:
+                ids = {cid[0] for cid, _ in index.search("prisoner swap", 80)}
+                if len(ids) > 1:
+                    failures.append(f"ids from two builds: {ids}")
+            except Exception as e:  # noqa: BLE001 - the failure under test
+                failures.append(repr(e))
+
+    searcher = threading.Thread(target=search)
+    searcher.start()
+    try:
+        for i in range(150):
+            ids, texts = large if i % 2 else small
+            index.rebuild(ids, texts, [{"doc_id": c} for c in ids])
+    finally:
+        stop.set()
+        searcher.join()
+    assert not failures, failures[:3]
