@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except RagError as e:
+    except RagError as e:  # among them invalid settings: each names the variable to fix
         print(f"error: {e.message}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

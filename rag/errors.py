@@ -18,6 +18,10 @@ class RagError(Exception):
         self.message = message
 
 
+class InvalidSetting(RagError):
+    kind = "invalid_setting"
+
+
 class InvalidInput(RagError):
     status = 400
     kind = "invalid_request"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import InvalidSetting
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,32 +44,42 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = None  # RAG_LLM_MODEL; defaults per backend (see `llm_model_name`)
     local_model: LocalModelName = "qwen2.5-coder-1.5b"
-    llm_threads: int = 2
-    llm_context: int = 4096
-    llm_port: int = 0  # 0: pick a free loopback port
-    llm_timeout_s: float = 120.0
-    max_answer_tokens: int = 120
+    llm_threads: int = Field(default=2, ge=1)
+    llm_context: int = Field(default=4096, ge=512)
+    llm_port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free loopback port
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    max_answer_tokens: int = Field(default=120, ge=1)
     stream_tokens: bool = True  # stream from the LLM (gives time to first token)
 
     # Embeddings: local ONNX MiniLM by default; OpenAI embeddings by setting.
     embed_backend: Literal["local", "openai"] = "local"
     openai_embed_model: str = "text-embedding-3-small"
-    embed_batch_size: int = 32
+    embed_batch_size: int = Field(default=32, ge=1)
 
     # Chunking (tokens of the cl100k tokenizer that llama-index's splitter counts).
-    chunk_size: int = 96
-    chunk_overlap: int = 0
+    chunk_size: int = Field(default=96, ge=16)
+    chunk_overlap: int = Field(default=0, ge=0)
 
     # Retrieval.
-    top_k: int = 4  # passages sent to the LLM
-    candidates: int = 20  # per retriever, before fusion
-    conflict_candidates: int = 4  # passages ranked after the top k, read only for disagreeing reports
-    rrf_k: int = 60
-    near_duplicate: float = 0.85  # cosine at which two passages count as the same text
-    min_dense_score: float = 0.25  # below this, and with no keyword hit, abstain without asking
-    min_passage_score: float = 0.15  # passages with a lower cosine are not sent to the LLM
-    search_cache: int = 2048  # recent searches kept until the next ingest or removal (0: off)
-    memory_search_max: int = 20_000  # up to this many chunks, dense search runs on an in-memory copy
+    top_k: int = Field(default=4, ge=1)  # passages sent to the LLM
+    candidates: int = Field(default=20, ge=1)  # per retriever, before fusion
+    # Passages ranked after the top k, read only for disagreeing reports.
+    conflict_candidates: int = Field(default=4, ge=0)
+    rrf_k: int = Field(default=60, ge=1)
+    near_duplicate: float = Field(default=0.85, gt=0, le=1)  # cosine at which two passages count as the same text
+    # Below this, and with no keyword hit, abstain without asking the LLM.
+    min_dense_score: float = Field(default=0.25, ge=-1, le=1)
+    min_passage_score: float = Field(default=0.15, ge=-1, le=1)  # passages with a lower cosine are not sent to the LLM
+    # Recent searches kept until the next ingest or removal (0: off).
+    search_cache: int = Field(default=2048, ge=0)
+    # Up to this many chunks, dense search runs on an in-memory copy of the collection.
+    memory_search_max: int = Field(default=20_000, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_SIZE")
+        return self
 
     @property
     def models_path(self) -> Path:
@@ -84,6 +96,36 @@ class Settings(BaseSettings):
         return self.local_model if self.use_local_llm else "gpt-4o-mini"
 
 
+S = TypeVar("S", bound=BaseSettings)
+
+
+def read(cls: type[S], **values: Any) -> S:
+    """`cls(**values)`, or an error naming each environment variable to fix (never its value:
+    it may be a secret)."""
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        problems = [_problem(cls, err) for err in e.errors()]
+        fix = "Fix or unset it (see the README's Settings)."
+        raise InvalidSetting(f"Invalid setting: {'; '.join(problems)}. {fix}") from None
+
+
+def _problem(cls: type[BaseSettings], err: Any) -> str:
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{env_name(cls, str(err['loc'][0]))}: {message}" if err["loc"] else message
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable(s) a settings field is read from."""
+    info = cls.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return " / ".join(str(choice) for choice in alias.choices)
+    if isinstance(alias, str):
+        return alias
+    return f"{cls.model_config.get('env_prefix') or ''}{field}".upper()
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return read(Settings)

@@ -11,10 +11,10 @@ log = logging.getLogger(__name__)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    defaults = ServiceSettings()
+    host, port = (ServiceSettings.model_fields[name].default for name in ("host", "port"))
     parser.description = "Serve the HTTP API, the OpenAI-compatible endpoints and the chat page."
-    parser.add_argument("--host", default=defaults.host, help=f"address to listen on (default {defaults.host}; RAG_HOST)")
-    parser.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port}; RAG_PORT)")
+    parser.add_argument("--host", help=f"address to listen on (default: RAG_HOST, else {host})")
+    parser.add_argument("--port", type=int, help=f"port (default: RAG_PORT, else {port})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=serve)
 
@@ -22,10 +22,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from rag.settings import get_settings
+    from rag.settings import get_settings, read
     from service.app import create_app
 
-    service = ServiceSettings(host=args.host, port=args.port)
+    flags = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name) is not None}
+    service = read(ServiceSettings, **flags)
     app = create_app(get_settings(), service=service)
-    log.info("listening on http://%s:%d (chat page at /, API docs at /docs)", args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    log.info("listening on http://%s:%d (chat page at /, API docs at /docs)", service.host, service.port)
+    uvicorn.run(app, host=service.host, port=service.port, log_level=args.log_level, timeout_graceful_shutdown=5)

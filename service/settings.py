@@ -13,7 +13,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=0, le=65535)
     # RAG_API_KEYS="key1,key2": every /v1 route then needs `Authorization: Bearer <key>`.
     api_keys: SecretStr | None = None
     # Questions beyond the ones the LLM is answering wait here; past it: 429 + Retry-After.
@@ -21,9 +21,9 @@ class ServiceSettings(BaseSettings):
     # How many questions the LLM backend answers at once; default: the backend's own
     # (1 for the local model, more for hosted ones).
     llm_concurrency: int | None = Field(default=None, ge=1)
-    max_json_bytes: int = 1 * 1024 * 1024
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_document_chars: int = 1_000_000
+    max_json_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_document_chars: int = Field(default=1_000_000, ge=1)
     model_id: str = "news-rag"  # what GET /v1/models lists; any name is accepted in requests
 
     @field_validator("api_keys", mode="before")

@@ -1,0 +1,38 @@
+"""Bad settings: the `rag` command names the variable to fix, in one line, without a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def rag(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"RAG_TOP_K": "abc"}, "RAG_TOP_K"),
+        ({"RAG_TOP_K": "0"}, "RAG_TOP_K"),
+        ({"RAG_SEARCH_CACHE": "-1"}, "RAG_SEARCH_CACHE"),
+        ({"RAG_CHUNK_SIZE": "64", "RAG_CHUNK_OVERLAP": "64"}, "RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_SIZE"),
+    ],
+)
+def test_a_bad_setting_is_named_without_a_traceback(env, named, tmp_path):
+    done = rag("docs", RAG_DATA_DIR=str(tmp_path), **env)
+    assert done.returncode == 2
+    assert named in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_names_a_bad_port_and_echoes_no_secret(tmp_path):
+    done = rag("serve", "--help", RAG_PORT="not-a-port", OPENAI_API_KEY="sk-secret-value")
+    assert done.returncode == 0, "the help is readable whatever the environment says"
+    done = rag("serve", RAG_PORT="not-a-port", OPENAI_API_KEY="sk-secret-value", RAG_DATA_DIR=str(tmp_path))
+    assert done.returncode == 2 and "RAG_PORT" in done.stderr and "Traceback" not in done.stderr
+    assert "sk-secret-value" not in done.stderr + done.stdout
