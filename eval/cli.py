@@ -30,7 +30,7 @@ GOLD_COLLECTION = "eval_seeds"
 TABLE_KEYS = (
     "fact_recall", "answer_accuracy", "citation_precision", "citation_recall", "abstention_rate_unanswerable",
     "false_abstention_rate", "conflict_recall", "hit_at_k", "mrr", "latency_p50_s", "latency_p95_s",
-    "prompt_tokens", "completion_tokens", "n_questions",
+    "prompt_tokens", "completion_tokens", "n_questions", "n_errors",
 )  # fmt: skip
 
 
@@ -99,8 +99,12 @@ def run_gold(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def gate(summary: dict, baseline_path: Path, tolerance: float) -> int:
-    """Print each regression against the baseline; 1 if there is any, else 0."""
-    regressions = compare(summary, load_summary(baseline_path), tolerance)
+    """Print each regression against the baseline; 1 if there is any, 2 if the two cannot be compared, else 0."""
+    try:
+        regressions = compare(summary, load_summary(baseline_path), tolerance)
+    except ValueError as e:
+        print(f"cannot compare with {baseline_path}: {e}", file=sys.stderr)
+        return 2
     for r in regressions:
         print(f"REGRESSION {r.metric}: {r.old:.3f} -> {r.new:.3f} (baseline {baseline_path})", file=sys.stderr)
     if not regressions:

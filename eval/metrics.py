@@ -18,7 +18,8 @@ Matching facts
 
 Per question (`score_question`)
     fact_recall       found facts / gold facts (answerable questions only).
-    answer_correct    answerable: every fact found and not abstained.
+    answer_correct    answerable: every fact found and not abstained (None without facts:
+                      a Slack export line whose facts are still to be filled in).
     abstention        `Answer.abstained` is the abstention signal (the text is not read).
     citations         The answer is split into sentences; every marker "[n]" in a
                       sentence is one citation of that sentence (a marker that follows the
@@ -48,11 +49,13 @@ Per question (`score_question`)
 Summary (`summarise`)
     Means over the questions where a value applies (None when none applies):
     citation_precision over every answer with citations; fact_recall,
-    answer_accuracy, citation_recall, hit_at_k and mrr over answerable questions; abstention_rate_unanswerable = abstained share of
-    unanswerable questions; false_abstention_rate = abstained share of answerable
+    answer_accuracy, citation_recall, hit_at_k and mrr over answerable questions;
+    abstention_rate_unanswerable = abstained share of unanswerable questions;
+    false_abstention_rate = abstained share of answerable
     questions; conflict_recall = conflict_reported share of conflict questions.
     Latency p50/p95 use linear interpolation between order statistics (numpy's
-    default). Token counts are sums.
+    default). Token counts are sums. n_errors counts the records with an `error`
+    (questions whose answer function raised).
 """
 
 from __future__ import annotations
@@ -310,7 +313,7 @@ def score_question(
         "abstained": ans.abstained,
         "facts_found": found,
         "fact_recall": sum(found) / len(found) if answerable and facts else None,
-        "answer_correct": (all(found) and not ans.abstained) if answerable else None,
+        "answer_correct": (all(found) and not ans.abstained) if answerable and facts else None,
         "abstention_correct": ans.abstained == (not answerable),
         "citations_in_text": cited,
         "citations_supported": supported,
@@ -372,6 +375,7 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         n_answerable=len(answerable),
         n_unanswerable=len(unanswerable),
         n_conflict=len(conflicts),
+        n_errors=sum(1 for r in records if r.get("error")),
         k=records[0]["k"] if records else None,
     )
     return summary
@@ -436,4 +440,6 @@ def squad_evaluate(dataset: Sequence[Mapping[str, Any]], predictions: Mapping[st
                 ground_truths = [a["text"] for a in qa["answers"]]
                 exact_match += squad_exact_match(predictions[qa["id"]], ground_truths)
                 f1 += squad_f1(predictions[qa["id"]], ground_truths)
+    if not total:
+        raise ValueError("squad_evaluate: the dataset has no questions (pass the file's 'data' list)")
     return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}

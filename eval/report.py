@@ -6,17 +6,22 @@
   "systems": {name: {"summary", "questions"}} when several systems are compared;
 - `report.md`: a summary table (one column per system when several) and the
   questions the first system got wrong;
-- `report.png`: a bar chart of the rate metrics (0..1), one bar per system.
+- `report.png`: a bar chart of the rate metrics (0..1), one bar per system; a metric
+  that is n/a (None) is left out, not drawn as 0.
 
 Regression gate (`compare`, or `python -m eval.report NEW.json BASELINE.json`):
 
-- higher-is-better metrics (RATE_METRICS except false_abstention_rate) regress when
-  they drop by more than `tolerance` (absolute, default 0.05);
-- false_abstention_rate regresses when it rises by more than `tolerance`;
+- rate metrics are those of a gold-set summary (RATE_METRICS) or of a SQuAD summary
+  (SQUAD_RATE_METRICS); the higher-is-better ones regress when they drop by more than
+  `tolerance` (absolute, default 0.05);
+- LOWER_IS_BETTER (false_abstention_rate; SQuAD's abstention_rate, as every SQuAD v1.1
+  question has an answer) regress when they rise by more than `tolerance`;
 - latency_p50_s / latency_p95_s regress when they rise by more than 50%
   (`latency_increase`, relative);
 - token counts are reported but never gated; a metric missing (None) on either
-  side is skipped.
+  side is skipped, but a baseline with no rate metric in common with the run is an
+  error (a SQuAD run against a gold-set baseline, say), not a pass;
+- a different n_questions or k on the two sides is printed as a warning on stderr.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from eval.metrics import SUMMARY_KEYS, summarise
 # Derived from the summary's keys, so a metric added there is gated here too.
 LATENCY_METRICS = tuple(k for k in SUMMARY_KEYS if k.startswith("latency_"))
 RATE_METRICS = tuple(k for k in SUMMARY_KEYS if k not in LATENCY_METRICS and not k.endswith("_tokens"))
-LOWER_IS_BETTER = ("false_abstention_rate",)
+# The rate keys of `eval.runner.squad_summary`.
+SQUAD_RATE_METRICS = ("em", "f1", "recall_at_k", "bm25_recall_at_k", "abstention_rate")
+LOWER_IS_BETTER = ("false_abstention_rate", "abstention_rate")
 
 
 class Regression(NamedTuple):
@@ -47,9 +54,22 @@ def compare(
     tolerance: float = 0.05,
     latency_increase: float = 0.5,
 ) -> list[Regression]:
-    """The metrics on which `summary` is worse than `baseline_summary` (rules in the module doc)."""
+    """The metrics on which `summary` is worse than `baseline_summary` (rules in the module doc).
+
+    Raises ValueError when the two have no rate metric in common (only latency to compare)."""
+    rates = RATE_METRICS + SQUAD_RATE_METRICS
+    if not any(None not in (summary.get(m), baseline_summary.get(m)) for m in rates):
+        have = [", ".join(m for m in rates if s.get(m) is not None) or "none" for s in (summary, baseline_summary)]
+        raise ValueError(
+            f"the baseline has no metric in common with this run (run: {have[0]}; baseline: {have[1]}); "
+            "compare against a baseline of the same kind of run (gold set or SQuAD)"
+        )
+    for key in ("n_questions", "k"):
+        old, new = baseline_summary.get(key), summary.get(key)
+        if None not in (old, new) and old != new:
+            print(f"warning: {key} differs: run {new}, baseline {old}; scores may not be comparable", file=sys.stderr)
     regressions = []
-    for metric in RATE_METRICS + LATENCY_METRICS:
+    for metric in rates + LATENCY_METRICS:
         old, new = baseline_summary.get(metric), summary.get(metric)
         if old is None or new is None:
             continue
@@ -74,10 +94,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(text: str) -> str:
+    """Text for one markdown table cell: on one line, its pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def markdown(systems: Mapping[str, Mapping[str, Any]]) -> str:
     """report.md text from {name: {"summary", "questions"}} (first system is the main one)."""
     names = list(systems)
-    keys = list(SUMMARY_KEYS) + ["n_questions", "n_answerable", "n_unanswerable", "n_conflict", "k"]
+    keys = list(SUMMARY_KEYS) + ["n_questions", "n_answerable", "n_unanswerable", "n_conflict", "n_errors", "k"]
     lines = ["# Eval report", ""]
     if len(names) > 1:
         lines += ["## Systems side by side", ""]
@@ -89,35 +114,38 @@ def markdown(systems: Mapping[str, Mapping[str, Any]]) -> str:
     wrong = [
         q
         for q in systems[main]["questions"]
-        if (q["answerable"] and not q["answer_correct"]) or (not q["answerable"] and not q["abstained"])
+        if (q["answerable"] and q["answer_correct"] is False) or (not q["answerable"] and not q["abstained"])
     ]
     lines += ["", f"## Questions {main} got wrong ({len(wrong)})", ""]
     if wrong:
         lines += ["| id | question | facts found | abstained | answer |", "|---|---|---|---|---|"]
         for q in wrong:
-            answer = " ".join(q["answer"].split()).replace("|", "\\|")
+            answer = _cell(q["answer"])
             answer = answer if len(answer) <= 160 else answer[:157] + "..."
             found = f"{sum(q['facts_found'])}/{len(q['facts_found'])}" if q["answerable"] else "n/a"
-            lines.append(f"| {q['id']} | {q['question']} | {found} | {_fmt(q['abstained'])} | {answer} |")
+            lines.append(f"| {_cell(q['id'])} | {_cell(q['question'])} | {found} | {_fmt(q['abstained'])} | {answer} |")
     return "\n".join(lines) + "\n"
 
 
 def bar_chart(systems: Mapping[str, Mapping[str, Any]], path: Path) -> None:
-    """Grouped bars: one group per rate metric, one bar per system (missing values as 0)."""
+    """Grouped bars: one group per rate metric, one bar per system; None (n/a) is not drawn,
+    and a metric n/a for every system has no group."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(systems)
+    metrics = [m for m in RATE_METRICS if any(s["summary"].get(m) is not None for s in systems.values())]
     width = 0.8 / len(names)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     for i, name in enumerate(names):
-        values = [systems[name]["summary"].get(m) or 0.0 for m in RATE_METRICS]
-        xs = [x + (i - (len(names) - 1) / 2) * width for x in range(len(RATE_METRICS))]
-        ax.bar(xs, values, width, label=name)
-    ax.set_xticks(range(len(RATE_METRICS)))
-    ax.set_xticklabels(RATE_METRICS, rotation=30, ha="right")
+        shown = [(x, v) for x, v in enumerate(systems[name]["summary"].get(m) for m in metrics) if v is not None]
+        xs = [x + (i - (len(names) - 1) / 2) * width for x, _ in shown]
+        ax.bar(xs, [v for _, v in shown], width, label=name)
+    ax.set_xticks(range(len(metrics)))
+    labels = [f"{m} (lower is better)" if m in LOWER_IS_BETTER else m for m in metrics]
+    ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (0..1)")
     ax.set_title("Eval metrics per system")
@@ -167,7 +195,11 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python -m eval.report NEW_report.json BASELINE_report.json [TOLERANCE]", file=sys.stderr)
         return 2
     tolerance = float(argv[2]) if len(argv) == 3 else 0.05
-    regressions = compare(load_summary(argv[0]), load_summary(argv[1]), tolerance)
+    try:
+        regressions = compare(load_summary(argv[0]), load_summary(argv[1]), tolerance)
+    except ValueError as e:
+        print(f"cannot compare: {e}", file=sys.stderr)
+        return 2
     for r in regressions:
         print(f"REGRESSION {r.metric}: {_fmt(r.old)} -> {_fmt(r.new)}")
     if not regressions:

@@ -7,7 +7,8 @@ Gold run (`run_gold`)
     the `score_question` scores plus `response` (the full `Answer` as JSON) and
     `passages` (the retrieved passages, in rank order). A question whose answer
     function raises (an LLM timeout, say) is scored as an empty answer and carries the
-    exception in `error`; the run goes on.
+    exception in `error`; the run goes on. Its time until the failure is its latency,
+    and the summary's `n_errors` counts such questions.
 
 SQuAD run (`run_squad`)
     The sampled questions' articles (every paragraph of each, one document per
@@ -17,7 +18,8 @@ SQuAD run (`run_squad`)
     (max over gold answers) as fractions 0..1 (the official script prints them x100);
     `recall_at_k` is the share of questions whose gold paragraph is among the doc ids of
     the first k retrieved passages. `bm25_recall_at_k` is the same for keyword-only
-    retrieval (no LLM).
+    retrieval (no LLM). A failed question is an abstention with the exception in `error`
+    (counted in `n_errors`).
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ def run_gold(
     records = []
     for q in tqdm(gold, desc=desc, unit="q", disable=not progress):
         error = None
+        started = time.perf_counter()
         try:
             answer, passages, seconds = answer_fn(q["question"])
         except Exception as e:  # one failed question (e.g. an LLM timeout) must not lose the run
             log.warning("%s: %s failed: %s: %s", desc, q["id"], type(e).__name__, e)
-            answer, passages, seconds = Answer(answer="", abstained=False, model="error"), [], None
+            answer, passages = Answer(answer="", abstained=False, model="error"), []
+            seconds = time.perf_counter() - started  # a timeout is slow too: it counts in the percentiles
             error = f"{type(e).__name__}: {e}"
         record = score_question(q, answer, passages, latency_s=round(seconds, 3) if seconds else None, k=k)
         record["response"] = answer.model_dump(mode="json")
@@ -141,6 +145,7 @@ def squad_summary(records: Sequence[dict[str, Any]], bm25_recall: float | None, 
         "latency_p50_s": percentile(latencies, 50) if latencies else None,
         "latency_p95_s": percentile(latencies, 95) if latencies else None,
         "n_questions": len(records),
+        "n_errors": sum(1 for r in records if r.get("error")),
         "k": k,
     }
 
@@ -175,16 +180,19 @@ def run_squad(
     `answer=False` scores retrieval only (recall@k; no LLM is started)."""
     records = []
     for q in tqdm(questions, desc="squad", unit="q", disable=not progress):
-        reply, seconds = None, None
+        reply, seconds, error = None, None, None
         if answer:
             started = time.perf_counter()
             try:
                 reply = pipeline.ask(q.question, k=k, short=True)
             except Exception as e:  # one failed question must not lose the run; it scores 0
                 log.warning("squad: %s failed: %s: %s", q.id, type(e).__name__, e)
-                reply = Answer(answer="", abstained=True, model="error", abstain_reason=f"{type(e).__name__}: {e}")
+                error = f"{type(e).__name__}: {e}"
+                reply = Answer(answer="", abstained=True, model="error", abstain_reason=error)
             seconds = time.perf_counter() - started
-        records.append(squad_record(q, reply, pipeline.search(q.question, k=k), seconds, k))
+        record = squad_record(q, reply, pipeline.search(q.question, k=k), seconds, k)
+        record["error"] = error
+        records.append(record)
     bm25_recall = None
     if bm25:
         hits = [
@@ -198,7 +206,7 @@ def run_squad(
 
 
 def write_squad_report(out_dir: str | Path, result: dict[str, Any], command: str = "") -> dict[str, Path]:
-    """report.json, report.md and report.png (bars: EM, F1, recall@k ours vs BM25)."""
+    """report.json, report.md and report.png (bars: EM, F1, recall@k ours vs BM25; n/a ones left out)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     s = result["summary"]
@@ -215,10 +223,15 @@ def write_squad_report(out_dir: str | Path, result: dict[str, Any], command: str
     import matplotlib.pyplot as plt
 
     k = s["k"]
-    labels = ["EM", "F1", f"recall@{k} ours", f"recall@{k} BM25"]
-    values = [s["em"] or 0, s["f1"] or 0, s["recall_at_k"] or 0, s["bm25_recall_at_k"] or 0]
+    bars = [
+        ("EM", s["em"], "C0"),
+        ("F1", s["f1"], "C0"),
+        (f"recall@{k} ours", s["recall_at_k"], "C0"),
+        (f"recall@{k} BM25", s["bm25_recall_at_k"], "C1"),
+    ]
+    shown = [bar for bar in bars if bar[1] is not None]  # n/a (--retrieval-only, no --bm25): no bar, not 0
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar(labels, values, color=["C0", "C0", "C0", "C1"])
+    ax.bar([b[0] for b in shown], [b[1] for b in shown], color=[b[2] for b in shown])
     ax.set_ylim(0, 1.05)
     ax.set_title(f"SQuAD v1.1 dev, {s['n_questions']} questions")
     fig.tight_layout()

@@ -64,3 +64,13 @@ def test_conflict_sides_come_from_different_articles(q):
     """At least two facts (sides) are each stated by a different listed source."""
     holders = [frozenset(d for d in q["sources"] if fact_found(SEED_TEXT[d], forms)) for forms in q["facts"]]
     assert any(a != b for a in holders for b in holders), q["id"]
+
+
+def test_readme_composition_matches_the_gold_file():
+    readme = (ROOT / "eval/README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith("eval/gold/seeds.jsonl"))
+    answerable = [q for q in GOLD if q["answerable"]]
+    assert f"{len(GOLD)} gold questions" in line
+    assert f"{len(answerable)} answerable" in line
+    assert f"{sum(q['conflict'] for q in answerable)} of them conflict" in line
+    assert f"{len(GOLD) - len(answerable)} unanswerable" in line

@@ -259,6 +259,16 @@ def test_answer_given_as_dict_is_accepted():
     assert a == b and a["answer_correct"] is True
 
 
+def test_answerable_question_without_facts_is_not_scored():
+    # `rag slack --export-feedback` writes answerable lines with "facts": [] for a person to fill in.
+    unfinished = {**CITY_QUESTION, "id": "slack-1", "facts": []}
+    r = score_question(unfinished, answer("The talks were held in Istanbul [1].", [cite(1, SWAP_000)]), [SWAP_000])
+    assert r["answer_correct"] is None and r["fact_recall"] is None and r["hit_at_k"] is None
+    wrong = score_question(CITY_QUESTION, answer("The talks were held in Ankara."))
+    s = summarise([r, wrong])
+    assert s["answer_accuracy"] == 0.0 and s["n_answerable"] == 2
+
+
 # --- summary -----------------------------------------------------------------------------
 
 
@@ -378,3 +388,8 @@ def test_squad_evaluate_counts_unanswered_as_zero():
     result = squad_evaluate(dataset, {"1": "Denver Broncos", "2": "Denver Broncos won"})
     assert result["exact_match"] == pytest.approx(100 / 3)
     assert result["f1"] == pytest.approx(100 * 1.8 / 3)
+
+
+def test_squad_evaluate_refuses_an_empty_dataset():
+    with pytest.raises(ValueError, match="no questions"):
+        squad_evaluate([], {})

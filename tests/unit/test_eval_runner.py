@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from eval import cli
-from eval.metrics import SUMMARY_KEYS
-from eval.runner import squad_prediction, strip_markers
+from eval.metrics import SUMMARY_KEYS, summarise
+from eval.report import SQUAD_RATE_METRICS
+from eval.runner import load_gold, run_gold, run_squad, squad_prediction, strip_markers
 from rag.schema import Answer
 from rag.settings import PROJECT_ROOT
 
@@ -134,3 +137,66 @@ def test_squad_run_scores_em_f1_and_recall(fake_settings, tmp_path: Path) -> Non
     assert s["recall_at_k"] > 0.5 and s["bm25_recall_at_k"] > 0.5
     assert all("[" not in (q["prediction"] or "") for q in doc["questions"])
     assert (out / "report.png").stat().st_size > 0
+
+
+def test_failed_questions_are_counted_and_keep_their_latency(subset: Path) -> None:
+    gold = load_gold(subset)
+
+    def answer_fn(question: str):
+        time.sleep(0.02)
+        if question == gold[0]["question"]:
+            raise TimeoutError("the LLM did not answer")
+        return Answer(answer="I don't know.", abstained=True, model="m"), [], 0.01
+
+    records = run_gold(gold, answer_fn, k=4, progress=False)
+    assert records[0]["error"] == "TimeoutError: the LLM did not answer"
+    assert records[0]["latency_s"] >= 0.02  # the time until it failed
+    s = summarise(records)
+    assert s["n_errors"] == 1 and s["latency_p95_s"] > 0.01  # the others all took 0.01 s
+
+
+class _FailingPipeline:
+    """Answers nothing: `ask` raises for the first question; `search` finds nothing."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+
+    def ask(self, question: str, k: int, short: bool) -> Answer:
+        if question == self.failing:
+            raise TimeoutError("the LLM did not answer")
+        return Answer(answer="Pharos.", abstained=False, model="m", short_answer="Pharos")
+
+    def search(self, question: str, k: int, mode: str | None = None) -> list:
+        return []
+
+
+def test_squad_run_counts_failed_questions() -> None:
+    questions = [
+        SimpleNamespace(id=f"q{i}", question=f"Question {i}?", answers=["Pharos"], paragraph_id="p1", title="T")
+        for i in range(3)
+    ]
+    result = run_squad(_FailingPipeline(questions[0].question), questions, k=2, bm25=False, progress=False)
+    assert set(SQUAD_RATE_METRICS) <= set(result["summary"])  # what `compare` gates
+    assert result["summary"]["n_errors"] == 1
+    assert result["questions"][0]["error"] == "TimeoutError: the LLM did not answer"
+    assert [q["error"] for q in result["questions"][1:]] == [None, None]
+
+
+def test_squad_compare_gates_squad_metrics_and_refuses_a_gold_baseline(
+    fake_settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    squad = _tiny_squad(tmp_path / "squad.json")
+    argv = ["--squad", str(squad), "--limit", "3", "--k", "2", "--retrieval-only", "--quiet", "--out"]
+    assert cli.main([*argv, str(tmp_path / "first")], settings=fake_settings) == 0
+    summary = json.loads((tmp_path / "first" / "report.json").read_text(encoding="utf-8"))["summary"]
+    capsys.readouterr()
+
+    impossible = tmp_path / "impossible.json"
+    impossible.write_text(json.dumps({**summary, "recall_at_k": 1.5}), encoding="utf-8")
+    assert cli.main([*argv, str(tmp_path / "again"), "--compare", str(impossible)], settings=fake_settings) == 1
+    assert "REGRESSION recall_at_k" in capsys.readouterr().err
+
+    gold_baseline = PROJECT_ROOT / "eval" / "baselines" / "seeds.json"
+    code = cli.main([*argv, str(tmp_path / "third"), "--compare", str(gold_baseline)], settings=fake_settings)
+    assert code != 0 and code != 1  # not a regression: the comparison itself is impossible
+    assert "no metric in common" in capsys.readouterr().err
