@@ -36,6 +36,11 @@ def clean_question(question: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise EmptyQuestion()
     question = " ".join(question.split())
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as e:
+        where = f"character {e.start} ({question[e.start]!r})"
+        raise InvalidInput(f"The question has a lone surrogate at {where}; send valid Unicode text.") from None
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInput(f"The question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}.")
     return question
@@ -161,8 +166,8 @@ class Pipeline:
             return question
         lines = [f"{m['role'].capitalize()}: {_short(m['content'])}" for m in turns[-6:]]
         prompt = prompts.load("condense").format(history="\n".join(lines), question=question)
-        rewritten = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=60).text.strip()
-        rewritten = rewritten.strip().strip('"').splitlines()[0].strip() if rewritten.strip() else ""
+        rewritten = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=60).text.strip().strip('"')
+        rewritten = (rewritten.splitlines() or [""])[0].strip()  # a reply of "" or '"' has no line
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
     def chat(self, messages: list[Message], k: int | None = None, filters: Filters | None = None) -> Answer:

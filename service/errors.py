@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_KINDS = {
     400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "busy",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "busy", 503: "unavailable",
 }  # fmt: skip
 
 
@@ -72,6 +72,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, e: HTTPException) -> JSONResponse:
         message = e.detail if isinstance(e.detail, str) else str(e.detail)
+        if isinstance(e.__cause__, UnicodeDecodeError):  # FastAPI's "There was an error parsing the body"
+            return error_response(400, "invalid_json", "The body is not UTF-8: send JSON encoded as UTF-8.")
         if e.status_code == 404 and message == "Not Found":
             message = f"No route {request.method} {request.url.path}; see /docs for the API."
         if e.status_code == 405:

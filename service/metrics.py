@@ -71,7 +71,7 @@ class Metrics:
             head("rag_answers_total", "counter", "Answers given, by whether they abstained.")
             for abstained in (False, True):
                 out.append(f'rag_answers_total{{abstained="{str(abstained).lower()}"}} {self.answers[abstained]}')
-            head("rag_stream_disconnects_total", "counter", "Streams whose client went away before the end.")
+            head("rag_stream_disconnects_total", "counter", "Answers whose client went away before the end.")
             out.append(f"rag_stream_disconnects_total {self.disconnects}")
         for name, (text, value) in gauges.items():
             kind = "counter" if name.endswith("_total") else "gauge"

@@ -3,14 +3,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage
 
 K = Field(default=None, ge=1, le=20, description="passages to retrieve (default from settings)")
+
+
+def _unicode(value: str) -> str:
+    """Text that can be sent on: a lone surrogate (such as JSON "\\ud800") is not Unicode text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        where = f"character {e.start} ({value[e.start]!r})"
+        raise ValueError(f"lone surrogate at {where}; send valid Unicode text") from None
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    """A date without a zone is UTC, not the server's local time (which cannot place year 1, say).
+    Dates pydantic cannot represent (year 0, 10000) are already refused with the reason."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+Date = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _Strict(BaseModel):
@@ -18,9 +38,9 @@ class _Strict(BaseModel):
 
 
 class FilterFields(_Strict):
-    doc_ids: list[str] | None = Field(default=None, description="only these articles")
-    published_after: datetime | None = None
-    published_before: datetime | None = None
+    doc_ids: list[Text] | None = Field(default=None, description="only these articles")
+    published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
+    published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
 
     def filters(self) -> Filters | None:
         if self.doc_ids is None and self.published_after is None and self.published_before is None:
@@ -43,7 +63,7 @@ class SearchRequest(FilterFields):
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: Text
 
 
 class ChatRequest(FilterFields):
@@ -78,11 +98,11 @@ class SearchResponse(BaseModel):
 
 
 class DocumentIn(_Strict):
-    text: str = Field(description="the article body")
-    title: str | None = None
-    url: str | None = None
-    published_at: datetime | None = None
-    id: str | None = Field(default=None, description="document id (default: from the title, else from the text)")
+    text: Text = Field(description="the article body")
+    title: Text | None = None
+    url: Text | None = None
+    published_at: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
+    id: Text | None = Field(default=None, description="document id (default: from the title, else the text)")
 
 
 class DocumentOut(DocInfo):
@@ -135,9 +155,21 @@ class OAIMessage(BaseModel):
     role: str
     content: str | list[dict[str, Any]] | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _text_parts(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        if isinstance(content, str):
+            return _unicode(content)
+        for part in content or []:
+            if part.get("type") == "text":
+                if not isinstance(part.get("text"), str):
+                    raise ValueError('a text part needs a string `text`: {"type": "text", "text": "..."}')
+                _unicode(part["text"])
+        return content
+
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+            return "".join(part["text"] for part in self.content if part.get("type") == "text")
         return self.content or ""
 
 

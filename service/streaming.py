@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 import anyio
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from rag.errors import RagError
 from rag.llm.client import Message
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Filters
@@ -20,6 +22,15 @@ from service.metrics import Metrics
 
 T = TypeVar("T")
 _DONE = object()
+# JSON leaves these unescaped, but line-based SSE readers (httpx's `iter_lines`, str.splitlines) end a line there.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+class ClientGone(RagError):
+    """The client went away before its answer was ready; nobody reads this reply."""
+
+    status = 499
+    kind = "client_closed"
 
 
 async def iterate_sync(gen: Iterator[T]) -> AsyncIterator[T]:
@@ -68,8 +79,34 @@ async def final_answer(items: AsyncIterator[str | Answer]) -> Answer:
     return answer
 
 
+async def answer_unless_gone(request: Request, items: AsyncIterator[str | Answer], metrics: Metrics) -> Answer:
+    """`final_answer`, watching for the client leaving: then the generation stops at once
+    (freeing its turn of the model, or its place in the queue) and `ClientGone` is raised."""
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, tg.cancel_scope)
+            answer = await final_answer(items)
+            tg.cancel_scope.cancel()
+            return answer
+    except ExceptionGroup as group:  # the generation's own error, for the error handlers
+        raise group.exceptions[0] from None
+    metrics.observe_disconnect()
+    raise ClientGone("The client went away before the answer was ready; its generation was stopped.")
+
+
+def sse_json(data: Any) -> str:
+    """JSON on one line, whatever line breaks its strings hold."""
+    return json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return f"event: {event}\ndata: {sse_json(data)}\n\n"
 
 
 class SSEResponse(StreamingResponse):

@@ -23,7 +23,7 @@ from service.models import Deleted, DocumentDetail, DocumentIn, DocumentList, Do
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-UPLOAD_TYPES = (".txt", ".md", ".html", ".json", ".jsonl")
+UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 _ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -47,8 +47,8 @@ def _report_documents(pipeline: Pipeline, report: IngestReport) -> list[Document
 
 @router.post("", status_code=201, response_model=IngestResponse, responses=_ERRORS, openapi_extra=_UPLOAD_SCHEMA)
 async def upload(request: Request, state: StateDep, pipeline: PipelineDep, service: ServiceSettingsDep) -> IngestResponse:
-    """Add or update an article: a multipart `file` (.txt .md .html .json .jsonl), or a JSON
-    body {text, title?, url?, published_at?, id?}."""
+    """Add or update an article: a multipart `file` (.txt .md .markdown .html .htm .json .jsonl),
+    or a JSON body {text, title?, url?, published_at?, id?}."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)
@@ -61,8 +61,7 @@ async def upload(request: Request, state: StateDep, pipeline: PipelineDep, servi
         if len(doc.text) > service.max_document_chars:
             raise HTTPException(413, f"The article is {len(doc.text)} characters; keep one article under {service.max_document_chars}.")
         record = doc.model_dump(mode="json", exclude_none=True)
-        default_id = doc.title or "upload-" + hashlib.sha256(doc.text.encode()).hexdigest()[:12]
-        report = await run_in_threadpool(_locked, state, pipeline.ingest_record, record, default_id)
+        report = await run_in_threadpool(_locked, state, pipeline.ingest_record, record, _default_id(doc))
     else:
         raise HTTPException(415, f"Content-Type {content_type!r} is not accepted: send multipart/form-data with a `file`, or JSON.")
     if report.skipped and not (report.added or report.updated or report.unchanged):
@@ -83,23 +82,52 @@ async def _json_document(request: Request) -> DocumentIn:
         raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
 
 
+def _default_id(doc: DocumentIn) -> str:
+    """From the title, with a short hash of it (titles that differ only in what a slug drops,
+    such as non-Latin letters, stay apart); without a usable title, from the text."""
+    title = doc.title or ""
+    slug = _SAFE_NAME.sub("-", title).strip("-.")[:100]
+    return f"{slug}-{_hash(title)[:6]}" if slug else "upload-" + _hash(doc.text)[:12]
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 async def _ingest_file(state, pipeline: Pipeline, file: UploadFile, max_chars: int) -> IngestReport:
     name = Path(file.filename or "upload.txt").name
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:
         raise UnreadableFile(f"{name}: unsupported type '{suffix}'; upload one of {', '.join(UPLOAD_TYPES)}.")
     data = await file.read()
-    if suffix not in (".json", ".jsonl") and len(data) > max_chars:
-        chars = len(data.decode("utf-8", errors="replace"))
+    if len(data) > max_chars:
+        chars = _longest_article(data, suffix)
         if chars > max_chars:
-            raise HTTPException(413, f"{name} is {chars} characters; keep one article under {max_chars} characters.")
-    safe = _SAFE_NAME.sub("-", name).strip("-.") or "upload" + suffix
+            raise HTTPException(413, f"{name}: an article is {chars} characters; keep each under {max_chars}.")
+    stem = _SAFE_NAME.sub("-", Path(name).stem).strip("-.") or "upload-" + _hash(name)[:6]
+    safe = stem + suffix
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         path = Path(tmp) / safe
         path.write_bytes(data)
         report = await run_in_threadpool(_locked, state, pipeline.ingest, [path])
         report.skipped = {name: reason.replace(str(path), name) for reason in report.skipped.values()} if report.skipped else {}
     return report
+
+
+def _longest_article(data: bytes, suffix: str) -> int:
+    """Characters of the (longest) article in an upload: a .json or .jsonl may hold several."""
+    text = data.decode("utf-8", errors="replace")
+    if suffix not in (".json", ".jsonl"):
+        return len(text)
+    try:
+        if suffix == ".jsonl":
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            loaded = json.loads(text)
+            records = loaded if isinstance(loaded, list) else [loaded]
+    except json.JSONDecodeError:
+        return 0  # the loader says what is wrong with it
+    return max((len(r["text"]) for r in records if isinstance(r, dict) and isinstance(r.get("text"), str)), default=0)
 
 
 def _locked(state, fn, *args):

@@ -8,10 +8,11 @@ verification may drop sentences and renumber citations.
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from fastapi import APIRouter, Request
 
@@ -29,8 +30,9 @@ from service.models import (
     OAIModelList,
     OAIUsage,
 )
-from service.streaming import SSEResponse, answer_items, final_answer
+from service.streaming import SSEResponse, answer_items, answer_unless_gone, final_answer, sse_json
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 
@@ -75,7 +77,7 @@ async def chat_completions(
     if body.stream:
         chunks = _chunks(items, completion_id, created, body.model)
         return SSEResponse(chunks, on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
-    answer = await final_answer(items)
+    answer = await answer_unless_gone(request, items, metrics)
     return OAIChatCompletion(
         id=completion_id, created=created, model=body.model,
         choices=[OAIChoice(message=OAIChoiceMessage(content=message_content(answer)))],
@@ -87,13 +89,21 @@ async def _chunks(items: AsyncIterator[str | Answer], completion_id: str, create
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+        return f"data: {sse_json(body)}\n\n"
+
+    def error(kind: str, message: str) -> str:
+        return f"data: {sse_json({'error': {'type': kind, 'message': message}})}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        answer = await final_answer(items)
+        async with aclosing(items):
+            answer = await final_answer(items)
     except RagError as e:
-        yield f"data: {json.dumps({'error': {'type': e.kind, 'message': e.message}})}\n\n"
+        yield error(e.kind, e.message)
+        return
+    except Exception as e:  # noqa: BLE001 - the stream already started: report, don't drop
+        log.exception("stream failed")
+        yield error("internal_error", f"Unexpected {type(e).__name__}; try again.")
         return
     content = message_content(answer)
     for start in range(0, len(content), 64):

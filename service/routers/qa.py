@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,7 @@ from rag.pipeline import clean_question, split_chat
 from rag.schema import Answer
 from service.deps import GateDep, MetricsDep, PipelineDep
 from service.models import AskRequest, ChatRequest, ErrorBody, SearchHit, SearchRequest, SearchResponse
-from service.streaming import SSEResponse, answer_items, final_answer, sse
+from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["questions"])
@@ -41,11 +42,12 @@ def wants_stream(request: Request, stream: bool) -> bool:
 async def answer_events(items: AsyncIterator[str | Answer]) -> AsyncIterator[str]:
     """token*, citations, done — or an error event if something fails mid-stream."""
     try:
-        async for item in items:
-            if isinstance(item, Answer):
-                yield sse("citations", item.model_dump(mode="json"))
-            else:
-                yield sse("token", {"text": item})
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, Answer):
+                    yield sse("citations", item.model_dump(mode="json"))
+                else:
+                    yield sse("token", {"text": item})
         yield sse("done", {})
     except RagError as e:
         yield sse("error", {"type": e.kind, "message": e.message})
@@ -62,7 +64,7 @@ async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: G
     items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), short=body.short)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
-    return await final_answer(items)
+    return await answer_unless_gone(request, items, metrics)
 
 
 @router.post("/chat", response_model=Answer, responses={**_ERRORS, **_STREAM_DOC})
@@ -75,7 +77,7 @@ async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate:
     items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), history=history)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
-    return await final_answer(items)
+    return await answer_unless_gone(request, items, metrics)
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import openai
 import pytest
 
+from service.routers.qa import answer_events
 from tests.fixtures.http_server import sse_events
 
 SWAP = "How many prisoners did each side agree to swap?"
@@ -120,6 +122,9 @@ def test_openai_sdk_streaming(http_service):
         ({"json": {"question": "   "}}, 400, "invalid_request", "empty"),
         ({"json": {"question": "why? " * 500}}, 400, "invalid_request", "2000"),
         ({"json": {"question": "x" * 1_100_000}}, 413, "payload_too_large", "KB"),
+        ({"content": b'{"question": "\xff"}', "headers": {"Content-Type": "application/json"}}, 400, "invalid_json",
+         "UTF-8"),
+        ({"json": {"question": SWAP, "published_after": "0000-01-01T00:00"}}, 422, "invalid_request", "out of range"),
     ],
 )
 def test_bad_input_gets_a_json_error_that_says_what_to_fix(client, kwargs, status, kind, hint):
@@ -128,6 +133,92 @@ def test_bad_input_gets_a_json_error_that_says_what_to_fix(client, kwargs, statu
     error = r.json()["error"]
     assert error["type"] == kind and hint in error["message"]
     assert client.get("/healthz").status_code == 200  # still serving
+
+
+SURROGATE = "How many prisoners did each side agree to swap? \\ud800"  # JSON text for a lone surrogate
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "hint"),
+    [
+        ("/v1/ask", f'{{"question": "{SURROGATE}"}}', 400, "surrogate"),
+        ("/v1/ask", f'{{"question": "{SURROGATE}", "stream": true}}', 400, "surrogate"),
+        ("/v1/search", f'{{"question": "{SURROGATE}"}}', 400, "surrogate"),
+        ("/v1/ask", f'{{"question": "swap", "doc_ids": ["{SURROGATE}"]}}', 422, "surrogate"),
+        ("/v1/chat", f'{{"messages": [{{"role": "user", "content": "{SURROGATE}"}}]}}', 422, "surrogate"),
+        ("/v1/chat/completions", f'{{"messages": [{{"role": "user", "content": "{SURROGATE}"}}]}}', 422, "surrogate"),
+        ("/v1/chat/completions", '{"messages": [{"role": "user", "content": [{"type": "text", "text": null}]}]}', 422,
+         "string `text`"),
+        ("/v1/chat/completions", '{"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}', 422,
+         "string `text`"),
+        ("/v1/documents", f'{{"text": "{SURROGATE} and more words of the article."}}', 422, "surrogate"),
+        ("/v1/documents", f'{{"text": "A long enough article body, with more words.", "title": "{SURROGATE}"}}', 422,
+         "surrogate"),
+    ],
+)  # fmt: skip
+def test_text_that_is_not_unicode_is_refused_with_what_to_fix(client, path, body, status, hint):
+    r = client.post(path, content=body.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["type"] == "invalid_request" and hint in r.json()["error"]["message"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_date_without_a_zone_is_utc_even_in_year_one(client):
+    for path in ("/v1/search", "/v1/ask"):
+        r = client.post(path, json={"question": SWAP, "published_after": "0001-01-01T00:00:00"})
+        assert r.status_code == 200, r.text
+    r = client.post("/v1/search", json={"question": SWAP, "published_before": "0001-01-01T00:00:00"})
+    assert r.status_code == 200 and r.json()["passages"] == []
+
+
+def test_a_follow_up_the_model_cannot_rewrite_is_asked_as_is(client):
+    # The stand-in condenser echoes the follow-up when no user turn precedes it: here a lone quote,
+    # which leaves the rewrite empty once its quotes are stripped.
+    messages = [{"role": "assistant", "content": "Hello."}, {"role": "user", "content": '"'}]
+    r = client.post("/v1/chat", json={"messages": messages})
+    assert r.status_code == 200, r.text
+    assert r.json()["question"] == '"'
+
+
+def test_openai_stream_reports_a_failure_in_an_error_chunk(client, http_pipeline, http_service, monkeypatch):
+    def failing_stream(*args, **kwargs):
+        yield "The "
+        raise RuntimeError("the model server went away")
+
+    monkeypatch.setattr(http_pipeline, "stream", failing_stream)
+    body = {"messages": [{"role": "user", "content": SWAP}], "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        data = [json.loads(d) for _, d in sse_events(r)]
+    assert data[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert data[-1] == {"error": {"type": "internal_error", "message": "Unexpected RuntimeError; try again."}}
+    assert http_service.metric("rag_llm_running") == 0
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_closed_event_stream_closes_the_answer_it_reads():
+    closed: list[bool] = []
+
+    async def items():
+        try:
+            yield "The "
+            yield "answer"
+        finally:
+            closed.append(True)
+
+    async def read_one_event_then_close() -> list[bool]:
+        source = items()  # held here, so only an explicit close can close it
+        events = answer_events(source)
+        assert (await anext(events)).startswith("event: token")
+        await events.aclose()
+        return list(closed)
+
+    assert asyncio.run(read_one_event_then_close()) == [True]
+
+
+def test_503_has_an_error_type(client, http_service, monkeypatch):
+    monkeypatch.setattr(http_service.app.state.rag, "pipeline", None)  # as while the service starts
+    r = client.get("/v1/documents")
+    assert r.status_code == 503 and r.json()["error"]["type"] == "unavailable"
 
 
 def test_oversized_chunked_body_is_refused(client):

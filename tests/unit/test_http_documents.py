@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from tests.fixtures.http_server import sse_events
 
 ARTICLE = (
     "The city of Vellmar opened its new harbour lighthouse on Monday. The lighthouse stands 64 metres tall "
@@ -60,7 +61,9 @@ def test_json_upload_then_ask_then_delete(client):
     [
         ("vellmar.txt", ARTICLE.encode()),
         ("vellmar.md", ("# Vellmar lighthouse opens\n\n" + ARTICLE).encode()),
+        ("vellmar.markdown", ("# Vellmar lighthouse opens\n\n" + ARTICLE).encode()),
         ("vellmar.html", f"<html><head><title>Vellmar lighthouse opens</title></head><body><p>{ARTICLE}</p></body></html>".encode()),
+        ("vellmar.htm", f"<html><body><p>{ARTICLE}</p></body></html>".encode()),
         ("vellmar.json", json.dumps({"text": ARTICLE, "title": "Vellmar lighthouse opens"}).encode()),
         ("vellmar.jsonl", (json.dumps({"text": ARTICLE, "id": "vellmar"}) + "\n").encode()),
     ],
@@ -86,6 +89,10 @@ def test_file_upload_each_type_is_answerable_then_deleted(client, name, content)
         ({"files": {"file": ("bad.json", b"{nope")}}, 400, "unreadable_file", "invalid JSON"),
         ({"files": {"other": ("a.txt", ARTICLE.encode())}}, 400, "invalid_request", "`file`"),
         ({"files": {"file": ("big.txt", b"word " * 2_200_000)}}, 413, "payload_too_large", "KB"),
+        ({"files": {"file": ("big.json", json.dumps({"text": "word " * 220_000}).encode())}}, 413, "payload_too_large",
+         "characters"),
+        ({"files": {"file": ("big.jsonl", json.dumps({"text": "word " * 220_000}).encode())}}, 413, "payload_too_large",
+         "characters"),
         ({"json": {"title": "no text"}}, 422, "invalid_request", "`text` is required"),
         ({"json": {"text": 12}}, 422, "invalid_request", "`text`"),
         ({"json": {"text": "x" * 900_000 + " " + "y" * 200_000}}, 413, "payload_too_large", ""),
@@ -105,3 +112,47 @@ def test_document_size_limit_below_the_body_limit(client):
     text = "Lighthouses guide ships. " * 45_000  # ~1.1 M characters, under the 10 MB upload limit
     r = client.post("/v1/documents", files={"file": ("long.txt", text.encode())})
     assert r.status_code == 413 and "characters" in r.json()["error"]["message"]
+
+
+def _ids(r: httpx.Response) -> list[str]:
+    assert r.status_code == 201, r.text
+    return [d["doc_id"] for d in r.json()["documents"]]
+
+
+def test_non_latin_file_names_and_titles_make_distinct_ids(client):
+    other = ARTICLE.replace("Vellmar", "Ostrava").replace("64", "71")
+    uploads = [
+        {"files": {"file": ("новости.txt", ARTICLE.encode())}},
+        {"files": {"file": ("другое.txt", other.encode())}},
+        {"json": {"text": ARTICLE, "title": "Новости дня"}},
+        {"json": {"text": ARTICLE, "title": "Café opens"}},
+        {"json": {"text": other, "title": "Cafè opens"}},  # the same slug, "Caf-opens"
+    ]
+    ids = [_ids(client.post("/v1/documents", **kwargs)) for kwargs in uploads]
+    flat = [doc_id for found in ids for doc_id in found]
+    assert all(len(found) == 1 for found in ids) and len(set(flat)) == len(flat), ids
+    assert flat[3].startswith("Caf-opens-") and flat[4].startswith("Caf-opens-")
+    listed = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
+    assert set(flat) <= listed  # none overwrote another
+    for doc_id in flat:
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
+
+
+def test_line_separators_in_articles_do_not_break_event_streams(client):
+    text = "The Orrin ferry carries 300 passengers\u2028across the bay daily.\u2029It sails from Kessel.\x85Done."
+    assert _ids(client.post("/v1/documents", json={"text": text, "id": "orrin-ferry"})) == ["orrin-ferry"]
+    question = "How many passengers does the Orrin ferry carry across the bay?"
+    try:
+        with client.stream("POST", "/v1/ask", json={"question": question, "stream": True}) as r:
+            events = list(sse_events(r))
+        assert [e for e, _ in events][-2:] == ["citations", "done"]
+        answer = json.loads(events[-2][1])
+        assert "\u2028" in answer["citations"][0]["text"]
+        body = {"messages": [{"role": "user", "content": question}], "stream": True}
+        with client.stream("POST", "/v1/chat/completions", json=body) as r:
+            chunks = [d for _, d in sse_events(r)]
+        assert chunks[-1] == "[DONE]"
+        assert "\u2028" in json.loads(chunks[-2])["rag"]["citations"][0]["text"]
+        assert all(json.loads(d) for d in chunks[:-1])
+    finally:
+        client.delete("/v1/documents/orrin-ferry")

@@ -109,6 +109,40 @@ def test_client_that_disconnects_mid_stream_stops_its_generation(one_at_a_time, 
     assert httpx.post(one_at_a_time.base_url + "/v1/search", json={"question": SWAP}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/ask", {"question": SWAP}),
+        ("/v1/chat", {"messages": [{"role": "user", "content": SWAP}]}),
+        ("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": SWAP}]}),
+    ],
+)
+def test_client_that_gives_up_on_an_answer_stops_its_generation(one_at_a_time, slow_llm, path, body):
+    aborted_before = slow_llm.httpd.aborted
+    disconnects_before = one_at_a_time.metric("rag_stream_disconnects_total")
+    started = time.perf_counter()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(one_at_a_time.base_url + path, json=body, timeout=1.5)  # the model is mid-answer by then
+    # ~45 words at 0.15 s each would hold the model ~8 s: it is freed long before.
+    _wait_for(lambda: one_at_a_time.metric("rag_llm_running") == 0, timeout=3)
+    assert time.perf_counter() - started < 4.5
+    _wait_for(lambda: one_at_a_time.metric("rag_stream_disconnects_total") == disconnects_before + 1, timeout=3)
+    _wait_for(lambda: slow_llm.httpd.aborted == aborted_before + 1, timeout=3)
+
+
+def test_client_that_gives_up_in_the_queue_is_not_answered(one_at_a_time, slow_llm, monkeypatch):
+    monkeypatch.setattr(slow_llm.httpd, "token_delay_s", 0.05)  # the first answer holds the model ~3 s
+    url = one_at_a_time.base_url
+    first = threading.Thread(target=lambda: httpx.post(url + "/v1/ask", json={"question": SWAP}, timeout=60))
+    first.start()
+    _wait_for(lambda: one_at_a_time.metric("rag_llm_running") == 1)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url + "/v1/ask", json={"question": SWAP}, timeout=0.5)
+    _wait_for(lambda: one_at_a_time.metric("rag_llm_queue_waiting") == 0, timeout=1)
+    assert one_at_a_time.metric("rag_llm_running") == 1  # it left the queue while the first still runs
+    first.join(timeout=60)
+
+
 def test_hosted_backends_answer_concurrently(slow_pipeline, slow_llm, monkeypatch):
     monkeypatch.setattr(slow_llm.httpd, "token_delay_s", 0.0)  # each answer: the 1 s delay, then at once
     with ServiceServer(slow_pipeline, ServiceSettings(api_keys=None, llm_concurrency=4, queue_size=0)) as server:
