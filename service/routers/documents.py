@@ -83,11 +83,14 @@ async def _json_document(request: Request) -> DocumentIn:
 
 
 def _default_id(doc: DocumentIn) -> str:
-    """From the title, with a short hash of it (titles that differ only in what a slug drops,
-    such as non-Latin letters, stay apart); without a usable title, from the text."""
+    """From the title (the same title updates the same article); a title with letters an id
+    cannot hold (non-Latin ones) gets a short hash of it, so such titles stay apart; without
+    a usable title, from the text."""
     title = doc.title or ""
     slug = _SAFE_NAME.sub("-", title).strip("-.")[:100]
-    return f"{slug}-{_hash(title)[:6]}" if slug else "upload-" + _hash(doc.text)[:12]
+    if not slug:
+        return "upload-" + _hash(doc.text)[:12]
+    return title if title.isascii() else f"{slug}-{_hash(title)[:6]}"
 
 
 def _hash(text: str) -> str:

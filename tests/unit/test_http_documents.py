@@ -138,6 +138,14 @@ def test_non_latin_file_names_and_titles_make_distinct_ids(client):
         assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
 
 
+def test_the_same_latin_title_updates_the_same_article(client):
+    first = _ids(client.post("/v1/documents", json={"text": ARTICLE, "title": "Vellmar council news"}))
+    again = client.post("/v1/documents", json={"text": ARTICLE.replace("64", "65"), "title": "Vellmar council news"})
+    assert first == ["Vellmar-council-news"] and _ids(again) == first  # the id older versions gave it
+    assert [d["doc_id"] for d in again.json()["documents"]] == first
+    assert client.delete(f"/v1/documents/{first[0]}").status_code == 200
+
+
 def test_line_separators_in_articles_do_not_break_event_streams(client):
     text = "The Orrin ferry carries 300 passengers\u2028across the bay daily.\u2029It sails from Kessel.\x85Done."
     assert _ids(client.post("/v1/documents", json={"text": text, "id": "orrin-ferry"})) == ["orrin-ferry"]
