@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
@@ -137,47 +138,78 @@ def article_from_record(record: dict[str, Any], default_id: str, source: str) ->
     )
 
 
+# Inline styles that hide an element from readers.
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
 class _HTMLText(HTMLParser):
-    SKIP = {"script", "style", "nav", "footer", "header", "aside", "form", "noscript", "svg"}
+    """The text a reader sees, and the headline candidates (first h1, og:title, <title> of the head).
+
+    Page furniture (nav, form, header, footer, ...) is dropped when its end tag closes it; left
+    open, it is kept rather than hiding the rest of the page. Scripts, styles, templates and
+    elements hidden by the `hidden` attribute or display:none are always dropped.
+    """
+
+    FURNITURE = {"nav", "footer", "header", "aside", "form", "noscript", "svg"}
+    UNSEEN = {"script", "style", "template", "title"}  # title: a headline candidate, not body text
     BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title: str | None = None
+        self.og_title: str | None = None
         self.h1: str | None = None
-        self._skip = 0
-        self._in: str | None = None
+        self._open: list[tuple[str, int, bool]] = []  # (tag, where its text starts in parts, hidden)
+        self._tags: Counter[str] = Counter()  # open elements by tag
+        self._h1_at = 0  # where the h1's text starts in parts
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self.SKIP:
-            self._skip += 1
-        elif tag in ("title", "h1"):
-            self._in = tag
+        attrs = dict(attrs)
+        if tag == "meta" and attrs.get("property") == "og:title" and self.og_title is None:
+            self.og_title = attrs.get("content")
         if tag in self.BLOCK:
             self.parts.append("\n")
+        if tag in self.VOID:
+            return
+        hidden = tag in self.UNSEEN or "hidden" in attrs or bool(_HIDDEN_STYLE.search(attrs.get("style") or ""))
+        self._open.append((tag, len(self.parts), hidden))
+        self._tags[tag] += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and self._skip:
-            self._skip -= 1
-        if tag == self._in:
-            self._in = None
-        if tag in self.BLOCK:
-            self.parts.append("\n")
+        if not self._tags[tag]:
+            return  # nothing open to close
+        while self._open[-1][0] != tag:
+            self._close(explicit=False)  # an element left open ends with its parent
+        self._close(explicit=True)
 
     def handle_data(self, data: str) -> None:
-        if self._in == "title":
-            self.title = (self.title or "") + data
-            return
-        if self._skip:
-            return
-        if self._in == "h1":
-            self.h1 = (self.h1 or "") + data
         self.parts.append(data)
+
+    def close(self) -> None:
+        super().close()
+        while self._open:
+            self._close(explicit=False)
+
+    def _close(self, explicit: bool) -> None:
+        tag, start, hidden = self._open.pop()
+        self._tags[tag] -= 1
+        if tag == "title" and self.title is None and not (self._tags["body"] or self._tags["svg"]):
+            self.title = "".join(self.parts[start:])
+        elif tag == "h1" and self.h1 is None and not hidden:
+            self.h1, self._h1_at = "".join(self.parts[start:]), start
+        if hidden or (explicit and tag in self.FURNITURE):
+            del self.parts[start:]
+            if self.h1 is not None and self._h1_at >= start:
+                self.h1 = None  # it was part of what is dropped
+        if tag in self.BLOCK:
+            self.parts.append("\n")
 
 
 def html_to_text(html: str) -> tuple[str | None, str]:
     parser = _HTMLText()
     parser.feed(html)
-    title = (parser.h1 or parser.title or "").strip() or None
+    parser.close()
+    title = next((t.strip() for t in (parser.h1, parser.og_title, parser.title) if t and t.strip()), None)
     return title, "".join(parser.parts)
