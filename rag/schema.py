@@ -118,5 +118,6 @@ class IngestReport(BaseModel):
     updated: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
+    warnings: list[str] = Field(default_factory=list)  # ingested, but worth a look
     chunks: int = 0
     seconds: float = 0.0

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
@@ -67,6 +68,13 @@ def _client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def _chunk_row(node: TextNode) -> tuple[str, list[float], dict[str, Any], str]:
+    """The row llama-index's `ChromaVectorStore.add` writes for a node (upserted here, so an update replaces it)."""
+    metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    metadata = {k: "" if v is None else v for k, v in metadata.items()}
+    return node.node_id, node.get_embedding(), metadata, node.get_content(metadata_mode=MetadataMode.NONE)
+
+
 def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
     return DocInfo(
         doc_id=doc_id,
@@ -102,9 +110,21 @@ class ChromaStore:
     # --- writing -----------------------------------------------------------------
 
     def put_article(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
-        """Replace the article's chunks and record (old chunks go first; nothing duplicated)."""
-        self.chunks.delete(where={"doc_id": article.doc_id})
-        self.vector_store.add(list(nodes))
+        """Replace the article's chunks, then its record.
+
+        New chunks are written (in batches Chroma accepts) before stale ones go, and the record,
+        with the content hash, comes last: if a write fails, the previous version is put back and
+        the old hash makes the next ingest try again.
+        """
+        old = self.chunks.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas", "documents"])
+        old_rows = list(zip(old["ids"], old["embeddings"], old["metadatas"], old["documents"]))
+        new_ids = {n.node_id for n in nodes}
+        try:
+            self._upsert([_chunk_row(n) for n in nodes])
+        except Exception:
+            self._restore(old_rows, new_ids)
+            raise
+        self._delete([i for i in old["ids"] if i not in new_ids])
         mean = np.mean([n.get_embedding() for n in nodes], axis=0)
         mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self.docs.upsert(
@@ -125,6 +145,29 @@ class ChromaStore:
             ],
         )
 
+    def _restore(self, old_rows: list[tuple], new_ids: set[str]) -> None:
+        """Undo a half-written replacement: the old chunks back, the new version's other chunks gone."""
+        try:
+            self._upsert(old_rows)
+            self._delete(sorted(new_ids - {row[0] for row in old_rows}))
+        except Exception:
+            log.exception("could not put the previous chunks back; ingest the article again to repair it")
+
+    def _upsert(self, rows: list[tuple]) -> None:
+        for batch in self._batches(rows):
+            ids, embeddings, metadatas, documents = (list(column) for column in zip(*batch))
+            self.chunks.upsert(ids=ids, embeddings=embeddings, metadatas=metadatas, documents=documents)
+
+    def _delete(self, ids: list[str]) -> None:
+        for batch in self._batches(ids):
+            self.chunks.delete(ids=batch)
+
+    def _batches(self, items: list) -> Iterator[list]:
+        """`items` in slices no longer than Chroma accepts in one call."""
+        step = self.client.get_max_batch_size()
+        for start in range(0, len(items), step):
+            yield items[start : start + step]
+
     def delete_article(self, doc_id: str) -> None:
         if not self.docs.get(ids=[doc_id], include=[])["ids"]:
             raise UnknownDocument(doc_id)
@@ -136,6 +179,11 @@ class ChromaStore:
     def content_hash(self, doc_id: str) -> str | None:
         got = self.docs.get(ids=[doc_id], include=["metadatas"])
         return got["metadatas"][0].get("content_hash") if got["ids"] else None
+
+    def source(self, doc_id: str) -> str | None:
+        """Where the stored version of the article was read from (a path, "upload", or None)."""
+        got = self.docs.get(ids=[doc_id], include=["metadatas"])
+        return (got["metadatas"][0].get("source") or None) if got["ids"] else None
 
     def list_docs(self) -> list[DocInfo]:
         got = self.docs.get(include=["metadatas"])
