@@ -61,6 +61,11 @@ class StoreUnavailable(RagError):
     kind = "store_unavailable"
 
 
+class StoreBusy(RagError):
+    status = 409
+    kind = "store_busy"
+
+
 class Busy(RagError):
     status = 429
     kind = "busy"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
 from rag.schema import Article, DocInfo, Filters
 from rag.settings import Settings
+from rag.storelock import collection_lock
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class ChromaStore:
         name = settings.collection
         if not 3 <= len(name) <= 58:
             raise InvalidInput(f"RAG_COLLECTION must be 3-58 characters long, got {name!r}.")
+        # An embedded collection has one writer at a time across processes (see rag.storelock).
+        self._lock = None if settings.chroma_url else collection_lock(settings.data_dir / "chroma", name)
         # The collection remembers which embedding model filled it: vectors of two models never mix.
         metadata = {**HNSW, "embed_model": embed_model} if embed_model else HNSW
         self.chunks = self.client.get_or_create_collection(name, metadata=metadata)
@@ -109,6 +113,10 @@ class ChromaStore:
 
     # --- writing -----------------------------------------------------------------
 
+    def writing(self) -> AbstractContextManager:
+        """Exclusive use of an embedded collection while writing (a Chroma server needs none)."""
+        return self._lock.writing() if self._lock else nullcontext()
+
     def put_article(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
         """Replace the article's chunks, then its record.
 
@@ -116,6 +124,11 @@ class ChromaStore:
         with the content hash, comes last: if a write fails, the previous version is put back and
         the old hash makes the next ingest try again.
         """
+        with self.writing():
+            self._replace_chunks(article, nodes)
+            self._put_record(article, nodes, near_duplicates)
+
+    def _replace_chunks(self, article: Article, nodes: Sequence[TextNode]) -> None:
         old = self.chunks.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas", "documents"])
         old_rows = list(zip(old["ids"], old["embeddings"], old["metadatas"], old["documents"]))
         new_ids = {n.node_id for n in nodes}
@@ -125,6 +138,8 @@ class ChromaStore:
             self._restore(old_rows, new_ids)
             raise
         self._delete([i for i in old["ids"] if i not in new_ids])
+
+    def _put_record(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
         mean = np.mean([n.get_embedding() for n in nodes], axis=0)
         mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self.docs.upsert(
@@ -171,8 +186,9 @@ class ChromaStore:
     def delete_article(self, doc_id: str) -> None:
         if not self.docs.get(ids=[doc_id], include=[])["ids"]:
             raise UnknownDocument(doc_id)
-        self.chunks.delete(where={"doc_id": doc_id})
-        self.docs.delete(ids=[doc_id])
+        with self.writing():
+            self.chunks.delete(where={"doc_id": doc_id})
+            self.docs.delete(ids=[doc_id])
 
     # --- reading -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -75,30 +76,35 @@ class Indexer:
                 report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
                 log.warning("skipped %s: %s", article.doc_id, e)
         try:
-            texts = [n.text for _, nodes, _ in pending for n in nodes]
-            vectors = self._embed(texts, progress)
-            cursor = 0
-            for article, nodes, is_update in pending:
-                for node in nodes:
-                    node.embedding = vectors[cursor]
-                    cursor += 1
-                try:
-                    self._store(article, nodes)
-                except Exception as e:
-                    where = article.source or article.doc_id
-                    report.skipped[where] = (
-                        f"{where}: not stored ({type(e).__name__}: {e}); any earlier version of '{article.doc_id}' "
-                        "is kept: ingest it again once the store is reachable."
-                    )
-                    log.warning("could not store %s", article.doc_id, exc_info=True)
-                    continue
-                report.chunks += len(nodes)
-                (report.updated if is_update else report.added).append(article.doc_id)
+            # The whole batch or nothing, if another process has the embedded collection open (StoreBusy).
+            with self.store.writing() if pending else nullcontext():
+                self._embed_and_store(pending, report, progress)
         finally:
             if pending or not self.keyword.is_current(self.store.chunk_ids()):
                 self.refresh_keyword_index()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _embed_and_store(self, pending: list[tuple[Article, list, bool]], report: IngestReport, progress: bool) -> None:
+        texts = [n.text for _, nodes, _ in pending for n in nodes]
+        vectors = self._embed(texts, progress)
+        cursor = 0
+        for article, nodes, is_update in pending:
+            for node in nodes:
+                node.embedding = vectors[cursor]
+                cursor += 1
+            try:
+                self._store(article, nodes)
+            except Exception as e:
+                where = article.source or article.doc_id
+                report.skipped[where] = (
+                    f"{where}: not stored ({type(e).__name__}: {e}); any earlier version of '{article.doc_id}' "
+                    "is kept: ingest it again once the store is reachable."
+                )
+                log.warning("could not store %s", article.doc_id, exc_info=True)
+                continue
+            report.chunks += len(nodes)
+            (report.updated if is_update else report.added).append(article.doc_id)
 
     @staticmethod
     def _distinct_ids(articles: list[Article], report: IngestReport) -> list[Article]:
