@@ -157,6 +157,16 @@ def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack
     assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
 
 
+def test_malformed_signature_headers_are_401_not_500(service: str, slack_api: SlackAPIStub) -> None:
+    before = len(slack_api.calls)
+    body = event_body(mention(slack_api, QUESTION))
+    for timestamp in ("abc", "", "1e9", "9" * 5000):
+        assert send(service, body, headers={"X-Slack-Request-Timestamp": timestamp}).status_code == 401
+    assert send(service, body, headers={"X-Slack-Signature": "v0=é".encode("latin-1")}).status_code == 401
+    time.sleep(0.5)  # nothing is expected, so there is nothing to poll for
+    assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
+
+
 def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
     service: str,
     slack_api: SlackAPIStub,
