@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from rag.llm.client import Message
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from service.slack_blocks import (
+    APOLOGY,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     WORKING,
@@ -191,27 +193,35 @@ class SlackBot:
     async def history(
         self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None
     ) -> list[Message]:
-        """The thread's earlier messages as chat turns: the bot's are the assistant's, everyone else's the user's."""
+        """The thread's latest messages before this one as chat turns: the bot's answers are
+        the assistant's, everyone else's messages the user's."""
         thread_ts = event.get("thread_ts")
         if not thread_ts:
             return []
+        turns: deque[Message] = deque(maxlen=HISTORY_MESSAGES)
+        last = 0.0
         try:
-            reply = await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200)
+            # Slack gives a thread oldest first, a page at a time: read every page to keep the latest turns.
+            async for page in await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200):
+                for m in page.get("messages") or []:
+                    ts = float(m.get("ts", 0))
+                    if last < ts < float(event["ts"]):  # each message once, and only those before this one
+                        last = ts
+                        if turn := self._turn(m, bot_user_id, bot_id):
+                            turns.append(turn)
         except SlackApiError as e:
             log.warning("no thread history (%s): answering without it", e.response.get("error"))
             return []
-        turns: list[Message] = []
-        for m in reply.get("messages") or []:
-            if float(m.get("ts", 0)) >= float(event["ts"]):
-                continue
-            mine = bool(m.get("user") and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
-            if m.get("bot_id") and not mine:
-                continue  # other bots are not part of the conversation
-            text = self._strip_mention(m.get("text") or "", bot_user_id)
-            if not text or text == WORKING:
-                continue
-            turns.append({"role": "assistant" if mine else "user", "content": text})
-        return turns[-HISTORY_MESSAGES:]
+        return list(turns)
+
+    def _turn(self, m: dict, bot_user_id: str | None, bot_id: str | None) -> Message | None:
+        mine = bool(m.get("user") and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
+        if m.get("bot_id") and not mine:
+            return None  # other bots are not part of the conversation
+        text = self._strip_mention(m.get("text") or "", bot_user_id)
+        if not text or text == WORKING or (mine and text.startswith(APOLOGY)):
+            return None  # the bot's placeholders and apologies are not answers
+        return {"role": "assistant" if mine else "user", "content": text}
 
     @staticmethod
     def _strip_mention(text: str, bot_user_id: str | None) -> str:

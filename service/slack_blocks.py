@@ -15,6 +15,7 @@ QUOTE_CHARS = 700
 FALLBACK_CHARS = 3000
 
 WORKING = "Looking through the articles…"
+APOLOGY = "Sorry, I couldn't answer that."
 NOT_IN_ARTICLES = "The articles don't say."
 FEEDBACK_UP = "feedback_up"
 FEEDBACK_DOWN = "feedback_down"
@@ -148,4 +149,4 @@ def apology_blocks(message: str) -> list[dict]:
 
 
 def apology_text(message: str) -> str:
-    return f"Sorry, I couldn't answer that. {message}"
+    return f"{APOLOGY} {message}"

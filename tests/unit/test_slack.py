@@ -22,6 +22,7 @@ from service.slack_blocks import WORKING
 from tests.conftest import make_settings
 from tests.fixtures.fake_llm import FakeLLMServer
 from tests.fixtures.slack_api import (
+    BOT_ID,
     BOT_USER_ID,
     SlackAPIStub,
     block_actions_body,
@@ -190,6 +191,32 @@ def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
     assert QUESTION in prompt and "And where did they meet?" in prompt
     assert f"<@{BOT_USER_ID}>" not in prompt
     assert "Assistant:" in prompt  # the bot's earlier answer came back as the assistant's turn
+
+
+def test_a_long_threads_latest_turns_are_the_history_and_apologies_are_left_out(
+    service: str,
+    slack_api: SlackAPIStub,
+    fake_llm: FakeLLMServer,
+) -> None:
+    first = mention(slack_api, QUESTION, channel="C0NEWS07")
+    send(service, event_body(first))
+    wait_answer(slack_api, "C0NEWS07", first["ts"])
+    for i in range(250):  # more than one page of conversations.replies
+        slack_api.add_user_message("C0NEWS07", "U0BOB001", f"remark number {i}", thread_ts=first["ts"])
+    apology = "Sorry, I couldn't answer that. Try later."
+    slack_api.add_user_message("C0NEWS07", BOT_USER_ID, apology, first["ts"])["bot_id"] = BOT_ID  # as the bot posts it
+
+    requests_before = len(fake_llm.requests)
+    follow = slack_api.add_user_message("C0NEWS07", "U0ALICE1", "And where did they meet?", thread_ts=first["ts"])
+    send(service, event_body({"type": "message", "channel": "C0NEWS07", "channel_type": "channel", **follow}))
+    wait_answer(slack_api, "C0NEWS07", first["ts"], count=3)
+
+    pages = [c for c in slack_api.calls_to("conversations.replies") if c.params["ts"] == first["ts"]]
+    assert len(pages) >= 2 and pages[-1].params.get("cursor")
+    condense = [r for r in fake_llm.requests[requests_before:] if "Follow-up:" in r["messages"][-1]["content"]]
+    prompt = condense[0]["messages"][-1]["content"]
+    assert "User: remark number 249" in prompt  # the latest turns, not the thread's first 200 messages
+    assert "Sorry" not in prompt  # the bot's apology is not an answer it gave
 
 
 def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api: SlackAPIStub) -> None:
