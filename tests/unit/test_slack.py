@@ -254,6 +254,11 @@ def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api
     ] == []
 
 
+def ratings_of(url: str, answer_id: str) -> list[dict]:
+    """The stored clicks on one answer (a click is acknowledged before it is stored)."""
+    return [r for r in httpx.get(f"{url}/v1/feedback", timeout=10).json() if r["answer_id"] == answer_id]
+
+
 def test_feedback_click_is_stored_and_listed(
     service: str, slack_api: SlackAPIStub, settings: Settings, tmp_path: Path
 ) -> None:
@@ -266,8 +271,7 @@ def test_feedback_click_is_stored_and_listed(
     assert send(service, click, secret="wrong-secret").status_code == 401
     assert send(service, click).status_code == 200
 
-    listed = httpx.get(f"{service}/v1/feedback", timeout=10).json()
-    [record] = [r for r in listed if r["answer_id"] == button["value"]]
+    [record] = slack_api.wait_for(lambda: ratings_of(service, button["value"]), what="the stored click")  # type: ignore[misc]
     assert record["rating"] == "up" and record["user"] == "U0CAROL1"
     assert record["question"] == QUESTION and "1,000" in record["answer"] and not record["abstained"]
     assert record["citations"] and record["citations"][0]["doc_id"]
@@ -289,8 +293,9 @@ def test_feedback_click_is_stored_and_listed(
 
     down = block_actions_body("feedback_down", button["value"], "U0CAROL1", "C0NEWS04", reply["ts"])
     assert send(service, down).status_code == 200
-    ratings = [r["rating"] for r in httpx.get(f"{service}/v1/feedback").json() if r["answer_id"] == button["value"]]
-    assert ratings == ["down"]  # a changed mind replaces the earlier click
+    changed = lambda: any(r["rating"] == "down" for r in ratings_of(service, button["value"]))  # noqa: E731
+    slack_api.wait_for(changed, what="the changed click")
+    assert [r["rating"] for r in ratings_of(service, button["value"])] == ["down"]  # it replaces the earlier click
 
 
 def test_llm_failure_posts_an_apology_and_the_bot_keeps_answering(
