@@ -45,6 +45,7 @@ from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 20  # earlier thread messages read back as chat turns
+DRAIN_SECONDS = 30.0  # at shutdown, how long the answers under way may take to finish
 UNEXPECTED = (
     "Something went wrong on my side: try again in a minute, and if it keeps failing "
     "ask whoever runs the bot to check the service log."
@@ -158,10 +159,13 @@ class SlackBot:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
-        """Waits for the answers under way (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Waits, at shutdown, up to `timeout` seconds for the answers under way."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        if pending:
+            log.warning("%d answer(s) unfinished after %.0f s at shutdown: placeholders stay", len(pending), timeout)
 
     async def answer(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> None:
         channel = event["channel"]

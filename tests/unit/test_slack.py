@@ -17,10 +17,13 @@ from fastapi import FastAPI
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from service.app import create_app
+from service.settings import ServiceSettings
 from service.slack import SlackSettings, build_slack_app, feedback_store, mount_slack
 from service.slack_blocks import WORKING
 from tests.conftest import make_settings
 from tests.fixtures.fake_llm import FakeLLMServer
+from tests.fixtures.http_server import SlowLLMServer
 from tests.fixtures.slack_api import (
     BOT_ID,
     BOT_USER_ID,
@@ -394,3 +397,37 @@ def test_a_pipeline_still_starting_gets_an_apology(settings: Settings, slack_api
         assert send(url, event_body(event)).status_code == 200
         [reply] = wait_answer(slack_api, "C0NEWS06", event["ts"])
     assert "still starting" in reply["text"]
+
+
+def test_shutdown_lets_answers_under_way_finish(
+    settings: Settings, slack_api: SlackAPIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rag serve` (`create_app`) drains the bot before it stops: no placeholder is left behind."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("RAG_SLACK_API_URL", slack_api.base_url)
+    with SlowLLMServer(delay_s=2.0) as llm:
+        slow = make_settings(settings.data_dir, openai_base_url=llm.base_url, llm_model="fake")
+        with Pipeline(slow, start_llm=False) as pipeline:
+            with serve_app(create_app(slow, pipeline, ServiceSettings(api_keys=None))) as url:
+                event = mention(slack_api, QUESTION, channel="C0NEWS08")
+                assert send(url, event_body(event)).status_code == 200
+                slack_api.wait_for(lambda: replies_in(slack_api, "C0NEWS08", event["ts"]), what="the placeholder")
+            [reply] = replies_in(slack_api, "C0NEWS08", event["ts"])  # the server has stopped
+    assert reply["text"] != WORKING and "1,000" in block_text(reply["blocks"])
+
+
+def test_shutdown_waits_for_answers_only_so_long(
+    pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack = SlackSettings(bot_token="xoxb-test", api_url=slack_api.base_url)
+    _, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+
+    async def stop_while_answering() -> float:
+        bot.spawn(asyncio.sleep(60))  # an answer that would outlast any shutdown
+        started = time.monotonic()
+        await bot.drain(timeout=0.2)
+        return time.monotonic() - started
+
+    assert asyncio.run(stop_while_answering()) < 5
+    assert "1 answer(s) unfinished" in caplog.text
