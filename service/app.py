@@ -51,6 +51,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
         try:
             yield
         finally:
+            if bot := getattr(app.state, "slack_bot", None):
+                await bot.drain()  # Slack answers under way finish (for a while) before the pipeline closes
             if state.owns_pipeline:
                 state.pipeline.close()
 

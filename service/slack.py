@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
+from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -29,6 +31,7 @@ from rag.llm.client import Message
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from service.slack_blocks import (
+    APOLOGY,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     WORKING,
@@ -42,6 +45,7 @@ from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 20  # earlier thread messages read back as chat turns
+DRAIN_SECONDS = 30.0  # at shutdown, how long the answers under way may take to finish
 UNEXPECTED = (
     "Something went wrong on my side: try again in a minute, and if it keeps failing "
     "ask whoever runs the bot to check the service log."
@@ -67,6 +71,14 @@ class SlackSettings(BaseSettings):
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value else None
+
+
+def _signature_readable(req: Request) -> bool:
+    """slack_sdk's verifier raises, rather than says no, on a timestamp `int()` cannot read
+    or a signature that is not ASCII: those requests are turned away before it sees them."""
+    timestamp = req.headers.get("X-Slack-Request-Timestamp", "0")
+    signature = req.headers.get("X-Slack-Signature", "")
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()
 
 
 def _unescape(text: str) -> str:
@@ -147,10 +159,13 @@ class SlackBot:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
-        """Waits for the answers under way (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Waits, at shutdown, up to `timeout` seconds for the answers under way."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        if pending:
+            log.warning("%d answer(s) unfinished after %.0f s at shutdown: placeholders stay", len(pending), timeout)
 
     async def answer(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> None:
         channel = event["channel"]
@@ -182,27 +197,35 @@ class SlackBot:
     async def history(
         self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None
     ) -> list[Message]:
-        """The thread's earlier messages as chat turns: the bot's are the assistant's, everyone else's the user's."""
+        """The thread's latest messages before this one as chat turns: the bot's answers are
+        the assistant's, everyone else's messages the user's."""
         thread_ts = event.get("thread_ts")
         if not thread_ts:
             return []
+        turns: deque[Message] = deque(maxlen=HISTORY_MESSAGES)
+        last = 0.0
         try:
-            reply = await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200)
+            # Slack gives a thread oldest first, a page at a time: read every page to keep the latest turns.
+            async for page in await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200):
+                for m in page.get("messages") or []:
+                    ts = float(m.get("ts", 0))
+                    if last < ts < float(event["ts"]):  # each message once, and only those before this one
+                        last = ts
+                        if turn := self._turn(m, bot_user_id, bot_id):
+                            turns.append(turn)
         except SlackApiError as e:
             log.warning("no thread history (%s): answering without it", e.response.get("error"))
             return []
-        turns: list[Message] = []
-        for m in reply.get("messages") or []:
-            if float(m.get("ts", 0)) >= float(event["ts"]):
-                continue
-            mine = bool(m.get("user") and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
-            if m.get("bot_id") and not mine:
-                continue  # other bots are not part of the conversation
-            text = self._strip_mention(m.get("text") or "", bot_user_id)
-            if not text or text == WORKING:
-                continue
-            turns.append({"role": "assistant" if mine else "user", "content": text})
-        return turns[-HISTORY_MESSAGES:]
+        return list(turns)
+
+    def _turn(self, m: dict, bot_user_id: str | None, bot_id: str | None) -> Message | None:
+        mine = bool(m.get("user") and m.get("user") == bot_user_id) or bool(bot_id and m.get("bot_id") == bot_id)
+        if m.get("bot_id") and not mine:
+            return None  # other bots are not part of the conversation
+        text = self._strip_mention(m.get("text") or "", bot_user_id)
+        if not text or text == WORKING or (mine and text.startswith(APOLOGY)):
+            return None  # the bot's placeholders and apologies are not answers
+        return {"role": "assistant" if mine else "user", "content": text}
 
     @staticmethod
     def _strip_mention(text: str, bot_user_id: str | None) -> str:
@@ -265,4 +288,6 @@ def mount_slack(
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(req: Request) -> Response:
+        if not _signature_readable(req):
+            return JSONResponse({"error": "invalid request"}, status_code=401)  # as bolt answers a bad signature
         return await handler.handle(req)

@@ -1,6 +1,7 @@
 """An `Answer` as Slack Block Kit: the answer with its markers, conflict notes, the
 sources with their quoted passages, and 👍 / 👎 buttons. Within Slack's limits
-(section text ≤ 3000 characters, ≤ 50 blocks); article text is mrkdwn-escaped."""
+(section text ≤ 3000 characters, ≤ 50 blocks); article text is mrkdwn-escaped, and
+every mrkdwn object is `verbatim`, so a written "@channel" in an article notifies no one."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from rag.schema import Answer, Citation
 SECTION_CHARS = 3000
 MAX_BLOCKS = 50
 MAX_ANSWER_SECTIONS = 12
+MAX_CONFLICTS = 3  # conflict notes shown; the others are named in one line
 QUOTE_CHARS = 700
 FALLBACK_CHARS = 3000
 
 WORKING = "Looking through the articles…"
+APOLOGY = "Sorry, I couldn't answer that."
 NOT_IN_ARTICLES = "The articles don't say."
 FEEDBACK_UP = "feedback_up"
 FEEDBACK_DOWN = "feedback_down"
+BREAKS = (("\n\n",), ("\n",), (". ", "? ", "! "), (" ",))  # paragraph, line, sentence, word ends: best first
 
 
 def escape(text: str) -> str:
@@ -33,14 +37,24 @@ def _cut(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
+def _break(window: str) -> int:
+    """Just after the last paragraph end in the window's second half, else the last line end,
+    sentence end or word end there; 0 when there is none."""
+    for ends in BREAKS:
+        at = max(window.rfind(end) for end in ends)
+        if at >= len(window) // 2:
+            return at + 1
+    return 0
+
+
 def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
     """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word end when possible."""
     pieces: list[str] = []
     text = text.strip()
     while len(text) > limit:
         window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(". ") + 1, window.rfind(" "))
-        if cut <= limit // 2:
+        cut = _break(window)
+        if not cut:
             cut = limit
             amp = window.rfind("&")
             if amp != -1 and ";" not in window[amp:]:
@@ -52,12 +66,17 @@ def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
     return pieces
 
 
+def _mrkdwn(text: str) -> dict:
+    # verbatim: Slack turns no bare URL, #channel or @mention in the text into a link or a notification.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(mrkdwn: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+    return {"type": "section", "text": _mrkdwn(mrkdwn)}
 
 
 def _context(mrkdwn: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(mrkdwn, SECTION_CHARS)}]}
+    return {"type": "context", "elements": [_mrkdwn(_cut(mrkdwn, SECTION_CHARS))]}
 
 
 def _link(url: str, label: str) -> str:
@@ -94,10 +113,13 @@ def answer_blocks(answer: Answer, answer_id: str | None = None) -> list[dict]:
     else:
         head += [_section(piece) for piece in split_text(escape(answer.answer))[:MAX_ANSWER_SECTIONS]]
 
-    for conflict in answer.conflicts:
+    for conflict in answer.conflicts[:MAX_CONFLICTS]:
         lines = [f":warning: *The articles disagree* about {escape(conflict.about)}:"]
         lines += [f"• [{claim.marker}] “{escape(_cut(claim.quote, 400))}”" for claim in conflict.claims]
         head.append(_section(_cut("\n".join(lines), SECTION_CHARS)))
+    if len(answer.conflicts) > MAX_CONFLICTS:
+        rest = [escape(c.about) for c in answer.conflicts[MAX_CONFLICTS:]]
+        head.append(_context(f"…and {len(rest)} more points they disagree about: " + "; ".join(rest)))
 
     tail: list[dict] = []
     if answer_id:
@@ -113,8 +135,7 @@ def answer_blocks(answer: Answer, answer_id: str | None = None) -> list[dict]:
             rest = answer.citations[len(shown) :]
             sources.append(_context("…and " + ", ".join(f"[{c.marker}] {escape(c.title)}" for c in rest)))
 
-    blocks = head + sources + tail
-    return blocks[:MAX_BLOCKS]
+    return (head + sources)[: MAX_BLOCKS - len(tail)] + tail
 
 
 def fallback_text(answer: Answer) -> str:
@@ -128,4 +149,4 @@ def apology_blocks(message: str) -> list[dict]:
 
 
 def apology_text(message: str) -> str:
-    return f"Sorry, I couldn't answer that. {message}"
+    return f"{APOLOGY} {message}"

@@ -17,11 +17,15 @@ from fastapi import FastAPI
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from service.app import create_app
+from service.settings import ServiceSettings
 from service.slack import SlackSettings, build_slack_app, feedback_store, mount_slack
 from service.slack_blocks import WORKING
 from tests.conftest import make_settings
 from tests.fixtures.fake_llm import FakeLLMServer
+from tests.fixtures.http_server import SlowLLMServer
 from tests.fixtures.slack_api import (
+    BOT_ID,
     BOT_USER_ID,
     SlackAPIStub,
     block_actions_body,
@@ -157,6 +161,16 @@ def test_bad_or_stale_signature_is_401_and_nothing_is_posted(service: str, slack
     assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
 
 
+def test_malformed_signature_headers_are_401_not_500(service: str, slack_api: SlackAPIStub) -> None:
+    before = len(slack_api.calls)
+    body = event_body(mention(slack_api, QUESTION))
+    for timestamp in ("abc", "", "1e9", "9" * 5000):
+        assert send(service, body, headers={"X-Slack-Request-Timestamp": timestamp}).status_code == 401
+    assert send(service, body, headers={"X-Slack-Signature": "v0=é".encode("latin-1")}).status_code == 401
+    time.sleep(0.5)  # nothing is expected, so there is nothing to poll for
+    assert [c.method for c in slack_api.calls[before:] if c.method != "auth.test"] == []
+
+
 def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
     service: str,
     slack_api: SlackAPIStub,
@@ -180,6 +194,32 @@ def test_follow_up_in_the_thread_is_answered_with_the_earlier_turns(
     assert QUESTION in prompt and "And where did they meet?" in prompt
     assert f"<@{BOT_USER_ID}>" not in prompt
     assert "Assistant:" in prompt  # the bot's earlier answer came back as the assistant's turn
+
+
+def test_a_long_threads_latest_turns_are_the_history_and_apologies_are_left_out(
+    service: str,
+    slack_api: SlackAPIStub,
+    fake_llm: FakeLLMServer,
+) -> None:
+    first = mention(slack_api, QUESTION, channel="C0NEWS07")
+    send(service, event_body(first))
+    wait_answer(slack_api, "C0NEWS07", first["ts"])
+    for i in range(250):  # more than one page of conversations.replies
+        slack_api.add_user_message("C0NEWS07", "U0BOB001", f"remark number {i}", thread_ts=first["ts"])
+    apology = "Sorry, I couldn't answer that. Try later."
+    slack_api.add_user_message("C0NEWS07", BOT_USER_ID, apology, first["ts"])["bot_id"] = BOT_ID  # as the bot posts it
+
+    requests_before = len(fake_llm.requests)
+    follow = slack_api.add_user_message("C0NEWS07", "U0ALICE1", "And where did they meet?", thread_ts=first["ts"])
+    send(service, event_body({"type": "message", "channel": "C0NEWS07", "channel_type": "channel", **follow}))
+    wait_answer(slack_api, "C0NEWS07", first["ts"], count=3)
+
+    pages = [c for c in slack_api.calls_to("conversations.replies") if c.params["ts"] == first["ts"]]
+    assert len(pages) >= 2 and pages[-1].params.get("cursor")
+    condense = [r for r in fake_llm.requests[requests_before:] if "Follow-up:" in r["messages"][-1]["content"]]
+    prompt = condense[0]["messages"][-1]["content"]
+    assert "User: remark number 249" in prompt  # the latest turns, not the thread's first 200 messages
+    assert "Sorry" not in prompt  # the bot's apology is not an answer it gave
 
 
 def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api: SlackAPIStub) -> None:
@@ -217,6 +257,11 @@ def test_ignores_other_threads_bots_and_its_own_messages(service: str, slack_api
     ] == []
 
 
+def ratings_of(url: str, answer_id: str) -> list[dict]:
+    """The stored clicks on one answer (a click is acknowledged before it is stored)."""
+    return [r for r in httpx.get(f"{url}/v1/feedback", timeout=10).json() if r["answer_id"] == answer_id]
+
+
 def test_feedback_click_is_stored_and_listed(
     service: str, slack_api: SlackAPIStub, settings: Settings, tmp_path: Path
 ) -> None:
@@ -229,8 +274,7 @@ def test_feedback_click_is_stored_and_listed(
     assert send(service, click, secret="wrong-secret").status_code == 401
     assert send(service, click).status_code == 200
 
-    listed = httpx.get(f"{service}/v1/feedback", timeout=10).json()
-    [record] = [r for r in listed if r["answer_id"] == button["value"]]
+    [record] = slack_api.wait_for(lambda: ratings_of(service, button["value"]), what="the stored click")  # type: ignore[misc]
     assert record["rating"] == "up" and record["user"] == "U0CAROL1"
     assert record["question"] == QUESTION and "1,000" in record["answer"] and not record["abstained"]
     assert record["citations"] and record["citations"][0]["doc_id"]
@@ -252,8 +296,9 @@ def test_feedback_click_is_stored_and_listed(
 
     down = block_actions_body("feedback_down", button["value"], "U0CAROL1", "C0NEWS04", reply["ts"])
     assert send(service, down).status_code == 200
-    ratings = [r["rating"] for r in httpx.get(f"{service}/v1/feedback").json() if r["answer_id"] == button["value"]]
-    assert ratings == ["down"]  # a changed mind replaces the earlier click
+    changed = lambda: any(r["rating"] == "down" for r in ratings_of(service, button["value"]))  # noqa: E731
+    slack_api.wait_for(changed, what="the changed click")
+    assert [r["rating"] for r in ratings_of(service, button["value"])] == ["down"]  # it replaces the earlier click
 
 
 def test_llm_failure_posts_an_apology_and_the_bot_keeps_answering(
@@ -352,3 +397,37 @@ def test_a_pipeline_still_starting_gets_an_apology(settings: Settings, slack_api
         assert send(url, event_body(event)).status_code == 200
         [reply] = wait_answer(slack_api, "C0NEWS06", event["ts"])
     assert "still starting" in reply["text"]
+
+
+def test_shutdown_lets_answers_under_way_finish(
+    settings: Settings, slack_api: SlackAPIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rag serve` (`create_app`) drains the bot before it stops: no placeholder is left behind."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("RAG_SLACK_API_URL", slack_api.base_url)
+    with SlowLLMServer(delay_s=2.0) as llm:
+        slow = make_settings(settings.data_dir, openai_base_url=llm.base_url, llm_model="fake")
+        with Pipeline(slow, start_llm=False) as pipeline:
+            with serve_app(create_app(slow, pipeline, ServiceSettings(api_keys=None))) as url:
+                event = mention(slack_api, QUESTION, channel="C0NEWS08")
+                assert send(url, event_body(event)).status_code == 200
+                slack_api.wait_for(lambda: replies_in(slack_api, "C0NEWS08", event["ts"]), what="the placeholder")
+            [reply] = replies_in(slack_api, "C0NEWS08", event["ts"])  # the server has stopped
+    assert reply["text"] != WORKING and "1,000" in block_text(reply["blocks"])
+
+
+def test_shutdown_waits_for_answers_only_so_long(
+    pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack = SlackSettings(bot_token="xoxb-test", api_url=slack_api.base_url)
+    _, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+
+    async def stop_while_answering() -> float:
+        bot.spawn(asyncio.sleep(60))  # an answer that would outlast any shutdown
+        started = time.monotonic()
+        await bot.drain(timeout=0.2)
+        return time.monotonic() - started
+
+    assert asyncio.run(stop_while_answering()) < 5
+    assert "1 answer(s) unfinished" in caplog.text

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from rag.schema import Answer, Citation, Conflict, ConflictClaim
-from service.slack_blocks import MAX_BLOCKS, SECTION_CHARS, answer_blocks, apology_blocks, escape, split_text
+from service.slack_blocks import (
+    MAX_BLOCKS,
+    SECTION_CHARS,
+    answer_blocks,
+    apology_blocks,
+    escape,
+    split_text,
+)
 
 
 def citation(marker: int, **kw) -> Citation:
@@ -53,9 +60,28 @@ def test_long_answers_and_many_sources_stay_within_slacks_limits() -> None:
     assert all(len(p) <= SECTION_CHARS and "&amp" not in p[-4:] for p in pieces)
 
 
+def test_text_is_split_at_the_best_break_in_reach() -> None:
+    words = "word " * 300  # 1,500 characters of spaces to break at
+    paragraph = split_text(words + "end.\n\n" + words + "more. " + words, limit=3000)
+    assert paragraph[0] == words + "end."  # the paragraph end, though sentence and word ends come later
+    sentence = split_text(words + "end. " + words + "more " + words, limit=3000)
+    assert sentence[0] == words + "end."  # no paragraph or line end in reach: the sentence end
+    assert split_text("a b c d e f", limit=8) == ["a b c d", "e f"]  # else the last word end
+
+
 def test_unbroken_text_is_cut_without_splitting_an_escape() -> None:
     pieces = split_text(escape("x" * 2998 + "&" + "y" * 10))
     assert pieces[0] == "x" * 2998 and pieces[1].startswith("&amp;")
+
+
+def test_article_text_cannot_notify_anyone() -> None:
+    c = citation(1, title="@here <!channel>", text="Tell @channel and <!here> and <@U0BOSS01>")
+    blocks = answer_blocks(answer("Alert @everyone <!everyone> [1].", [c], abstain_reason="@here"), "id1")
+    texts = [b["text"] for b in blocks if "text" in b and b["type"] != "actions"]
+    texts += [e for b in blocks if b["type"] == "context" for e in b["elements"]]
+    assert texts and all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)  # no auto-parsed @channel
+    assert "<!" not in str(blocks) and "<@" not in str(blocks)  # written mentions stay escaped
+    assert "&lt;!here&gt;" in str(blocks) and "Tell @channel" in str(blocks)
 
 
 def test_abstention_says_the_articles_dont_say() -> None:
@@ -79,6 +105,15 @@ def test_conflicts_are_noted_with_their_quotes() -> None:
     note = next(t for t in sections(blocks) if "disagree" in t)
     assert "how long it lasted" in note and "[1] “90 minutes”" in note and "[2] “2 hours”" in note
     assert not [b for b in blocks if b["type"] == "actions"]  # no answer id: no buttons
+
+
+def test_many_conflicts_never_push_out_the_buttons() -> None:
+    claims = [ConflictClaim(marker=1, doc_id="a", quote="yes"), ConflictClaim(marker=2, doc_id="b", quote="no")]
+    conflicts = [Conflict(about=f"point {i}", claims=claims) for i in range(60)]
+    blocks = answer_blocks(answer("Yes and no [1][2].", [citation(1), citation(2)], conflicts=conflicts), "id1")
+    assert len(blocks) <= MAX_BLOCKS and blocks[-1]["type"] == "actions"
+    assert "*Sources*" in str(blocks) and "point 0" in str(blocks)
+    assert "57 more" in str(blocks) and "point 59" in str(blocks)  # the rest are named in one line
 
 
 def test_apology_carries_the_errors_advice() -> None:
