@@ -81,6 +81,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         report = pipeline.ingest([Path(p) for p in args.paths])
     for path, reason in report.skipped.items():
         print(f"skipped: {reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"skipped {len(report.skipped)}; {report.chunks} chunks in {report.seconds:.1f} s"

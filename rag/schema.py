@@ -6,9 +6,14 @@ add fields freely, never rename or remove one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
+
+
+def timestamp(value: datetime) -> int:
+    """Seconds since the epoch; a date without a time zone is UTC (not this machine's zone)."""
+    return int((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp())
 
 
 class Article(BaseModel):
@@ -119,5 +124,6 @@ class IngestReport(BaseModel):
     unchanged: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
     warnings: list[str] = Field(default_factory=list)  # ingested, but worth a look
+    not_stored: list[str] = Field(default_factory=list)  # doc ids read but not written: the store failed (also in skipped)
     chunks: int = 0
     seconds: float = 0.0

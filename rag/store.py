@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,7 +21,7 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
-from rag.schema import Article, DocInfo, Filters
+from rag.schema import Article, DocInfo, Filters, timestamp
 from rag.settings import Settings
 from rag.storelock import collection_lock
 
@@ -261,9 +260,9 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     if filters.doc_ids:
         clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
     if filters.published_after:
-        clauses.append({"published_ts": {"$gte": _ts(filters.published_after)}})
+        clauses.append({"published_ts": {"$gte": timestamp(filters.published_after)}})
     if filters.published_before:
-        clauses.append({"published_ts": {"$lte": _ts(filters.published_before)}})
+        clauses.append({"published_ts": {"$lte": timestamp(filters.published_before)}})
         clauses.append({"published_ts": {"$gte": 0}})  # undated articles do not match a date range
     if not clauses:
         return None
@@ -277,12 +276,9 @@ def matches(filters: Filters | None, metadata: dict[str, Any]) -> bool:
     ts = int(metadata.get("published_ts", -1))
     if filters.doc_ids and metadata.get("doc_id") not in filters.doc_ids:
         return False
-    if filters.published_after and ts < _ts(filters.published_after):
+    if filters.published_after and ts < timestamp(filters.published_after):
         return False
-    if filters.published_before and not 0 <= ts <= _ts(filters.published_before):
+    if filters.published_before and not 0 <= ts <= timestamp(filters.published_before):
         return False
     return True
 
-
-def _ts(value: datetime) -> int:
-    return int(value.timestamp())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-from rag.schema import Article
+from rag.schema import Article, timestamp
 
 
 class Chunker:
@@ -39,7 +39,7 @@ class Chunker:
                         "doc_id": article.doc_id,
                         "title": article.title,
                         "url": article.url or "",
-                        "published_ts": int(article.published_at.timestamp()) if article.published_at else -1,
+                        "published_ts": timestamp(article.published_at) if article.published_at else -1,
                         "start": start,
                         "end": end,
                         "content_hash": article.content_hash,

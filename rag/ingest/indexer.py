@@ -101,6 +101,7 @@ class Indexer:
                     f"{where}: not stored ({type(e).__name__}: {e}); any earlier version of '{article.doc_id}' "
                     "is kept: ingest it again once the store is reachable."
                 )
+                report.not_stored.append(article.doc_id)
                 log.warning("could not store %s", article.doc_id, exc_info=True)
                 continue
             report.chunks += len(nodes)

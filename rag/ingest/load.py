@@ -120,7 +120,7 @@ def load_file(path: Path, skipped: dict[str, str] | None = None) -> list[Article
 def _load_json(path: Path, text: str, skipped: dict[str, str] | None) -> list[Article]:
     jsonl = path.suffix.lower() == ".jsonl"
     if jsonl:  # one record a line, each parsed on its own
-        items = [(f"{path}:{n}", f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        items = [(f"{path}:{n}", f"line {n}", line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     else:
         try:
             loaded = _parse_json(text)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from rag.errors import InvalidInput, UnreadableFile
+from rag.errors import InvalidInput, StoreUnavailable, UnreadableFile
 from rag.pipeline import Pipeline
 from rag.schema import IngestReport
 from service.deps import PipelineDep, ServiceSettingsDep, StateDep
@@ -65,6 +65,8 @@ async def upload(request: Request, state: StateDep, pipeline: PipelineDep, servi
     else:
         raise HTTPException(415, f"Content-Type {content_type!r} is not accepted: send multipart/form-data with a `file`, or JSON.")
     if report.skipped and not (report.added or report.updated or report.unchanged):
+        if report.not_stored:  # the article was fine; the store was not
+            raise StoreUnavailable("; ".join(report.skipped.values()))
         raise UnreadableFile("; ".join(report.skipped.values()))
     return IngestResponse(report=report, documents=await run_in_threadpool(_report_documents, pipeline, report))
 
@@ -113,7 +115,8 @@ async def _ingest_file(state, pipeline: Pipeline, file: UploadFile, max_chars: i
         path = Path(tmp) / safe
         path.write_bytes(data)
         report = await run_in_threadpool(_locked, state, pipeline.ingest, [path])
-        report.skipped = {name: reason.replace(str(path), name) for reason in report.skipped.values()} if report.skipped else {}
+        # The temporary path is ours, not the user's: say the uploaded name (a .jsonl may skip several lines).
+        report.skipped = {key.replace(str(path), name): why.replace(str(path), name) for key, why in report.skipped.items()}
     return report
 
 

@@ -138,6 +138,30 @@ def test_non_latin_file_names_and_titles_make_distinct_ids(client):
         assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
 
 
+def test_an_uploaded_jsonl_reports_each_bad_line_by_the_uploaded_name(client):
+    good = json.dumps({"id": "pellin-pass", "text": "Snow closed the Pellin pass road for six hours on Sunday."})
+    body = "\n".join(['{"text": "cut', good, json.dumps({"text": 5})]).encode()
+    r = client.post("/v1/documents", files={"file": ("wires.jsonl", body)})
+    assert r.status_code == 201, r.text
+    assert sorted(r.json()["report"]["skipped"]) == ["wires.jsonl:1", "wires.jsonl:3"]
+    assert "rag-upload" not in r.text  # no temporary path
+    assert client.delete("/v1/documents/pellin-pass").status_code == 200
+
+
+def test_an_upload_the_store_fails_to_write_is_503_and_the_service_goes_on(client, http_pipeline, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(http_pipeline.store, "_upsert", down)
+    r = client.post("/v1/documents", json={"text": ARTICLE, "id": "never-stored"})
+    assert r.status_code == 503 and r.json()["error"]["type"] == "store_unavailable", r.text
+    assert "ingest it again" in r.json()["error"]["message"]
+    monkeypatch.undo()
+    assert client.get("/v1/documents/never-stored").status_code == 404
+    assert _ids(client.post("/v1/documents", json={"text": ARTICLE, "id": "never-stored"})) == ["never-stored"]
+    assert client.delete("/v1/documents/never-stored").status_code == 200
+
+
 def test_the_same_latin_title_updates_the_same_article(client):
     first = _ids(client.post("/v1/documents", json={"text": ARTICLE, "title": "Vellmar council news"}))
     again = client.post("/v1/documents", json={"text": ARTICLE.replace("64", "65"), "title": "Vellmar council news"})

@@ -145,3 +145,16 @@ def test_two_files_with_one_name_do_not_overwrite_each_other(pipeline: Pipeline,
     report = pipeline.ingest([tmp_path / "y"])  # later, alone: it replaces x's article, with a warning
     assert report.updated == ["harlow"]
     assert len(report.warnings) == 1 and str(tmp_path / "x" / "harlow.txt") in report.warnings[0]
+
+
+def test_jsonl_dates_without_a_zone_are_utc_and_line_separators_stay_inside_records(pipeline: Pipeline, tmp_path: Path):
+    path = tmp_path / "old.jsonl"
+    records = [
+        {"id": "ancient", "text": "The Orrin ferry first sailed to Kessel.", "published_at": "0001-01-01T00:00:00"},
+        {"id": "noon", "text": "The Orrin ferry\u2028carries 300 passengers.", "published_at": "2025-05-18T12:00:00"},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+    report = pipeline.ingest([path])
+    assert report.added == ["ancient", "noon"] and not report.skipped, report
+    stamps = pipeline.store.chunks.get(where={"doc_id": "noon"}, include=["metadatas"])["metadatas"]
+    assert stamps[0]["published_ts"] == 1747569600  # 2025-05-18 12:00 UTC, whatever this machine's zone
