@@ -68,9 +68,10 @@ class CollectionLock:
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"Another process has the collection '{self.collection}' of the embedded store open "
-                        f"({self.path.parent}), so this one may not change it: add or remove articles through the "
-                        "running service (POST /v1/documents, DELETE /v1/documents/{id}), or stop the other process "
-                        "and try again. To share one store between processes, run a Chroma server (RAG_CHROMA_URL)."
+                        f"({self.path.parent}), so this one may not change it now: if that is `rag serve`, add or "
+                        "remove articles through it (POST /v1/documents, DELETE /v1/documents/{id}); otherwise try "
+                        "again when the other process is done. To share one store between processes, run a Chroma "
+                        "server (RAG_CHROMA_URL)."
                     ) from None
                 time.sleep(0.1)
 
