@@ -59,6 +59,11 @@ class Pipeline:
         self._llm: ChatLLM | None = None
         self._llm_lock = threading.Lock()
         self.indexer.ensure_keyword_index()
+        self._closing = threading.Event()
+        if settings.chroma_url and settings.store_sync_s:
+            watch = threading.Thread(target=self._watch_store, args=(settings.store_sync_s,), name="store-watch")
+            watch.daemon = True
+            watch.start()
         if start_llm:
             self.llm  # noqa: B018 - start the model now rather than on the first question
 
@@ -86,7 +91,21 @@ class Pipeline:
             return False
         return self.local_llm.healthy() if self.local_llm else True
 
+    def _watch_store(self, every: float) -> None:
+        """With a Chroma server, other processes may add, change or remove articles: within
+        `every` seconds the keyword index is rebuilt (and with it the search caches reset)."""
+        known = None  # the first look rebuilds: an article changed in place keeps its chunk ids
+        while not self._closing.wait(every):
+            try:
+                now = self.store.articles_fingerprint()
+                if now != known:
+                    self.indexer.refresh_keyword_index()
+                    known = now
+            except Exception as e:  # noqa: BLE001 - the server may be away for a while: look again later
+                log.warning("could not check the Chroma server for changes (%s); trying again", type(e).__name__)
+
     def close(self) -> None:
+        self._closing.set()
         if self.local_llm:
             self.local_llm.stop()
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     # Vector store: embedded persistent Chroma unless a server URL is given.
     chroma_url: str | None = None
+    # With a Chroma server, how often (seconds) to look for articles other processes added,
+    # changed or removed, and bring the keyword index and caches up to date (0: never).
+    store_sync_s: float = Field(default=5.0, ge=0)
 
     # LLM, always spoken to through the OpenAI chat-completions protocol.
     # With neither OPENAI_BASE_URL nor OPENAI_API_KEY set, a local model is served on loopback.

@@ -7,6 +7,7 @@ of its chunk embeddings, which finds near-duplicate articles).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -221,6 +222,12 @@ class ChromaStore:
 
     def count_chunks(self) -> int:
         return self.chunks.count()
+
+    def articles_fingerprint(self) -> str:
+        """Changes whenever an article is added, changed or removed (by any process)."""
+        got = self.docs.get(include=["metadatas"])
+        pairs = sorted(f"{i}\t{(m or {}).get('content_hash', '')}" for i, m in zip(got["ids"], got["metadatas"]))
+        return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
 
     def chunk_ids(self) -> list[str]:
         return sorted(self.chunks.get(include=[])["ids"])

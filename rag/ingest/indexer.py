@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -36,6 +37,7 @@ class Indexer:
         self.embedding = embedding
         self.chunker = chunker
         self.keyword = keyword
+        self._refreshing = threading.Lock()
 
     def ingest_paths(self, paths: Iterable[Path], progress: bool = False) -> IngestReport:
         """Ingest files and folders; a bad file (or record) is reported in `skipped` and the rest go on."""
@@ -153,8 +155,9 @@ class Indexer:
         self.refresh_keyword_index()
 
     def refresh_keyword_index(self) -> None:
-        ids, texts, metas = self.store.all_chunks()
-        self.keyword.rebuild(ids, texts, metas)
+        with self._refreshing:  # one rebuild at a time (ingests, removals, the server-mode watcher)
+            ids, texts, metas = self.store.all_chunks()
+            self.keyword.rebuild(ids, texts, metas)
 
     def ensure_keyword_index(self) -> None:
         """At start-up: reload is enough unless the chunks changed behind our back."""

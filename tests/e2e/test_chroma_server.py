@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,31 @@ def test_unreachable_chroma_server_is_one_clear_error(tmp_path: Path):
     settings = make_settings(tmp_path / "data", chroma_url="http://127.0.0.1:9")
     with pytest.raises(StoreUnavailable, match="not answering.*unset RAG_CHROMA_URL"):
         Pipeline(settings, start_llm=False)
+
+
+def test_articles_changed_by_another_process_are_found_and_forgotten(chroma_server: str, tmp_path: Path, fake_llm):
+    """Two replicas of the service on one Chroma server: what one adds, changes or removes, the
+    other finds (or stops finding) within its sync interval, with keyword search and caches too."""
+
+    def replica(name: str):
+        return Pipeline(make_settings(tmp_path / name, chroma_url=chroma_server, collection="replicas",
+                                      openai_base_url=fake_llm.base_url, llm_model="fake", auto_seed=False,
+                                      store_sync_s=0.2), start_llm=False)  # fmt: skip
+
+    def within(seconds: float, check) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.1)
+        return False
+
+    question = "How many passengers does the Orrin ferry carry?"
+    with replica("a") as writer, replica("b") as reader:
+        assert reader.search(question, mode="keyword") == []  # now in the reader's search cache
+        writer.ingest_record({"id": "orrin", "text": "The Orrin ferry carries 300 passengers a day."}, "orrin")
+        assert within(10, lambda: [p.doc_id for p in reader.search(question, mode="keyword")] == ["orrin"])
+        writer.ingest_record({"id": "orrin", "text": "The Orrin ferry carries 450 passengers a day."}, "orrin")
+        assert within(10, lambda: "450" in reader.search(question, k=1)[0].text), "an article changed in place"
+        writer.remove("orrin")
+        assert within(10, lambda: all(p.doc_id != "orrin" for p in reader.search(question)))
