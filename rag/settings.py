@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -127,6 +128,17 @@ def env_name(cls: type[BaseSettings], field: str) -> str:
     if isinstance(alias, str):
         return alias
     return f"{cls.model_config.get('env_prefix') or ''}{field}".upper()
+
+
+def public_url(url: str) -> str:
+    """The URL as logs and error messages may show it: without a user, password or query
+    (where some servers take their key)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @lru_cache

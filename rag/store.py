@@ -23,7 +23,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
 from rag.schema import Article, DocInfo, Filters, timestamp
-from rag.settings import Settings
+from rag.settings import Settings, public_url
 from rag.storelock import collection_lock
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _client(settings: Settings) -> Any:
             client.heartbeat()
         except Exception as e:
             raise StoreUnavailable(
-                f"Chroma server at {settings.chroma_url} is not answering ({type(e).__name__}): "
+                f"Chroma server at {public_url(settings.chroma_url)} is not answering ({type(e).__name__}): "
                 "start it (`chroma run --path DIR --port N`) or unset RAG_CHROMA_URL to use the embedded store."
             ) from None
         return client

@@ -9,7 +9,7 @@ import openai
 
 from rag.errors import LLMUnavailable
 from rag.schema import Usage
-from rag.settings import Settings
+from rag.settings import Settings, public_url
 
 Message = dict[str, str]
 
@@ -24,7 +24,7 @@ class ChatLLM:
     """A thin wrapper over `openai.OpenAI` that turns transport failures into `LLMUnavailable`."""
 
     def __init__(self, base_url: str, api_key: str, model: str, timeout_s: float, max_tokens: int, concurrency: int) -> None:
-        self.base_url = base_url
+        self.base_url = public_url(base_url)  # what messages and logs show; the client has the whole URL
         self.model = model
         self.max_tokens = max_tokens
         self.concurrency = concurrency  # how many requests the backend serves at once

@@ -36,3 +36,19 @@ def test_serve_names_a_bad_port_and_echoes_no_secret(tmp_path):
     done = rag("serve", RAG_PORT="not-a-port", OPENAI_API_KEY="sk-secret-value", RAG_DATA_DIR=str(tmp_path))
     assert done.returncode == 2 and "RAG_PORT" in done.stderr and "Traceback" not in done.stderr
     assert "sk-secret-value" not in done.stderr + done.stdout
+
+
+def test_urls_in_messages_carry_no_credentials(tmp_path):
+    from rag.errors import LLMUnavailable, StoreUnavailable
+    from rag.llm.client import ChatLLM
+    from rag.pipeline import Pipeline
+    from tests.conftest import make_settings
+
+    llm = ChatLLM("http://bob:s3cret@127.0.0.1:9/v1?api-key=k3y", "sk-x", "m", timeout_s=5, max_tokens=5, concurrency=1)
+    with pytest.raises(LLMUnavailable) as failed:
+        llm.complete([{"role": "user", "content": "hi"}])
+    assert "http://127.0.0.1:9/v1" in failed.value.message
+    assert "s3cret" not in failed.value.message and "k3y" not in failed.value.message
+    with pytest.raises(StoreUnavailable) as failed:
+        Pipeline(make_settings(tmp_path / "data", chroma_url="http://bob:s3cret@127.0.0.1:9"), start_llm=False)
+    assert "http://127.0.0.1:9" in failed.value.message and "s3cret" not in failed.value.message
