@@ -117,7 +117,9 @@ class ChromaStore:
         """Exclusive use of an embedded collection while writing (a Chroma server needs none)."""
         return self._lock.writing() if self._lock else nullcontext()
 
-    def put_article(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
+    def put_article(
+        self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str], chunking: str = ""
+    ) -> None:
         """Replace the article's chunks, then its record.
 
         New chunks are written (in batches Chroma accepts) before stale ones go, and the record,
@@ -126,7 +128,7 @@ class ChromaStore:
         """
         with self.writing():
             self._replace_chunks(article, nodes)
-            self._put_record(article, nodes, near_duplicates)
+            self._put_record(article, nodes, near_duplicates, chunking)
 
     def _replace_chunks(self, article: Article, nodes: Sequence[TextNode]) -> None:
         old = self.chunks.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas", "documents"])
@@ -139,7 +141,9 @@ class ChromaStore:
             raise
         self._delete([i for i in old["ids"] if i not in new_ids])
 
-    def _put_record(self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str]) -> None:
+    def _put_record(
+        self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str], chunking: str
+    ) -> None:
         mean = np.mean([n.get_embedding() for n in nodes], axis=0)
         mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self.docs.upsert(
@@ -152,6 +156,7 @@ class ChromaStore:
                     "url": article.url or "",
                     "published_at": article.published_at.isoformat() if article.published_at else "",
                     "content_hash": article.content_hash,
+                    "chunking": chunking,
                     "chunks": len(nodes),
                     "chars": len(article.text),
                     "near_duplicates": json.dumps(near_duplicates),
@@ -193,8 +198,17 @@ class ChromaStore:
     # --- reading -----------------------------------------------------------------
 
     def content_hash(self, doc_id: str) -> str | None:
+        stored = self.stored_version(doc_id)
+        return stored[0] if stored else None
+
+    def stored_version(self, doc_id: str) -> tuple[str, str] | None:
+        """(content hash, chunking) of the stored article; chunking is "" for records written
+        before it was kept."""
         got = self.docs.get(ids=[doc_id], include=["metadatas"])
-        return got["metadatas"][0].get("content_hash") if got["ids"] else None
+        if not got["ids"]:
+            return None
+        meta = got["metadatas"][0] or {}
+        return meta.get("content_hash", ""), meta.get("chunking", "")
 
     def source(self, doc_id: str) -> str | None:
         """Where the stored version of the article was read from (a path, "upload", or None)."""

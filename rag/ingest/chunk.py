@@ -10,6 +10,7 @@ from rag.schema import Article, timestamp
 
 class Chunker:
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
+        self.signature = f"{chunk_size}/{chunk_overlap}"  # stored with each article: a change re-chunks it
         # The default overlap (200) exceeds small chunk sizes: always set it.
         self.splitter = SentenceSplitter(
             chunk_size=chunk_size, chunk_overlap=chunk_overlap, paragraph_separator="\n"

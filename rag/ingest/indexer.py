@@ -66,14 +66,14 @@ class Indexer:
         started = time.perf_counter()
         pending: list[tuple[Article, list, bool]] = []  # (article, nodes, is_update)
         for article in self._distinct_ids(articles, report):
-            old_hash = self.store.content_hash(article.doc_id)
-            if old_hash == article.content_hash:
-                report.unchanged.append(article.doc_id)
+            stored = self.store.stored_version(article.doc_id)
+            if stored and stored[0] == article.content_hash and stored[1] in ("", self.chunker.signature):
+                report.unchanged.append(article.doc_id)  # same text, chunked as RAG_CHUNK_SIZE/_OVERLAP say
                 continue
-            if old_hash is not None:
+            if stored:
                 self._warn_if_other_source(article, report)
             try:
-                pending.append((article, self.chunker.split(article), old_hash is not None))
+                pending.append((article, self.chunker.split(article), stored is not None))
             except Exception as e:  # an article the splitter cannot handle
                 report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
                 log.warning("skipped %s: %s", article.doc_id, e)
@@ -148,7 +148,7 @@ class Indexer:
         mean = np.mean(np.asarray([n.embedding for n in nodes], dtype=np.float32), axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-12)
         near = self.store.similar_docs(mean, exclude=article.doc_id, threshold=NEAR_DUPLICATE_ARTICLE)
-        self.store.put_article(article, nodes, near)
+        self.store.put_article(article, nodes, near, chunking=self.chunker.signature)
 
     def remove(self, doc_id: str) -> None:
         self.store.delete_article(doc_id)

@@ -137,3 +137,20 @@ def test_a_collection_refuses_vectors_of_another_embedding_model(fake_pipeline: 
 
     with pytest.raises(InvalidInput, match="embedding model 'all-MiniLM-L6-v2-onnx-int8'"):
         ChromaStore(fake_pipeline.settings, embed_model="text-embedding-3-small")
+
+
+def test_a_new_chunk_size_rechunks_articles_on_the_next_ingest(tmp_path: Path):
+    from rag.pipeline import Pipeline
+    from tests.conftest import make_settings
+
+    article = tmp_path / "ledger.txt"
+    article.write_text("Ledger\n" + " ".join(f"Entry {n} lists {n * 7} crates of apples from Kessel." for n in range(40)))
+    counts = []
+    for size in (96, 48, 48):
+        settings = make_settings(tmp_path / "data", chunk_size=size, auto_seed=False)
+        with Pipeline(settings, start_llm=False) as pipeline:
+            report = pipeline.ingest([article])
+            counts.append((report.added + report.updated, report.unchanged, pipeline.documents()[0].chunks))
+    (first, _, big), (second, _, small), (third, unchanged, same) = counts
+    assert first == ["ledger"] and second == ["ledger"] and small > big, "the new size re-chunked it"
+    assert third == [] and unchanged == ["ledger"] and same == small, "and only once"

@@ -80,10 +80,10 @@ def test_an_article_that_fails_to_store_is_reported_and_the_rest_indexed(
     (tmp_path / "weir.txt").write_text("Weir news\nThe Ostrow weir was raised by 40 centimetres before the floods.")
     put_article = pipeline.store.put_article
 
-    def failing_for_weir(article, nodes, near):
+    def failing_for_weir(article, nodes, near, **kwargs):
         if article.doc_id == "weir":
             raise ConnectionError("store went away")
-        put_article(article, nodes, near)
+        put_article(article, nodes, near, **kwargs)
 
     monkeypatch.setattr(pipeline.store, "put_article", failing_for_weir)
     report = pipeline.ingest([tmp_path])
