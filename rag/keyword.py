@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,9 @@ from bm25s.stopwords import STOPWORDS_EN
 from rag.answer.text import stem
 from rag.schema import Filters
 from rag.store import matches
+
+# bm25s sets its own logger to DEBUG when imported: its per-load chatter is not for users.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 

@@ -194,6 +194,18 @@ class ChromaStore:
         with self.writing():
             self.chunks.delete(where={"doc_id": doc_id})
             self.docs.delete(ids=[doc_id])
+            self._forget_near_duplicate(doc_id)
+
+    def _forget_near_duplicate(self, doc_id: str) -> None:
+        """Articles that were noted as repeating the removed one no longer name it."""
+        got = self.docs.get(include=["metadatas"])
+        changed = {}
+        for other, meta in zip(got["ids"], got["metadatas"]):
+            near = json.loads((meta or {}).get("near_duplicates") or "[]")
+            if doc_id in near:
+                changed[other] = {**meta, "near_duplicates": json.dumps([d for d in near if d != doc_id])}
+        if changed:
+            self.docs.update(ids=list(changed), metadatas=list(changed.values()))
 
     # --- reading -----------------------------------------------------------------
 

@@ -38,7 +38,9 @@ class _Strict(BaseModel):
 
 
 class FilterFields(_Strict):
-    doc_ids: list[Text] | None = Field(default=None, description="only these articles")
+    doc_ids: list[Text] | None = Field(
+        default=None, min_length=1, description="only these articles (omit it for all; an empty list is refused)"
+    )
     published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
 

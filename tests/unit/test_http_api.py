@@ -125,6 +125,7 @@ def test_openai_sdk_streaming(http_service):
         ({"content": b'{"question": "\xff"}', "headers": {"Content-Type": "application/json"}}, 400, "invalid_json",
          "UTF-8"),
         ({"json": {"question": SWAP, "published_after": "0000-01-01T00:00"}}, 422, "invalid_request", "out of range"),
+        ({"json": {"question": SWAP, "doc_ids": []}}, 422, "invalid_request", "`doc_ids`"),
     ],
 )
 def test_bad_input_gets_a_json_error_that_says_what_to_fix(client, kwargs, status, kind, hint):

@@ -154,3 +154,13 @@ def test_a_new_chunk_size_rechunks_articles_on_the_next_ingest(tmp_path: Path):
     (first, _, big), (second, _, small), (third, unchanged, same) = counts
     assert first == ["ledger"] and second == ["ledger"] and small > big, "the new size re-chunked it"
     assert third == [] and unchanged == ["ledger"] and same == small, "and only once"
+
+
+def test_a_removed_article_is_no_longer_named_as_a_near_duplicate(fake_pipeline):
+    seed = next(d for d in fake_pipeline.documents())
+    _, text = fake_pipeline.document(seed.doc_id)
+    fake_pipeline.ingest_record({"id": "syndicated", "title": "Syndicated copy", "text": text}, "syndicated")
+    docs = {d.doc_id: d for d in fake_pipeline.documents()}
+    assert seed.doc_id in docs["syndicated"].near_duplicates  # a verbatim copy
+    fake_pipeline.remove(seed.doc_id)
+    assert all(seed.doc_id not in d.near_duplicates for d in fake_pipeline.documents())
