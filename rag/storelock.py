@@ -69,9 +69,10 @@ class CollectionLock:
                     raise StoreBusy(
                         f"Another process has the collection '{self.collection}' of the embedded store open "
                         f"({self.path.parent}), so this one may not change it now: if that is `rag serve`, add or "
-                        "remove articles through it (POST /v1/documents, DELETE /v1/documents/{id}); otherwise try "
-                        "again when the other process is done. To share one store between processes, run a Chroma "
-                        "server (RAG_CHROMA_URL)."
+                        "remove articles through it (POST /v1/documents, DELETE /v1/documents/{id}); if it is a "
+                        "short command, try again when it is done. To change the articles while other long-running "
+                        "processes (`rag slack --socket`, a second `rag serve`) use them, run a Chroma server "
+                        "(RAG_CHROMA_URL)."
                     ) from None
                 time.sleep(0.1)
 
