@@ -116,7 +116,7 @@ def cmd_setup(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "bm25s"):
+    for noisy in ("httpx", "chromadb"):  # bm25s: rag.keyword quiets it (it sets its own level on import)
         logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="rag", description="Questions over news articles, with checked citations.")
     sub = parser.add_subparsers(dest="command", required=True)

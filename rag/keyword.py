@@ -98,10 +98,6 @@ class KeywordIndex:
         self._load()
 
     @property
-    def ids(self) -> list[str]:
-        return self._current.ids
-
-    @property
     def fingerprint(self) -> str:
         return self._current.fingerprint
 

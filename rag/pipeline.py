@@ -32,15 +32,21 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 
 
+def lone_surrogate(text: str) -> str | None:
+    """Where the text holds a lone surrogate (JSON "\\ud800": not Unicode text), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"character {e.start} ({text[e.start]!r})"
+    return None
+
+
 def clean_question(question: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise EmptyQuestion()
     question = " ".join(question.split())
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError as e:
-        where = f"character {e.start} ({question[e.start]!r})"
-        raise InvalidInput(f"The question has a lone surrogate at {where}; send valid Unicode text.") from None
+    if where := lone_surrogate(question):
+        raise InvalidInput(f"The question has a lone surrogate at {where}; send valid Unicode text.")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInput(f"The question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}.")
     return question

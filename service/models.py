@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from rag.pipeline import lone_surrogate
 from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage
 
 K = Field(default=None, ge=1, le=20, description="passages to retrieve (default from settings)")
@@ -15,11 +16,8 @@ K = Field(default=None, ge=1, le=20, description="passages to retrieve (default 
 
 def _unicode(value: str) -> str:
     """Text that can be sent on: a lone surrogate (such as JSON "\\ud800") is not Unicode text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        where = f"character {e.start} ({value[e.start]!r})"
-        raise ValueError(f"lone surrogate at {where}; send valid Unicode text") from None
+    if where := lone_surrogate(value):
+        raise ValueError(f"lone surrogate at {where}; send valid Unicode text")
     return value
 
 

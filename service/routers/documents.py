@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from rag.errors import InvalidInput, StoreUnavailable, UnreadableFile
+from rag.ingest.load import SUPPORTED
 from rag.pipeline import Pipeline
 from rag.schema import IngestReport
 from service.deps import PipelineDep, ServiceSettingsDep, StateDep
@@ -23,7 +24,7 @@ from service.models import Deleted, DocumentDetail, DocumentIn, DocumentList, Do
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+UPLOAD_TYPES = tuple(sorted(SUPPORTED))  # what the loader reads
 _ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -127,7 +128,7 @@ def _longest_article(data: bytes, suffix: str) -> int:
         return len(text)
     try:
         if suffix == ".jsonl":
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+            records = [json.loads(line) for line in text.split("\n") if line.strip()]  # as the loader splits
         else:
             loaded = json.loads(text)
             records = loaded if isinstance(loaded, list) else [loaded]
