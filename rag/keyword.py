@@ -26,7 +26,7 @@ import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
-from rag.answer.text import stem
+from rag.nlp.text import stem
 from rag.schema import Filters
 from rag.store import matches
 

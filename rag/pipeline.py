@@ -23,7 +23,7 @@ from rag.keyword import KeywordIndex
 from rag.llm.client import ChatLLM, Message
 from rag.llm.local import LocalLLMServer
 from rag.retrieve import HybridRetriever
-from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage, Timings
+from rag.schema import Answer, DocInfo, EvidenceSentence, Filters, IngestReport, Passage, Timings
 from rag.settings import Settings
 from rag.store import ChromaStore
 
@@ -165,11 +165,14 @@ class Pipeline:
         raise AssertionError("unreachable")
 
     def stream(
-        self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False
-    ) -> Iterator[str | Answer]:
+        self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False,
+        evidence: bool = False,
+    ) -> Iterator[str | list[EvidenceSentence] | Answer]:
         """Text deltas as the model writes, then the verified `Answer` (its text may differ:
         unsupported sentences are removed and citations renumbered). With `short`, the
-        answer also carries `short_answer`: the few words that answer (one more model call)."""
+        answer also carries `short_answer`: the few words that answer (one more model call).
+        With `evidence`, the numbered evidence sentences (a list) come first, before the
+        model is asked."""
         question = clean_question(question)
         started = time.perf_counter()
         k = k or self.settings.top_k
@@ -177,6 +180,10 @@ class Pipeline:
         timings = Timings(retrieve_ms=round((time.perf_counter() - started) * 1000, 1))
         answerer = self.answerer
         for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
+            if isinstance(item, list):  # the evidence shown to the model, before its first token
+                if evidence:
+                    yield item
+                continue
             if isinstance(item, Answer):
                 if short:
                     item.short_answer = answerer.shorten(question, item)

@@ -58,6 +58,31 @@ class Passage(BaseModel):
     also_in: list[str] = Field(default_factory=list)  # chunk ids of collapsed near-duplicates
 
 
+class EvidenceSentence(BaseModel):
+    """A sentence of a retrieved passage, numbered as the model sees it."""
+
+    id: int  # the number shown to the model, from 1
+    doc_id: str
+    chunk_id: str
+    title: str
+    text: str
+    start: int  # character span in the cleaned article text
+    end: int
+    score: float  # how well it matches the question (lexical, with the passage's rank)
+    url: str | None = None
+    published_at: datetime | None = None
+
+
+class CitedSentence(BaseModel):
+    """The exact sentence of an article that backs a citation."""
+
+    evidence_id: int
+    doc_id: str
+    start: int  # character span in the cleaned article text
+    end: int
+    text: str
+
+
 class Citation(BaseModel):
     marker: int
     doc_id: str
@@ -68,6 +93,18 @@ class Citation(BaseModel):
     text: str
     score: float
     url: str | None = None
+    # Additions: the sentence(s) of the passage that back it, and the article's date.
+    sentences: list[CitedSentence] = Field(default_factory=list)
+    published_at: datetime | None = None
+
+
+class AnswerSentence(BaseModel):
+    """One sentence of the answer with the markers of the citations that back it."""
+
+    text: str  # without markers
+    markers: list[int] = Field(default_factory=list)
+    evidence: list[int] = Field(default_factory=list)  # ids of the evidence sentences that back it
+    kind: str = "answer"  # "answer" (the model's, checked), "quote" (an evidence sentence quoted), "conflict"
 
 
 class ConflictClaim(BaseModel):
@@ -85,6 +122,7 @@ class Conflict(BaseModel):
 
 class Timings(BaseModel):
     retrieve_ms: float = 0.0
+    evidence_ms: float | None = None  # question to numbered evidence, after retrieval
     generate_ms: float = 0.0
     first_token_ms: float | None = None
     verify_ms: float = 0.0
@@ -110,6 +148,8 @@ class Answer(BaseModel):
     abstain_reason: str | None = None  # why, when abstained
     quoted: bool = False  # the model's answer failed the checks; the answer quotes the passage sentence that fits
     short_answer: str | None = None  # with `short`: the few words that answer (found in the answer or its passages)
+    sentences: list[AnswerSentence] = Field(default_factory=list)  # the answer as structure; `answer` renders it
+    evidence: list[EvidenceSentence] = Field(default_factory=list)  # what the model was shown
 
 
 class Filters(BaseModel):

@@ -1,27 +1,39 @@
-"""From question and passages to a verified `Answer`."""
+"""From question and passages to a checked `Answer`, evidence first.
+
+passages -> evidence sentences (numbered; `evidence.select`) -> the model's draft sentences,
+each with the evidence ids it rests on (`generate`, JSON constrained by a schema) -> each
+draft checked against the sentences it cites (`check`): kept, re-pointed or dropped ->
+when none is left, the evidence sentence that answers is quoted, or the answer abstains ->
+disagreeing reports (`conflicts`) -> `Answer` with structured sentences and citations that
+name the exact sentences behind them.
+"""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer import prompts
-from rag.answer.conflicts import find_conflicts
-from rag.answer.relevance import answers, best_sentence
+from rag.answer import check, conflicts, evidence, prompts
+from rag.answer.generate import Draft, generate, parse_reply
+from rag.answer.question import Question
 from rag.answer.short import in_source, tighten
-from rag.answer.text import best_window, split_sentences, strip_markers
-from rag.answer.verify import Claim, Verified, question_terms_missing, verify
-from rag.llm.client import ChatLLM, Completion, Message
-from rag.schema import Answer, Citation, Conflict, ConflictClaim, Passage, Timings, Usage
+from rag.llm.client import ChatLLM, Completion
+from rag.nlp.names import defined_abbreviations, name_in
+from rag.schema import (
+    Answer,
+    AnswerSentence,
+    Citation,
+    CitedSentence,
+    Conflict,
+    ConflictClaim,
+    EvidenceSentence,
+    Passage,
+    Timings,
+    Usage,
+)
 from rag.settings import Settings
 
 ABSTAIN_TEXT = "The articles don't say."
-
-
-def _quote(text: str) -> str:
-    """Passage text as the model sees it: one line, no bracketed numbers it could take for sources."""
-    return re.sub(r"\s+", " ", text.replace("[", "(").replace("]", ")")).strip()
 
 
 class Answerer:
@@ -30,24 +42,20 @@ class Answerer:
         self.settings = settings
         self.known = known  # whether a word occurs anywhere in the corpus
 
-    def messages(self, question: str, passages: list[Passage]) -> list[Message]:
-        sources = "\n\n".join(f"[{i}] {_quote(p.text)}" for i, p in enumerate(passages, 1))
-        return [
-            {"role": "system", "content": prompts.load("answer_system")},
-            {
-                "role": "user",
-                "content": prompts.load("answer_user").format(passages=sources, question=question.strip()),
-            },
-        ]
-
-    def precheck(self, question: str, passages: list[Passage]) -> str | None:
-        """A reason to abstain without asking the model, or None."""
+    def precheck(self, question: Question, passages: list[Passage], abbreviations: dict[str, str]) -> str | None:
+        """A reason to abstain without asking the model, or None: no passage, none similar
+        enough, or a name the question asks about that no passage names in any form."""
         if not passages:
             return "no passage matched the question"
         best = max((p.dense_score or 0.0) for p in passages)
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
-        missing = question_terms_missing(question, passages, self.known)
+        text = " ".join(p.text for p in passages)
+        from rag.nlp.names import mentions
+        from rag.nlp.parse import parse
+
+        named = mentions(parse(text))
+        missing = [n for n in question.names if not name_in(n, named, abbreviations) and n.lower() not in text.lower()]
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None
@@ -62,85 +70,150 @@ class Answerer:
 
     def stream(
         self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None
-    ) -> Iterator[str | Answer]:
-        """Yields the model's text deltas as they come, then the verified `Answer`.
+    ) -> Iterator[str | list[EvidenceSentence] | Answer]:
+        """Yields the evidence shown to the model (a list), then the answer's text as the
+        model writes it, then the checked `Answer`.
 
-        `passages` go to the model; `more` (the next-ranked ones) are only read: they may back
-        a sentence the model wrote, or report what disagrees with the answer."""
+        `passages` are the top-ranked ones; `more` (the next-ranked) are only read, for
+        reports that disagree."""
         started = time.perf_counter()
-        reason = self.precheck(question, passages)
-        if reason:
-            yield self._abstain(question, timings, unsupported=[], note=reason)
+        q = Question.read(question)
+        everything = passages + list(more or [])
+        abbreviations = defined_abbreviations(" ".join(p.text for p in everything))
+        reason = self.precheck(q, everything, abbreviations)
+        shown = [] if reason else evidence.select(
+            q, passages, self.settings.evidence_sentences, self.settings.evidence_words
+        )  # fmt: skip
+        timings.evidence_ms = round((time.perf_counter() - started) * 1000, 1)
+        yield shown
+        if reason or not shown:
+            yield self._abstain(q.text, timings, [], note=reason or "no evidence sentence")
             return
         completion = Completion()
-        if self.settings.stream_tokens:
-            for delta in self.llm.stream(self.messages(question, passages), completion):
-                if timings.first_token_ms is None:
-                    timings.first_token_ms = round((time.perf_counter() - started) * 1000, 1)
-                yield delta
-        else:
-            completion = self.llm.complete(self.messages(question, passages))
+        for delta in generate(self.llm, q.text, shown, completion, stream=self.settings.stream_tokens):
+            if timings.first_token_ms is None:
+                timings.first_token_ms = round((time.perf_counter() - started) * 1000, 1)
+            yield delta
         timings.generate_ms = round((time.perf_counter() - started) * 1000, 1)
-        yield self.finish(question, passages, completion, timings, more)
+        yield self.finish(q, shown, everything, completion, timings, abbreviations)
 
     def finish(
-        self, question: str, passages: list[Passage], completion: Completion, timings: Timings,
-        more: list[Passage] | None = None,
+        self, q: Question, shown: list[EvidenceSentence], everything: list[Passage], completion: Completion,
+        timings: Timings, abbreviations: dict[str, str],
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
-        shown = len(passages)
-        # The model saw `passages`; a sentence it wrote may also be backed by the next-ranked ones.
-        passages = passages + list(more or [])
-        checked = verify(completion.text, question, passages, shown)
-        claims, unsupported, quoted = _answering_claims(question, passages, shown, checked)
-        if not claims:
-            answer = self._abstain(question, timings, unsupported, usage=completion.usage)
+        drafts = parse_reply(completion.text)
+        kept, unsupported = self._checked(drafts or [], q, shown, abbreviations)
+        quoted = False
+        if not kept and drafts:  # the model answered, but nothing it wrote holds: quote what answers
+            found = self._quote(q, shown, abbreviations)
+            if found:
+                kept, quoted = [found], True
+        if not kept:
+            answer = self._abstain(q.text, timings, unsupported, usage=completion.usage, shown=shown)
             timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
             return answer
-        # Number the passages in the order the answer first cites them.
-        order: dict[int, int] = {}
-        for claim in claims:
-            for i in claim.passages:
-                order.setdefault(i, len(order) + 1)
-        citations = [_citation(order[i], passages[i]) for i in order]
-        sentences = [_with_markers(c.text, [order[i] for i in c.passages]) for c in claims]
-        findings = find_conflicts(claims, passages, question)
-        for finding in findings:
-            for i, _ in finding.sides:
-                if i not in order:
-                    order[i] = len(order) + 1
-                    citations.append(_citation(order[i], passages[i]))
-            sentences.append(finding.sentence(order))
-        conflicts = [
-            Conflict(
-                about=f.about,
-                claims=[ConflictClaim(marker=order[i], doc_id=passages[i].doc_id, quote=words) for i, words in f.sides],
-            )
-            for f in findings
-        ]
+        cited = [e for s in kept for e in shown if e.id in s.evidence]
+        findings = conflicts.find(q, cited, evidence.pool(everything))
+        answer = self._render(q, kept, findings, shown, everything, completion, timings, unsupported, quoted)
         timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
+        return answer
+
+    def _checked(
+        self, drafts: list[Draft], q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str]
+    ) -> tuple[list[AnswerSentence], list[str]]:
+        by_id = {e.id: e for e in shown}
+        context = {
+            e.id: prev for prev, e in zip(shown, shown[1:]) if prev.doc_id == e.doc_id and prev.end <= e.start
+        }  # the sentence before, when shown: "He said ..." needs it
+        kept: list[AnswerSentence] = []
+        unsupported: list[str] = []
+        seen: set[str] = set()
+        for draft in drafts:
+            text = check.clean(draft.text)
+            if not text or text.lower() in seen:
+                continue
+            seen.add(text.lower())
+            cited = [by_id[i] for i in draft.evidence if i in by_id]
+            verdict = check.check(text, cited, shown, q, abbreviations, context)
+            if verdict.ok:
+                kept.append(AnswerSentence(text=_sentence(text), evidence=verdict.evidence or []))
+            else:
+                unsupported.append(text)
+        return kept, unsupported
+
+    def _quote(self, q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str]) -> AnswerSentence | None:
+        """The best-scored evidence sentence that answers the question by itself, quoted."""
+        for e in sorted(shown, key=lambda e: -e.score):
+            if not check.looping(e.text) and not check.answers(e.text, [e], q, abbreviations, check.MIN_FOCUS_QUOTED):
+                return AnswerSentence(text=_sentence(e.text), evidence=[e.id], kind="quote")
+        return None
+
+    def _render(
+        self, q: Question, kept: list[AnswerSentence], findings: list[conflicts.Finding], shown: list[EvidenceSentence],
+        everything: list[Passage], completion: Completion, timings: Timings, unsupported: list[str], quoted: bool,
+    ) -> Answer:  # fmt: skip
+        """Number the citations in the order the answer first cites them; one citation per
+        passage, naming the exact sentences of it that back the answer."""
+        chunk_of = {p.chunk_id: p for p in everything}
+        marker: dict[str, int] = {}
+        spans: dict[str, list[EvidenceSentence]] = {}
+
+        def cite(e: EvidenceSentence) -> int:
+            n = marker.setdefault(e.chunk_id, len(marker) + 1)
+            if all((s.start, s.end) != (e.start, e.end) for s in spans.setdefault(e.chunk_id, [])):
+                spans[e.chunk_id].append(e)
+            return n
+
+        by_id = {e.id: e for e in shown}
+        for s in kept:
+            s.markers = list(dict.fromkeys(cite(by_id[i]) for i in s.evidence))
+        records = []
+        for f in findings:
+            parts = []
+            claims = []
+            for e, words in f.sides:
+                n = cite(e)
+                parts.append(f'"{words}" [{n}]')
+                claims.append(ConflictClaim(marker=n, doc_id=e.doc_id, quote=words))
+            kept.append(AnswerSentence(text=f"The reports differ on {f.about}: {'; '.join(parts)}.", kind="conflict",
+                                       markers=[c.marker for c in claims]))  # fmt: skip
+            records.append(Conflict(about=f.about, claims=claims))
+        citations = []
+        for chunk_id, n in marker.items():
+            p = chunk_of.get(chunk_id)
+            sentences = [CitedSentence(evidence_id=e.id, doc_id=e.doc_id, start=e.start, end=e.end, text=e.text)
+                         for e in spans[chunk_id]]  # fmt: skip
+            if p is None:  # a sentence from the pool always comes from a retrieved passage
+                continue
+            citations.append(
+                Citation(
+                    marker=n, doc_id=p.doc_id, title=p.title, chunk_id=p.chunk_id, start=p.start, end=p.end,
+                    text=p.text, score=p.score, url=p.url, sentences=sentences, published_at=p.published_at,
+                )  # fmt: skip
+            )
         return Answer(
-            answer=" ".join(sentences),
+            answer=" ".join(render(s) for s in kept),
             abstained=False,
-            citations=citations,
-            conflicts=conflicts,
+            citations=sorted(citations, key=lambda c: c.marker),
+            conflicts=records,
             model=self.llm.model,
             timings=timings,
-            question=question,
+            question=q.text,
             unsupported=unsupported,
             usage=completion.usage,
             quoted=quoted,
+            sentences=kept,
+            evidence=shown,
         )
 
     def shorten(self, question: str, answer: Answer) -> str | None:
-        """The few words of a verified answer that answer the question, or None. The words
+        """The few words of a checked answer that answer the question, or None. The words
         must occur in the answer or in a passage it cites, and say more than the question
         (rules in `rag.answer.short`); anything else is dropped."""
         if answer.abstained:
             return None
-        text = " ".join(
-            s for s in split_sentences(strip_markers(answer.answer)) if not s.startswith("The reports differ")
-        )
+        text = " ".join(s.text for s in answer.sentences if s.kind != "conflict")
         prompt = prompts.load("short_answer").format(answer=text, question=question.strip())
         completion = self.llm.complete([{"role": "user", "content": prompt}], max_tokens=24)
         answer.usage.prompt_tokens += completion.usage.prompt_tokens
@@ -152,8 +225,9 @@ class Answerer:
         return short if short and len(short) < len(text) else None
 
     def _abstain(
-        self, question: str, timings: Timings, unsupported: list[str], usage: Usage | None = None, note: str = ""
-    ) -> Answer:
+        self, question: str, timings: Timings, unsupported: list[str], usage: Usage | None = None, note: str = "",
+        shown: list[EvidenceSentence] | None = None,
+    ) -> Answer:  # fmt: skip
         return Answer(
             answer=ABSTAIN_TEXT,
             abstained=True,
@@ -164,43 +238,27 @@ class Answerer:
             usage=usage or Usage(),
             abstain_reason=note
             or (
-                "no sentence of the model's answer is backed by a passage"
+                "no sentence of the model's answer is backed by the evidence or answers the question"
                 if unsupported
-                else "the model found no answer in the passages"
+                else "the model found no answer in the evidence"
             ),
+            evidence=shown or [],
         )
 
 
-def _answering_claims(
-    question: str, passages: list[Passage], shown: int, checked: Verified
-) -> tuple[list[Claim], list[str], bool]:
-    """(claims, unsupported sentences, quoted): the model's verified sentences if they answer
-    the question; else the sentence of a passage the model was shown (the first `shown`)
-    that does, quoted; else no claim (abstain)."""
-    claims, unsupported = checked.claims, list(checked.unsupported)
-    windows = [best_window(c.text, passages[c.passages[0]].text) for c in claims]
-    if claims and not answers(question, [c.text for c in claims], windows):
-        unsupported += [c.text for c in claims]  # true to the passages, but not an answer to the question
-        claims = []
-    if not claims and not checked.model_abstained:
-        found = best_sentence(question, passages[:shown])
-        if found:
-            return [Claim(text=found[1], passages=[found[0]])], unsupported, True
-    return claims, unsupported, False
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text[-1:] in ".!?\"'”’" else text + "."
 
 
-def _citation(marker: int, p: Passage) -> Citation:
-    return Citation(
-        marker=marker, doc_id=p.doc_id, title=p.title, chunk_id=p.chunk_id,
-        start=p.start, end=p.end, text=p.text, score=p.score, url=p.url,
-    )  # fmt: skip
-
-
-def _with_markers(sentence: str, marks: list[int]) -> str:
+def render(s: AnswerSentence) -> str:
     """'The talks lasted two hours.' + [1, 3] -> 'The talks lasted two hours [1][3].';
     'He said "enough is enough?"' + [1] -> 'He said "enough is enough" [1]?'."""
-    tags = "".join(f"[{m}]" for m in marks)
-    body = sentence.rstrip()
+    if s.kind == "conflict" or not s.markers:
+        return s.text
+    tags = "".join(f"[{m}]" for m in s.markers)
+    body = s.text.rstrip()
     end, quotes = "", ""
     while body and body[-1] in ".!?\"”’'":
         if body[-1] in ".!?":

@@ -1,279 +1,127 @@
-"""Disagreements between cited reports.
+"""Reports that disagree on what the question asks: one mechanism for every kind of value.
 
-After verification, each answer sentence is compared with the other retrieved
-passages from *other* articles that speak to the same point (they share at least
-`SAME_POINT` of the sentence's content words, after dropping the values compared).
-These kinds of disagreement are recognised:
-  - durations: "100-minute session" vs "just over an hour and a half" vs "two hours";
-  - counts of the same thing: "9 killed" vs "7 killed";
-  - lists of names: "France, Germany, the UK and Poland" vs "France, Germany and Poland";
-  - short quotations in parallel sentences: to end "this stupid war" vs a "pointless war";
-  - descriptions of the same thing: "the atmosphere was tense" vs "the atmosphere was peaceful";
-  - timing, for "when" questions: "swap 1,000 prisoners soon" vs "no timeline was provided".
-For the last three, each sentence (with the one before it) must share content words
-with the question and answer, and the two sentences words with each other that are not
-names: two for quotations, one for descriptions (which must describe a word of the
-question or answer) and timing. A quotation is a side only if the answer states it.
-So unrelated quotes and descriptions never meet.
-Each disagreement adds a sentence to the answer that cites every side, and a record
-to `Answer.conflicts`.
+The answer gives a value of the kind the question asks (an amount, a length of time, a
+date, a name, a place), found in its evidence next to the words of the question (see
+`check.anchored`). Every other retrieved sentence from *another* article that is about the
+same point (it holds at least `SAME_POINT` of the question's words) and gives a value of
+the same kind, likewise next to the question's words, is compared with it. When the
+values differ (amounts and durations once written out, dates once resolved, names by
+`same_name`), the answer says so and cites each side.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import partial
 
-from rag.answer.text import (
-    NUMBER_WORDS,
-    STOPWORDS,
-    best_window,
-    content_stems,
-    fold,
-    name_in,
-    names,
-    split_sentences,
-    stem,
-    tokens,
-)
-from rag.answer.verify import Claim
-from rag.schema import Passage
+from spacy.tokens import Token
 
-SAME_POINT = 0.4
+from rag.answer.check import MAX_HOPS, _hops, _term, value_tokens
+from rag.answer.question import Question, terms
+from rag.nlp.names import same_name
+from rag.nlp.parse import parse
+from rag.nlp.text import fold
+from rag.nlp.values import amounts, durations, same_date
+from rag.schema import EvidenceSentence
 
-_NUM = r"(\d+(?:\.\d+)?|an?|" + "|".join(NUMBER_WORDS) + r")"
-_DURATIONS = [
-    (re.compile(r"\b(?:an? )?hour and a half\b"), lambda m: 90.0),
-    (re.compile(r"\bhalf an hour\b"), lambda m: 30.0),
-    (re.compile(_NUM + r"[- ]minutes?\b"), lambda m: _value(m.group(1))),
-    (re.compile(_NUM + r"[- ]hours?\b"), lambda m: 60 * _value(m.group(1))),
-]
-
-
-def _value(word: str) -> float:
-    word = fold(word)
-    if word in ("a", "an"):
-        return 1.0
-    return float(NUMBER_WORDS.get(word, 0) or word)
-
-
-def durations(text: str) -> dict[float, str]:
-    """Durations in minutes, each with the words that state it."""
-    text = fold(text)
-    found: dict[float, str] = {}
-    taken: list[tuple[int, int]] = []
-    for pattern, value in _DURATIONS:
-        for m in pattern.finditer(text):
-            if any(a <= m.start() < b for a, b in taken):
-                continue
-            taken.append(m.span())
-            found.setdefault(value(m), m.group(0))
-    return found
-
-
-def counts(text: str) -> dict[tuple[str, float], str]:
-    """(stem of the counted noun, number) -> words, for 'N things' phrases."""
-    found = {}
-    for sentence in split_sentences(text):
-        toks = tokens(fold(sentence))
-        for a, b in zip(toks, toks[1:]):
-            n = None
-            if a[0].isdigit():
-                try:
-                    n = float(a.replace(",", ""))
-                except ValueError:
-                    pass
-                if re.fullmatch(r"1[89]\d\d|20\d\d", a):
-                    n = None  # a year ("in 2014 Ukrainian forces"), not a count
-            elif a in NUMBER_WORDS:
-                n = float(NUMBER_WORDS[a])
-            if n is not None and b.isalpha() and b not in ("minute", "minutes", "hour", "hours", "and", "of"):
-                found[(stem(b), n)] = f"{a} {b}"
-    return found
-
-
-def name_list(text: str) -> list[str]:
-    """Names written as a list: 'France, Germany, the UK and Poland'."""
-    m = re.search(r"((?:(?:the )?[A-Z][\w.]+,\s+){1,}(?:the )?[A-Z][\w.]+,?\s+and\s+(?:the )?[A-Z][\w.]+)", text)
-    return sorted(names(m.group(1))) if m else []
-
-
-_QUOTE = re.compile(r'"([^"]{1,60})"')
-_DESCRIBED = re.compile(r"\b([a-z]+) (?:was|were|is|are|seemed|remained) (?:described as )?([a-z]+)\b")
-_NO_TIME = re.compile(r"\bno (?:specific |clear |fixed )?(?:timeline|timetable|time ?frame|date|schedule)\b")
-_SOME_TIME = re.compile(r"\b(?:soon|shortly|imminently|next (?:week|month)|within (?:days|weeks|\w+ (?:days|weeks)))\b")
-_WHEN = re.compile(r"^\s*when\b|\bhow soon\b|\bwhat time\b|\btime ?(?:line|table|frame)\b", re.IGNORECASE)
-
-
-def quotations(sentence: str) -> dict[frozenset[str], str]:
-    """Quoted phrases of at most four words, keyed by their content words."""
-    found = {}
-    for m in _QUOTE.finditer(fold(sentence)):
-        words = m.group(1).strip(" ,.")
-        if 1 <= len(words.split()) <= 4 and content_stems(words):
-            found[frozenset(content_stems(words))] = words
-    return found
-
-
-def descriptions(sentence: str, about: set[str] | None = None) -> dict[tuple[str, str], str]:
-    """'the atmosphere was tense' -> {(atmospher, tens): 'atmosphere was tense'}; verbs
-    ('was held') and stop words are not descriptions; with `about`, only subjects in it."""
-    found = {}
-    for m in _DESCRIBED.finditer(fold(sentence)):
-        subject, value = m.groups()
-        if about is not None and stem(subject) not in about:
-            continue
-        if subject in STOPWORDS or value in STOPWORDS or value.endswith(("ed", "ing")) or value in NUMBER_WORDS:
-            continue
-        found[(stem(subject), stem(value))] = m.group(0)
-    return found
-
-
-def timing(sentence: str) -> dict[str, str]:
-    folded = fold(sentence)
-    for key, pattern in (("unset", _NO_TIME), ("set", _SOME_TIME)):
-        m = pattern.search(folded)
-        if m:
-            return {key: m.group(0)}
-    return {}
+SAME_POINT = 0.5
+SCALE = 10
+ABOUT = {"amount": "the numbers", "measure": "the figures", "date": "when it happened", "name": "who it was",
+         "place": "where it happened"}  # fmt: skip
 
 
 @dataclass
 class Finding:
     about: str
-    sides: list[tuple[int, str]]  # (passage index, the words that state that side)
-
-    def sentence(self, marker: dict[int, int]) -> str:
-        parts = "; ".join(f'"{words.rstrip(".,;:!? ")}" [{marker[i]}]' for i, words in self.sides)
-        return f"The reports differ on {self.about}: {parts}."
+    sides: list[tuple[EvidenceSentence, str]]  # (sentence, the words that state that side)
 
 
-def find_conflicts(claims: list[Claim], passages: list[Passage], question: str) -> list[Finding]:
-    findings: list[Finding] = []
-    seen: set[str] = set()
-    for claim in claims:
-        home = claim.passages[0]
-        claim_window = best_window(claim.text, passages[home].text)
-        topic = (content_stems(claim.text) | content_stems(question)) - {stem(w) for w in ("minute", "hour", "half")}
-        for kind, extract in (("how long it lasted", durations), ("the numbers", counts), ("who was listed", None)):
-            if kind in seen:
-                continue
-            sides = _disagreement(kind, extract, claim, claim_window, home, passages, topic)
-            if sides:
-                seen.add(kind)
-                findings.append(Finding(about=kind, sides=sides))
-        described = partial(descriptions, about=topic)
-        wordings = [
-            # A quote is only a side when the answer states it: "a pointless war", not any quote nearby.
-            ("the words quoted", quotations, 2, content_stems(claim.text).__ge__),
-            ("how it was described", described, 1, None),
-        ]
-        if _WHEN.search(question):
-            wordings.append(("when it happens", timing, 1, None))
-        for kind, extract, overlap, stated in wordings:
-            if kind in seen:
-                continue
-            sides = _parallel(extract, _DIFFERS[kind], home, passages, topic, overlap, stated)
-            if sides:
-                seen.add(kind)
-                findings.append(Finding(about=kind, sides=sides))
-    return findings
+@dataclass(frozen=True)
+class Value:
+    words: str  # as the sentence writes it, with what it counts: "nine civilians"
+    counted: str | None  # the lemma of the noun an amount counts, if any
+    hops: int  # dependency links to the nearest word of the question
 
 
-_DIFFERS = {
-    "the words quoted": lambda a, b: not (a <= b or b <= a),  # "stupid war" vs "war" is no disagreement
-    "how it was described": lambda a, b: a[0] == b[0] and a[1] != b[1],  # the same thing, described otherwise
-    "when it happens": lambda a, b: a != b,
-}
-
-
-def _parallel(extract, differs, home, passages, topic, overlap, stated=None) -> list[tuple[int, str]]:
-    """Two sentences on the same point, from different articles, whose extracted values differ.
-
-    A sentence takes part when it states a value and, with the sentence before it, shares
-    `overlap` content words with the topic ("He called ..." after "Trump ..."); the two
-    sentences themselves must share as many words that are not names. `stated` filters
-    the values on the answer's side."""
-
-    def valued(text: str, keep=None) -> list[tuple[set[str], dict]]:
-        out = []
-        sentences = split_sentences(text) or [text]
-        for before, sentence in zip([""] + sentences, sentences):
-            values = {k: v for k, v in extract(sentence).items() if keep is None or keep(k)}
-            if values and len(content_stems(f"{before} {sentence}") & topic) >= overlap:
-                out.append((content_stems(sentence, names_too=False), values))
-        return out
-
-    mine = valued(passages[home].text, stated)
-    for j, p in enumerate(passages):
-        if not mine:
-            break
-        if p.doc_id == passages[home].doc_id:
-            continue
-        for stems, values in valued(p.text):
-            for my_stems, my_values in mine:
-                if len(stems & my_stems) < overlap:
-                    continue
-                for key, words in values.items():
-                    for my_key, my_words in my_values.items():
-                        if differs(my_key, key):
-                            return [(home, my_words), (j, words)]
-    return []
-
-
-def _disagreement(kind, extract, claim, claim_window, home, passages, topic) -> list[tuple[int, str]]:
-    home_doc = passages[home].doc_id
-    sides: list[tuple[int, str]] = []
-    if extract is not None:
-        mine = extract(claim.text) or {}
-        if not mine:
-            return []
-        key, words = next(iter(mine.items()))
-        sides = [(home, _words_in(claim_window, words))]
-        values = {_key(kind, key)}
-        docs = {home_doc}
-        for j, p in enumerate(passages):
-            if p.doc_id in docs:
-                continue
-            # Passages are a few sentences long: judge and read the whole passage.
-            if len(topic & content_stems(p.text)) < SAME_POINT * max(1, len(topic)):
-                continue
-            for other_key, other_words in extract(p.text).items():
-                if kind == "the numbers" and other_key[0] != key[0]:
-                    continue
-                if _key(kind, other_key) not in values:
-                    values.add(_key(kind, other_key))
-                    docs.add(p.doc_id)
-                    sides.append((j, _words_in(p.text, other_words)))
-                    break
-        return sides if len(sides) > 1 else []
-    listed = name_list(claim.text)
-    if len(listed) < 3:
+def stated_values(e: EvidenceSentence, question: Question) -> list[Value]:
+    """The values of the asked kind this sentence gives next to the question's words,
+    nearest first."""
+    doc = parse(e.text)
+    focus = {t.i for t in doc if _term(t) in question.focus and t.pos_ != "PROPN"} or {
+        t.i for t in doc if _term(t) in question.focus
+    }
+    if not focus:
         return []
-    for j, p in enumerate(passages):
-        if p.doc_id == home_doc:
+    out = []
+    for group in value_tokens(doc, question, {}):
+        hops = _hops(group, focus, MAX_HOPS)
+        if hops is not None:
+            out.append(_value(group, hops))
+    return sorted(out, key=lambda v: v.hops)
+
+
+def _value(group: list[Token], hops: int) -> Value:
+    """The value with the noun it counts or measures: "nine" -> "nine civilians"."""
+    doc = group[0].doc
+    start, end = group[0].i, group[-1].i + 1
+    head = group[-1].head
+    counted = None
+    if group[-1].dep_ in ("nummod", "compound", "quantmod") and head.pos_ == "NOUN" and head.i >= end:
+        counted = head.lemma_.lower()
+        if head.i <= end + 2:
+            end = head.i + 1
+    return Value(doc[start:end].text, counted, hops)
+
+
+def comparable(kind: str, a: Value, b: Value) -> bool:
+    """Whether two values can be two reports of one quantity: amounts must count the same
+    thing ("1,000 prisoners" and "two sides" do not), and reports of one quantity differ by
+    less than a factor of `SCALE` (estimates and rounding do; "two hours" and "three years"
+    measure different things)."""
+    if kind not in ("amount", "measure"):
+        return True
+    if a.counted and b.counted and a.counted != b.counted:
+        return False
+    x = durations(a.words) or amounts(a.words)
+    y = durations(b.words) or amounts(b.words)
+    if not x or not y:
+        return False
+    hi, lo = max(max(x), max(y)), min(min(x), min(y))
+    return lo > 0 and hi / lo < SCALE
+
+
+def _same(kind: str, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSentence) -> bool:
+    if kind in ("amount", "measure"):
+        da, db = durations(a.words), durations(b.words)
+        if da and db:
+            return bool(da & db)
+        return bool(amounts(a.words) & amounts(b.words)) or fold(a.words) == fold(b.words)
+    if kind == "date":
+        return same_date(a.words, a_e.published_at, b.words, b_e.published_at)
+    return same_name(a.words, b.words) or fold(a.words) in fold(b.words) or fold(b.words) in fold(a.words)
+
+
+def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceSentence]) -> list[Finding]:
+    """At most one finding: the answer's value against the first differing report of another article."""
+    kind = question.kind
+    if kind is None or not question.focus:
+        return []
+    mine = [(e, v) for e in cited for v in stated_values(e, question)[:1]]
+    if not mine:
+        return []
+    sides: list[tuple[EvidenceSentence, Value]] = [mine[0]]
+    seen_docs = {e.doc_id for e in cited}
+    for e in pool:
+        if e.doc_id in seen_docs:
             continue
-        other = name_list(p.text)
-        shared = [n for n in listed if name_in(n, set(other))]
-        if len(shared) >= 2 and len(shared) < len(listed) and other:
-            m = re.search(r"(?:the )?" + re.escape(other[0]) + r"[^.]*?\band\s+(?:the )?[A-Z][\w.]+", p.text)
-            home_m = re.search(
-                r"[A-Z][\w.]+(?:,\s+(?:the )?[A-Z][\w.]+)+,?\s+and\s+(?:the )?[A-Z][\w.]+", passages[home].text
-            )
-            if m and home_m:
-                return [(home, home_m.group(0)), (j, m.group(0))]
-    return []
-
-
-def _key(kind: str, key) -> float:
-    return key if kind == "how long it lasted" else key[1]
-
-
-def _words_in(window: str, words: str) -> str:
-    """The words as written in the passage (with their original case), or the folded form."""
-    i = fold(window).find(words)
-    if i < 0:
-        return words
-    start = fold(window).rfind(" ", 0, max(0, i - 12)) + 1
-    return window[start : i + len(words)].strip().strip(",;")
+        if len(terms(parse(e.text)) & question.focus) < SAME_POINT * len(question.focus):
+            continue
+        for value in stated_values(e, question)[:1]:  # the value nearest the question's words
+            if not comparable(kind, value, mine[0][1]):
+                continue
+            if not any(_same(kind, value, e, v, se) for se, v in sides):
+                sides.append((e, value))
+                seen_docs.add(e.doc_id)
+    if len(sides) < 2:
+        return []
+    about = "how long it lasted" if kind == "measure" and all(durations(v.words) for _, v in sides) else ABOUT[kind]
+    return [Finding(about=about, sides=[(e, v.words) for e, v in sides])]

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.text import STOPWORDS, content_stems, fold, numbers, split_sentences, stem, tokens
+from rag.nlp.parse import sentences
+from rag.nlp.text import STOPWORDS, content_stems, fold, stem, tokens
+from rag.nlp.values import amounts
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
@@ -41,7 +43,7 @@ def in_source(phrase: str, source: str) -> str | None:
 def tighten(phrase: str, question: str) -> str:
     """`phrase` without the question's own lowercase words and stopwords at its edges;
     '' when it says nothing the question does not already say."""
-    if not (content_stems(phrase) - content_stems(question) or numbers(phrase) - numbers(question)):
+    if not (content_stems(phrase) - content_stems(question) or amounts(phrase) - amounts(question)):
         return ""
     lower = [fold(t) for t in tokens(question) if not t[0].isupper()]
     asked_words = set(lower)
@@ -66,7 +68,8 @@ def without_question_words(answer: str, question: str) -> str:
     """The answer's first sentence, leaving out each word the question already says
     ("What did Luther refuse to do?" + "Luther refused to recant his writings." ->
     "recant his writings")."""
-    sentence = (split_sentences(answer) or [answer])[0]
+    sentence = (sentences(answer) or [None])[0]
+    sentence = sentence.text if sentence else answer
     asked = {fold(t) for t in tokens(question)} | content_stems(question)
 
     def said(piece: str) -> bool:

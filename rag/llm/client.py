@@ -46,17 +46,20 @@ class ChatLLM:
             concurrency=8,
         )
 
-    def _params(self, messages: list[Message], max_tokens: int | None) -> dict:
-        return {
+    def _params(self, messages: list[Message], max_tokens: int | None, response_format: dict | None = None) -> dict:
+        params = {
             "model": self.model,
             "messages": messages,
             "temperature": 0.0,
             "max_tokens": max_tokens or self.max_tokens,
         }
+        if response_format is not None:  # a JSON schema the server enforces with its grammar
+            params["response_format"] = response_format
+        return params
 
-    def complete(self, messages: list[Message], max_tokens: int | None = None) -> Completion:
+    def complete(self, messages: list[Message], max_tokens: int | None = None, response_format: dict | None = None) -> Completion:
         try:
-            response = self.client.chat.completions.create(**self._params(messages, max_tokens))
+            response = self.client.chat.completions.create(**self._params(messages, max_tokens, response_format))
         except openai.APIError as e:
             raise self._unavailable(e) from None
         usage = response.usage
@@ -65,11 +68,14 @@ class ChatLLM:
             usage=Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens) if usage else Usage(),
         )
 
-    def stream(self, messages: list[Message], completion: Completion, max_tokens: int | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], completion: Completion, max_tokens: int | None = None,
+        response_format: dict | None = None,
+    ) -> Iterator[str]:  # fmt: skip
         """Yields text deltas; fills `completion` as it goes. Closing the generator stops generation."""
         try:
             stream = self.client.chat.completions.create(
-                **self._params(messages, max_tokens), stream=True, stream_options={"include_usage": True}
+                **self._params(messages, max_tokens, response_format), stream=True, stream_options={"include_usage": True}
             )
         except openai.APIError as e:
             raise self._unavailable(e) from None

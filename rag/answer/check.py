@@ -1,0 +1,266 @@
+"""Each sentence the model wrote, checked against the evidence sentences it cites.
+
+A sentence is kept when all of these hold (each a general rule of reading, not of any corpus):
+  - it is not degenerate: no run of words repeated (`looping`), not a copy of an earlier sentence;
+  - every amount it states is stated by its evidence ("1.5 million" = "1,500,000"), unless the
+    question states it;
+  - every date it states names the date of one in its evidence, relative dates resolved against
+    each article's date ("three days ago" in a report of 16 May = "13 May");
+  - every name it states is named in its evidence, by any of the forms `rag.nlp.names` allows;
+  - a verb it shares with its evidence is negated in both or in neither ("did not cut" is not
+    backed by "cut");
+  - at least `MIN_COVERAGE` of its other content words are in its evidence;
+  - it answers the question (`answers`): it holds a value of the kind asked (an amount for "how
+    many", a date for "when", a name for "who", a place for "where"), and in the evidence that
+    value stands within `MAX_HOPS` dependency links of a word of the question: the evidence
+    must say the value *of the thing asked*, not just mention it nearby ("Medinsky, an aide to
+    Putin, led the delegation" answers "who led" with Medinsky, not Putin).
+A sentence whose cited evidence does not back it takes the shown evidence sentence that
+does; one that nothing backs is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from rag.answer.question import Question, terms
+from rag.nlp.names import mentions, name_in, same_name
+from rag.nlp.parse import parse
+from rag.nlp.text import fold
+from rag.nlp.values import amounts, date_spans, same_date
+from rag.schema import EvidenceSentence
+
+MIN_COVERAGE = 0.5
+MAX_HOPS = 3
+MIN_FOCUS = 1 / 3
+MIN_FOCUS_QUOTED = 0.5  # a quoted evidence sentence must be about the question by itself
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str = ""
+    evidence: list[int] | None = None
+
+
+def clean(text: str) -> str:
+    text = re.sub(r"\s*\[(?:\d+(?:\s*[,-]\s*\d+)*)\]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def looping(text: str, n: int = 3) -> bool:
+    """A run of `n` words said twice in one sentence is a decoding loop ("the focus of the
+    focus of the ..."), not news prose; so is one word four times in a row."""
+    words = [fold(w) for w in re.findall(r"\w+", text)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) != len(set(grams)):
+        return True
+    return any(words[i] == words[i + 1] == words[i + 2] == words[i + 3] for i in range(len(words) - 3))
+
+
+def _negated(doc: Doc | Span) -> dict[str, bool]:
+    """Lemma of each verb -> whether it is negated ("did not cut", "never cut", "no one cut")."""
+    out: dict[str, bool] = {}
+    for tok in doc:
+        if tok.pos_ in ("VERB", "AUX") and tok.dep_ != "aux":
+            neg = any(c.dep_ == "neg" or fold(c.text) in ("never", "no") for c in tok.children)
+            neg = neg or any(c.dep_ == "nsubj" and any(g.dep_ == "det" and fold(g.text) == "no" for g in c.children) for c in tok.children)
+            out[tok.lemma_.lower()] = out.get(tok.lemma_.lower(), False) or neg
+    return out
+
+
+def _date_texts(doc: Doc) -> list[str]:
+    return [e.text for e in date_spans(doc)]
+
+
+def _amounts_outside_dates(doc: Doc) -> set[float]:
+    text = doc.text
+    for e in date_spans(doc):
+        text = text.replace(e.text, " ")
+    return amounts(text)
+
+
+def supports(text: str, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> str:
+    """'' when the evidence backs the sentence, else the reason it does not (rules above)."""
+    doc = parse(text)
+    ev_text = " ".join(e.text for e in evidence)
+    ev_docs = [parse(e.text) for e in evidence]
+    missing = _amounts_outside_dates(doc) - amounts(question.text) - amounts(ev_text)
+    if missing:
+        return f"the evidence does not state {', '.join(f'{x:g}' for x in sorted(missing))}"
+    for date in _date_texts(doc):
+        if fold(date) in fold(question.text):
+            continue
+        claim_published = evidence[0].published_at if evidence else None
+        if not any(
+            same_date(date, claim_published, d, e.published_at) or fold(date) in fold(e.text)
+            for e, ev in zip(evidence, ev_docs)
+            for d in _date_texts(ev) + [e.text]
+        ):
+            return f"the evidence does not give the date {date!r}"
+    ev_names = [n for ev in ev_docs for n in mentions(ev)]
+    dated = " ".join(_date_texts(doc))
+    for name in mentions(doc):
+        if name_in(name, question.names, abbreviations) or name in dated:
+            continue
+        if not name_in(name, ev_names, abbreviations) and fold(name) not in fold(ev_text):
+            return f"the evidence does not name {name}"
+    mine, theirs = _negated(doc), {}
+    for ev in ev_docs:
+        for lemma, neg in _negated(ev).items():
+            theirs[lemma] = theirs.get(lemma, False) or neg
+    for lemma, neg in mine.items():
+        if lemma in theirs and theirs[lemma] != neg and lemma not in ("be", "have", "say"):
+            return f"negation differs on '{lemma}'"
+    claim_terms = {t for t in terms([tok for tok in doc if tok.pos_ != "PROPN"])} - question.focus
+    if claim_terms:
+        ev_terms = set().union(*(terms(ev) for ev in ev_docs)) if ev_docs else set()
+        covered = len(claim_terms & ev_terms) / len(claim_terms)
+        if covered < MIN_COVERAGE:
+            return f"only {covered:.0%} of its words are in the evidence"
+    return ""
+
+
+# --- does it answer the question? ------------------------------------------------
+
+
+def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) -> list[list[Token]]:
+    """The token groups of a parsed text that hold a value of the kind the question asks."""
+    kind = question.kind
+    groups: list[list[Token]] = []
+    if kind in ("amount", "measure"):
+        asked = amounts(question.text)
+        for tok in doc:
+            if tok.like_num or tok.ent_type_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT"):
+                if amounts(tok.text) - asked or tok.ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
+                    groups.append([tok])
+        if kind == "measure":
+            groups += [list(e) for e in date_spans(doc) if re.search(r"\d|\b(?:an?|half)\b", fold(e.text))]
+    elif kind == "date":
+        groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
+    elif kind in ("name", "place"):
+        labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else None
+        for ent in doc.ents:
+            if (labels is None and ent.label_ in ("PERSON", "ORG", "NORP", "GPE")) or (labels and ent.label_ in labels):
+                if not name_in(ent.text, question.names, abbreviations):
+                    groups.append(list(ent))
+        if not groups:
+            for name in mentions(doc):
+                if not name_in(name, question.names, abbreviations):
+                    groups += [[t for t in doc if t.text in name.split()][:1]]
+    return [g for g in groups if g]
+
+
+def _hops(sources: list[Token], targets: set[int], limit: int) -> int | None:
+    """Fewest dependency links from any source token to a target token (within a sentence)."""
+    queue = deque((t, 0) for t in sources)
+    seen = {t.i for t in sources}
+    while queue:
+        tok, d = queue.popleft()
+        if tok.i in targets:
+            return d
+        if d == limit:
+            continue
+        for nxt in [tok.head, *tok.children]:
+            if nxt.i not in seen:
+                seen.add(nxt.i)
+                queue.append((nxt, d + 1))
+    return None
+
+
+def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[str, str], e: EvidenceSentence,
+             kind: str | None = None) -> bool:  # fmt: skip
+    """Whether an evidence value and a claim value are the same value."""
+    a, b = " ".join(t.text for t in value), " ".join(t.text for t in claim_value)
+    if kind == "date":
+        return same_date(b, e.published_at, a, e.published_at)
+    if amounts(a) & amounts(b):
+        return True
+    return fold(a) == fold(b) or same_name(a, b, abbreviations) or fold(b) in fold(a)
+
+
+def focus_tokens(doc: Doc, question: Question) -> set[int]:
+    """The tokens of a sentence that say what the question is about; words that are not
+    names when there are any (a name locates the story; the relation asked about is in
+    the other words: "led", "delegation")."""
+    found = [t for t in doc if _term(t) in question.focus]
+    plain = {t.i for t in found if t.pos_ != "PROPN"}
+    return plain or {t.i for t in found}
+
+
+def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> bool:
+    """Whether a value the claim gives is, in some evidence sentence, the value of the kind
+    asked that stands nearest to the question's words, within `MAX_HOPS` dependency links."""
+    claim_values = value_tokens(claim, question, abbreviations)
+    if not claim_values:
+        return False
+    for e in evidence:
+        ev = parse(e.text)
+        focus = focus_tokens(ev, question)
+        if not focus:
+            continue
+        distances = [(g, _hops(g, focus, MAX_HOPS)) for g in value_tokens(ev, question, abbreviations)]
+        near = [(g, d) for g, d in distances if d is not None]
+        if not near:
+            continue
+        nearest = min(d for _, d in near)
+        if any(d == nearest and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
+            return True
+    return False
+
+
+def _term(tok: Token) -> str | None:
+    found = terms([tok])
+    return next(iter(found)) if found else None
+
+
+def answers(
+    text: str, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],
+    min_focus: float = MIN_FOCUS,
+) -> str:  # fmt: skip
+    """'' when the sentence answers the question from its evidence, else why not."""
+    doc = parse(text)
+    if question.focus:
+        seen = terms(doc) | set().union(*(terms(parse(e.text)) for e in evidence))
+        covered = len(question.focus & seen) / len(question.focus)
+        if covered < min_focus:
+            return "it is not about what the question asks"
+    if question.kind is None:
+        new = terms(doc) - question.focus
+        return "" if new else "it only restates the question"
+    if not anchored(doc, evidence, question, abbreviations):
+        return f"its evidence does not give the {question.kind} asked for"
+    return ""
+
+
+def check(text: str, cited: list[EvidenceSentence], shown: list[EvidenceSentence], question: Question,
+          abbreviations: dict[str, str], context: dict[int, EvidenceSentence]) -> Verdict:  # fmt: skip
+    """Keep (with the evidence ids that back it), re-point, or drop one draft sentence.
+    `context` gives, for an evidence id, the sentence before it in its article, when shown."""
+    if not re.search(r"[A-Za-z0-9]", text):
+        return Verdict(False, "empty")
+    if looping(text):
+        return Verdict(False, "repetitive")
+
+    def with_context(evs: list[EvidenceSentence]) -> list[EvidenceSentence]:
+        extra = [context[e.id] for e in evs if e.id in context and context[e.id] not in evs]
+        return evs + extra
+
+    tries = [cited] if cited else []
+    tries += [[e] for e in sorted(shown, key=lambda e: -e.score) if [e] != cited]
+    reason = "no evidence backs it"
+    for evs in tries:
+        why = supports(text, with_context(evs), question, abbreviations)
+        if why:
+            if evs is cited:
+                reason = why
+            continue
+        off = answers(text, with_context(evs), question, abbreviations)
+        if off:
+            return Verdict(False, off)
+        return Verdict(True, evidence=[e.id for e in evs])
+    return Verdict(False, reason)

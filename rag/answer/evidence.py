@@ -1,0 +1,119 @@
+"""Passages -> numbered evidence sentences: the material the model answers from.
+
+Each retrieved passage is split into sentences with exact offsets in its article. A
+sentence scores by the question words it holds, each weighted by how rare it is among
+the candidate sentences (a word every sentence has tells nothing), plus a share of its
+passage's retrieval score. The best sentences are shown, with the sentence before one
+that opens with a pronoun or a connective ("He said ...", "But ...": it cannot be read
+alone), up to a budget of words, numbered in article order so each article reads as
+prose.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from rag.answer.question import Question, terms
+from rag.nlp.parse import parse_many, sentences
+from rag.schema import EvidenceSentence, Passage
+
+PASSAGE_WEIGHT = 0.3  # share of the passage's fused retrieval score in a sentence's score
+_OPENS_MID_THOUGHT = {"PRON", "CCONJ"}
+
+
+@dataclass
+class Candidate:
+    passage: int  # index into the retrieved passages
+    text: str
+    start: int  # in the article
+    end: int
+    terms: set[str]
+    needs_previous: bool
+    score: float = 0.0
+
+
+def candidates(passages: list[Passage]) -> list[Candidate]:
+    """Every sentence of the passages, in order, with its content words."""
+    docs = parse_many([p.text for p in passages])
+    out: list[Candidate] = []
+    for i, (p, doc) in enumerate(zip(passages, docs)):
+        for s in sentences(p.text):
+            if not re.search(r"[A-Za-z0-9]", s.text):
+                continue
+            span = doc.char_span(s.start, s.end, alignment_mode="expand")
+            toks = list(span) if span is not None else []
+            first = next((t for t in toks if not t.is_punct), None)
+            out.append(
+                Candidate(
+                    passage=i, text=s.text, start=p.start + s.start, end=p.start + s.end,
+                    terms=terms(toks), needs_previous=bool(first is not None and first.pos_ in _OPENS_MID_THOUGHT),
+                )  # fmt: skip
+            )
+    return out
+
+
+def score(question: Question, found: list[Candidate], passages: list[Passage]) -> None:
+    n = len(found)
+    df: dict[str, int] = {}
+    for c in found:
+        for t in c.terms & question.focus:
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in question.focus}
+    total = sum(idf.values()) or 1.0
+    for c in found:
+        lexical = sum(idf[t] for t in c.terms & question.focus) / total
+        c.score = lexical + PASSAGE_WEIGHT * passages[c.passage].score
+
+
+def select(question: Question, passages: list[Passage], max_sentences: int, max_words: int) -> list[EvidenceSentence]:
+    """The evidence the model is shown, numbered from 1 (rules in the module docstring)."""
+    found = candidates(passages)
+    if not found:
+        return []
+    score(question, found, passages)
+    chosen: set[int] = set()
+    words = 0
+    for idx in sorted(range(len(found)), key=lambda j: -found[j].score):
+        if len(chosen) >= max_sentences:
+            break
+        picks = [idx]
+        prev = idx - 1
+        if found[idx].needs_previous and prev >= 0 and found[prev].passage == found[idx].passage:
+            picks.insert(0, prev)
+        cost = sum(len(found[j].text.split()) for j in picks if j not in chosen)
+        if chosen and words + cost > max_words:
+            continue
+        chosen.update(picks)
+        words += cost
+    # Article order: passages by rank, grouped by article; sentences by position.
+    first_rank: dict[str, int] = {}
+    for i, p in enumerate(passages):
+        first_rank.setdefault(p.doc_id, i)
+    order = sorted(chosen, key=lambda j: (first_rank[passages[found[j].passage].doc_id], found[j].start))
+    evidence = []
+    for n, j in enumerate(order, 1):
+        c, p = found[j], passages[found[j].passage]
+        evidence.append(
+            EvidenceSentence(
+                id=n, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=c.text, start=c.start, end=c.end,
+                score=round(c.score, 4), url=p.url, published_at=p.published_at,
+            )  # fmt: skip
+        )
+    return evidence
+
+
+def pool(passages: list[Passage]) -> list[EvidenceSentence]:
+    """Every sentence of the passages as unnumbered evidence (id 0): what checks may read
+    beyond what the model was shown (other reports of the same point, for conflicts)."""
+    out = []
+    for c in candidates(passages):
+        p = passages[c.passage]
+        out.append(
+            EvidenceSentence(
+                id=0, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=c.text, start=c.start, end=c.end,
+                score=0.0, url=p.url, published_at=p.published_at,
+            )  # fmt: skip
+        )
+    return out

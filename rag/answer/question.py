@@ -1,0 +1,68 @@
+"""What a question asks: the kind of value that answers it and the words it is about.
+
+The kind comes from the question's interrogative (closed-class words of English): "how
+many/much" asks for an amount, "how long/far/old" for a measure, "when" for a date,
+"who" for a name, "where" for a place. "What/which + noun" asks for what the noun says
+("what year" is a date, "which city" a place, "what percentage" an amount). Anything
+else (what, why, how) asks for no particular kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Token
+
+from rag.nlp.names import mentions
+from rag.nlp.parse import parse
+from rag.nlp.text import STOPWORDS, stem
+
+_KIND_PATTERNS = [
+    ("amount", r"^how (?:many|much)\b|\bhow (?:many|much)\b|\b(?:what|which) (?:number|percentage|share|proportion|amount|"
+               r"sum|price|cost|fee|figure|total|rate|score)\b"),
+    ("measure", r"\bhow (?:long|far|old|big|large|tall|high|deep|wide|often|fast)\b|\bwhat (?:size|length|distance|age)\b"),
+    ("date", r"^when\b|\bwhen (?:did|does|do|was|were|is|will|has|had)\b|\b(?:what|which) (?:day|date|month|year|week|"
+             r"time|hour|season|decade|century)\b|\bon what day\b|\bsince when\b"),
+    ("name", r"^(?:who|whom|whose)\b|\b(?:who|whom|whose) (?:\w+ )?(?:is|was|did|does|led|has|had|will|were|are)\b"),
+    ("place", r"^where\b|\bwhere (?:did|does|do|was|were|is|are|will)\b|\b(?:what|which|in which|in what) (?:city|country|"
+              r"town|place|region|state|province|venue|location|capital|village|county|district|continent)\b"),
+]  # fmt: skip
+_COMPILED = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in _KIND_PATTERNS]
+# Words that only say what kind of answer is wanted, not what it is about.
+_KIND_WORDS = {stem(w) for w in "many much long far old big large time day date month year week hour number kind type "
+               "name happen exact specific percentage amount".split()}  # fmt: skip
+_CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
+
+
+def kind_of(question: str) -> str | None:
+    """'amount', 'measure', 'date', 'name', 'place' or None."""
+    return next((kind for kind, pattern in _COMPILED if pattern.search(question.strip())), None)
+
+
+def term(tok: Token) -> str | None:
+    """The stem of a content word (its lemma, stemmed), or None for function words."""
+    if tok.pos_ not in _CONTENT_POS or tok.is_stop or not any(c.isalpha() for c in tok.text):
+        return None
+    lemma = tok.lemma_.lower() if tok.pos_ != "PROPN" else tok.text.lower()
+    if lemma in STOPWORDS:
+        return None
+    return stem(lemma)
+
+
+def terms(doc: Doc | list[Token]) -> set[str]:
+    return {t for t in (term(tok) for tok in doc) if t}
+
+
+@dataclass
+class Question:
+    text: str
+    kind: str | None
+    focus: set[str]  # stems of the words the question is about
+    names: list[str] = field(default_factory=list)  # names it mentions
+
+    @classmethod
+    def read(cls, text: str) -> Question:
+        doc = parse(text)
+        focus = terms(doc) - _KIND_WORDS
+        return cls(text=text, kind=kind_of(text), focus=focus, names=mentions(doc))

