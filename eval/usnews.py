@@ -98,30 +98,45 @@ def distractor_ids(
 ) -> list[str]:
     """`n` articles not in `exclude`, drawn with a fixed seed and spread over outlets and months.
 
-    Articles are grouped by (outlet, month); the groups are visited in a seeded order, one
-    article from each in turn, so no outlet or month dominates. Empty and stub articles
-    (under MIN_DISTRACTOR_CHARS) and exact copies of an excluded article's text are left out:
-    a copy of a gold article would be a second right answer.
+    Outlets take turns (in a seeded order), and each outlet takes its turns from its months in
+    rotation, a random article of that month each time; so every outlet gives about n / 9
+    articles, spread over the months it published in. Empty and stub articles (under
+    MIN_DISTRACTOR_CHARS) and exact copies of an excluded article's text are left out: a copy
+    of a gold article would be a second right answer.
     """
     excluded = set(exclude)
     excluded_texts = {r["text"].strip() for r in records if r["id"] in excluded}
-    groups: dict[tuple, list[str]] = defaultdict(list)
+    by_outlet: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        if r["id"] in excluded or len(r["text"].strip()) < MIN_DISTRACTOR_CHARS:
-            continue
-        if r["text"].strip() in excluded_texts:
-            continue
-        groups[(r["source"], (r["published_at"] or "")[:7])].append(r["id"])
+        if len(r["text"].strip()) >= MIN_DISTRACTOR_CHARS:
+            by_outlet[r["source"]][(r["published_at"] or "")[:7]].append(r)
+    # The draw order depends on the seed and the collection only, never on `exclude`: adding a
+    # gold question changes the distractors by the articles it takes, not the whole sample.
     rng = random.Random(seed)
-    keys = sorted(groups)
-    rng.shuffle(keys)
-    for key in keys:
-        rng.shuffle(groups[key])
+    outlets = sorted(by_outlet)
+    rng.shuffle(outlets)
+    rotations: dict[str, list[list[dict]]] = {}
+    for name in outlets:
+        months = [by_outlet[name][m] for m in sorted(by_outlet[name])]
+        rng.shuffle(months)
+        for month in months:
+            rng.shuffle(month)
+        rotations[name] = months
     picked: list[str] = []
-    while len(picked) < n and any(groups[k] for k in keys):
-        for key in keys:
-            if groups[key] and len(picked) < n:
-                picked.append(groups[key].pop())
+    while len(picked) < n and any(rotations.values()):
+        for name in outlets:
+            months = rotations[name]
+            record = None
+            while months and record is None:
+                if not months[0]:
+                    months.pop(0)
+                    continue
+                candidate = months[0].pop()
+                if candidate["id"] not in excluded and candidate["text"].strip() not in excluded_texts:
+                    record = candidate
+            if record is not None and len(picked) < n:
+                picked.append(record["id"])
+                months.append(months.pop(0))  # this outlet's next turn takes another month
     return sorted(picked)
 
 
