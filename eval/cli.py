@@ -77,6 +77,9 @@ def _exit_with(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    if args.squad and getattr(args, "corpus", None) is not None:
+        print("--corpus goes with --gold (a SQuAD run ingests the paragraphs of its sample)", file=sys.stderr)
+        return 2
     settings = settings or get_settings()
     return run_squad(args, settings) if args.squad else run_gold(args, settings)
 

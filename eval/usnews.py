@@ -65,13 +65,20 @@ def outlet(url: str) -> str:
     return host.removeprefix("www.") or "unknown"
 
 
+# The BBC's share-button label, glued by the scraper to the start of 13 texts of the CSV. Left in,
+# the whole one-line article reads as a "Share this ..." furniture line to the ingest cleaner
+# (rag/ingest/clean.py BOILERPLATE_LINES) and is dropped, leaving nothing to index.
+SHARE_LABEL = "Share this with "
+
+
 def load_usnews(path: str | Path) -> list[dict[str, str | None]]:
     """Every row of NewsArticles.csv as an article record, in file order.
 
     Record: {"id", "title", "text", "url", "published_at", "source"}. `source` is the outlet
     (the link's host); the ingest loader reads id, title, text, url and published_at and
     ignores `source` (the outlet stays visible in the url). The subtitle, when there is one,
-    is not part of the text: it is a teaser that repeats the article.
+    is not part of the text: it is a teaser that repeats the article. The text is as the CSV
+    gives it (its lost curly quotes included) but for a leading SHARE_LABEL.
     """
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -79,7 +86,7 @@ def load_usnews(path: str | Path) -> list[dict[str, str | None]]:
         {
             "id": article_id(r["article_id"]),
             "title": r["title"].strip(),
-            "text": r["text"],
+            "text": r["text"].removeprefix(SHARE_LABEL),
             "url": r["article_source_link"].strip() or None,
             "published_at": _iso_date(r["publish_date"]),
             "source": outlet(r["article_source_link"]),

@@ -105,7 +105,7 @@ def test_an_unchanged_corpus_is_not_reingested_and_a_changed_one_replaces_the_co
     assert collection_docs(fake_settings, "eval_tiny") == set(changed)  # cheese-2 is gone
 
 
-def test_a_corpus_without_a_gold_source_or_a_missing_corpus_is_a_clear_error(
+def test_a_corpus_without_a_gold_source_a_missing_corpus_or_squad_is_a_clear_error(
     fake_settings, gold_file: Path, tmp_path: Path, capsys
 ):
     corpus = write_corpus(tmp_path / "corpus", {k: v for k, v in ARTICLES.items() if k != "light-1"})
@@ -113,6 +113,9 @@ def test_a_corpus_without_a_gold_source_or_a_missing_corpus_is_a_clear_error(
     assert "has no article light-1" in capsys.readouterr().err
     assert run(fake_settings, gold_file, tmp_path / "nowhere", tmp_path / "out") == 2
     assert "no such file or folder" in capsys.readouterr().err
+    squad = ["--squad", str(tmp_path / "s.json"), "--corpus", str(corpus), "--out", str(tmp_path / "o")]
+    assert cli.main(squad, settings=fake_settings) == 2
+    assert "--corpus goes with --gold" in capsys.readouterr().err
 
 
 def test_collection_name_comes_from_the_gold_file():
