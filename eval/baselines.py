@@ -100,10 +100,18 @@ class _UsageCounter:
         return usage
 
 
-def build_plain_index(pipeline: Pipeline, seeds_dir: Path | None = None) -> Any:
-    """A fresh `VectorStoreIndex` of the seed files in Chroma collection `<collection>_plain`."""
-    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+def build_plain_index(pipeline: Pipeline, seeds_dir: Path | None = None, corpus: Path | None = None) -> Any:
+    """A fresh `VectorStoreIndex` of the seed files in Chroma collection `<collection>_plain`.
+
+    With `corpus` (a folder or file of articles, `rag eval --corpus`), its articles as our
+    loader reads them (title and text; JSON records are not text files for
+    `SimpleDirectoryReader`) instead of the seed files.
+    """
+    from llama_index.core import Document, SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from rag.errors import UnreadableFile
+    from rag.ingest.load import iter_files, load_file
 
     seeds = seeds_dir or pipeline.settings.seeds_dir
     name = f"{pipeline.settings.collection}_plain"
@@ -111,7 +119,16 @@ def build_plain_index(pipeline: Pipeline, seeds_dir: Path | None = None) -> Any:
     if name in {getattr(c, "name", c) for c in client.list_collections()}:
         client.delete_collection(name)
     collection = client.create_collection(name)
-    docs = SimpleDirectoryReader(str(seeds), file_metadata=lambda p: {"doc_id": Path(p).stem}).load_data()
+    if corpus is not None:
+        articles = []
+        for path in iter_files([corpus]):
+            try:
+                articles.extend(load_file(path, skipped={}))
+            except UnreadableFile:  # left out of ours too (ingest_corpus reports it)
+                continue
+        docs = [Document(text=f"{a.title}\n\n{a.text}", metadata={"doc_id": a.doc_id}) for a in articles]
+    else:
+        docs = SimpleDirectoryReader(str(seeds), file_metadata=lambda p: {"doc_id": Path(p).stem}).load_data()
     for doc in docs:  # the id is for scoring only: neither embedded nor shown to the LLM
         doc.excluded_embed_metadata_keys.append("doc_id")
         doc.excluded_llm_metadata_keys.append("doc_id")
@@ -184,11 +201,12 @@ def llamaindex_engine(engine: Any, model: str, cites: bool, counter: _UsageCount
     return run
 
 
-def baseline_systems(pipeline: Pipeline, k: int) -> dict[str, AnswerFn]:
-    """Every baseline by name (SYSTEMS), built on the pipeline's embedding and LLM."""
+def baseline_systems(pipeline: Pipeline, k: int, corpus: Path | None = None) -> dict[str, AnswerFn]:
+    """Every baseline by name (SYSTEMS), built on the pipeline's embedding and LLM (over `corpus`
+    when given, else the seed files)."""
     from llama_index.core.query_engine import CitationQueryEngine
 
-    index = build_plain_index(pipeline)
+    index = build_plain_index(pipeline, corpus=corpus)
     llm = llamaindex_llm(pipeline)
     counter = _UsageCounter()
     model = pipeline.llm.model

@@ -3,10 +3,13 @@
     rag eval --gold eval/gold/seeds.jsonl --out eval/out/seeds [--k N] [--limit N] [--baselines]
     rag eval --gold eval/gold/seeds.jsonl --out DIR --baselines --stride 3   # every 3rd question
     rag eval --gold eval/gold/seeds.jsonl --out DIR --compare eval/baselines/seeds.json [--tolerance 0.05]
+    rag eval --gold eval/gold/usnews.jsonl --corpus eval/data/usnews/corpus --out DIR   # any corpus
     rag eval --squad eval/data/squaddev_v1.1.json --limit 300 --seed 0 --out DIR [--k 5] [--bm25]
 
 Gold runs use their own collection (`--collection`, default "eval_seeds", seeded from
-the seed articles) so that documents ingested by hand do not move the numbers; SQuAD
+the seed articles) so that documents ingested by hand do not move the numbers. With
+`--corpus PATH` the gold set is asked over the articles of PATH instead, in a collection
+named after the gold file ("eval_usnews" for usnews.jsonl; see `corpus_collection`). SQuAD
 runs use "squad_dev". Both live in the usual data dir (RAG_DATA_DIR) and use the
 configured LLM (the local model unless OPENAI_BASE_URL / OPENAI_API_KEY are set).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,6 +43,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--gold", type=Path, help="gold questions (JSONL, see eval/metrics.py)")
     source.add_argument("--squad", type=Path, help="SQuAD v1.1 file (python -m eval.squad eval/data fetches it)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="gold: articles (folder or file) to ask the gold set over, in collection eval_<gold file name> "
+        "(default: the seed articles in eval_seeds)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory for report.json, report.md, report.png")
     parser.add_argument("--k", type=int, default=None, help="passages per question (default RAG_TOP_K; 5 for --squad)")
     parser.add_argument("--limit", type=int, default=None, help="the first N gold / N sampled SQuAD questions")
@@ -66,6 +77,9 @@ def _exit_with(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    if args.squad and getattr(args, "corpus", None) is not None:
+        print("--corpus goes with --gold (a SQuAD run ingests the paragraphs of its sample)", file=sys.stderr)
+        return 2
     settings = settings or get_settings()
     return run_squad(args, settings) if args.squad else run_gold(args, settings)
 
@@ -75,17 +89,47 @@ def _command(args: argparse.Namespace) -> str:
     return "rag eval " + " ".join(shlex.quote(a) for a in argv)
 
 
+def corpus_collection(gold_path: Path) -> str:
+    """The collection a gold set asked over its own corpus uses: "eval_" + the gold file's stem,
+    made a valid Chroma name ("eval/gold/usnews.jsonl" -> "eval_usnews"). One collection per gold
+    set keeps corpora apart, so a run over one never retrieves another's articles."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", gold_path.stem).strip("_-") or "gold"
+    return f"eval_{stem}"[:63]
+
+
 def run_gold(args: argparse.Namespace, settings: Settings) -> int:
     gold = runner.load_gold(args.gold)[:: max(args.stride, 1)][: args.limit or None]
-    settings = settings.model_copy(update={"collection": args.collection or GOLD_COLLECTION})
+    corpus = getattr(args, "corpus", None)
+    if corpus is not None and not corpus.exists():
+        print(f"--corpus {corpus}: no such file or folder (python -m eval.usnews eval/data writes the US news one)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    default = corpus_collection(args.gold) if corpus is not None else GOLD_COLLECTION
+    update = {"collection": args.collection or default}
+    if corpus is not None:
+        update["auto_seed"] = False  # the corpus only: the seed articles would be extra distractors
+    settings = settings.model_copy(update=update)
     k = args.k or settings.top_k
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
-        pipeline.ensure_seeded()
+        if corpus is not None:
+            try:
+                report = runner.ingest_corpus(pipeline, corpus, gold)
+            except ValueError as e:
+                print(f"--corpus: {e}", file=sys.stderr)
+                return 2
+            print(
+                f"corpus {corpus}: {len(report.added) + len(report.updated) + len(report.unchanged)} articles in "
+                f"collection {settings.collection} ({len(report.added)} new, {len(report.updated)} changed, "
+                f"{len(report.skipped)} skipped)",
+                file=sys.stderr,
+            )
+        else:
+            pipeline.ensure_seeded()
         results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
         if args.baselines:
             from eval.baselines import baseline_systems
 
-            for name, answer_fn in baseline_systems(pipeline, k).items():
+            for name, answer_fn in baseline_systems(pipeline, k, corpus).items():
                 write_report(args.out, results)  # what is done so far, in case the run is cut short
                 results[name] = runner.run_gold(gold, answer_fn, k, desc=name, progress=not args.quiet)
     paths = write_report(args.out, results)

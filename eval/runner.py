@@ -37,7 +37,7 @@ from tqdm import tqdm
 from eval.metrics import percentile, recall_at_k, score_question, squad_exact_match, squad_f1
 from rag.answer.short import without_question_words
 from rag.pipeline import Pipeline
-from rag.schema import Answer, Passage
+from rag.schema import Answer, IngestReport, Passage
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,30 @@ def run_gold(
         record["error"] = error
         records.append(record)
     return records
+
+
+def ingest_corpus(pipeline: Pipeline, corpus: Path, gold: Sequence[dict[str, Any]] = ()) -> IngestReport:
+    """Make the pipeline's collection hold exactly the articles of `corpus` (a folder or file).
+
+    New or changed articles are ingested (an unchanged one is a no-op, as in `rag ingest`);
+    articles of the collection that the corpus no longer gives are removed, so a run scores
+    against this corpus and no earlier version of it. A file the loader cannot read is
+    reported and left out. Raises ValueError when a gold question names an article the
+    corpus does not give: the question could not be scored fairly.
+    """
+    report = pipeline.ingest([corpus])
+    for where, reason in report.skipped.items():
+        log.warning("corpus: skipped %s: %s", where, reason)
+    present = set(report.added) | set(report.updated) | set(report.unchanged)
+    keep = present | set(report.not_stored)  # a store failure keeps the earlier version
+    for doc in pipeline.documents():
+        if doc.doc_id not in keep:
+            pipeline.remove(doc.doc_id)
+    missing = sorted({doc for q in gold for doc in q.get("sources", [])} - present)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(f"the corpus {corpus} has no article {shown}, which the gold questions name as sources")
+    return report
 
 
 # ---------------------------------------------------------------------------
