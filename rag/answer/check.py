@@ -134,10 +134,12 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
     groups: list[list[Token]] = []
     if kind in ("amount", "measure"):
         asked = amounts(question.text)
-        for tok in doc:
-            if tok.like_num or tok.ent_type_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT"):
-                if amounts(tok.text) - asked or tok.ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
-                    groups.append([tok])
+        numeric = [e for e in doc.ents if e.label_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT")]
+        inside = {t.i for e in numeric for t in e}
+        for group in [list(e) for e in numeric] + [[t] for t in doc if t.like_num and t.i not in inside]:
+            text = " ".join(t.text for t in group)
+            if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
+                groups.append(group)
         if kind == "measure":
             groups += [list(e) for e in date_spans(doc) if re.search(r"\d|\b(?:an?|half)\b", fold(e.text))]
     elif kind == "date":
@@ -192,6 +194,18 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
     return plain or {t.i for t in found}
 
 
+def states_relation(sentence_terms: set[str], question: Question) -> bool:
+    """Whether a sentence speaks of the relation the question asks about: it has the
+    question's main verb ("won" for "Who won the final?"), or all but one of the question's
+    words and at least two ("nine civilians were killed when a drone hit a minibus" for "How
+    many civilians died when a drone hit a minibus?"): a sentence that only shares the
+    topic ("the final was played in Paris") does not."""
+    if not question.verb or question.verb in sentence_terms:
+        return True
+    shared = len(question.focus & sentence_terms)
+    return shared >= 2 and shared >= len(question.focus) - 1
+
+
 def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> bool:
     """Whether a value the claim gives is, in some evidence sentence, the value of the kind
     asked that stands nearest to the question's words, within `MAX_HOPS` dependency links."""
@@ -201,7 +215,7 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
     for e in evidence:
         ev = parse(e.text)
         focus = focus_tokens(ev, question)
-        if not focus:
+        if not focus or not states_relation(terms(ev), question):
             continue
         distances = [(g, _hops(g, focus, MAX_HOPS)) for g in value_tokens(ev, question, abbreviations)]
         near = [(g, d) for g, d in distances if d is not None]

@@ -19,7 +19,23 @@ from rag.answer.question import Question, terms
 from rag.nlp.parse import parse_many, sentences
 from rag.schema import EvidenceSentence, Passage
 
-PASSAGE_WEIGHT = 0.3  # share of the passage's fused retrieval score in a sentence's score
+PASSAGE_WEIGHT = 0.3
+# Prompt-injection signatures: text addressed to a model, not news prose. A role prefix
+# ("SYSTEM:", "Assistant:"), markup that would close or open a prompt section, a fake
+# source list, or an order to ignore instructions or to answer with given words.
+_INSTRUCTION = re.compile(
+    r"^\W*(?:system|assistant|user|developer|human|ai|model)\s*:|</?\s*[a-z_]+\s*>|\bsources?\s*:\s*[\[(]\d|"
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|evidence|question|above|previous|rules?)\b|"
+    r"\bnew instructions?\b|\b(?:answer|reply|respond|say|output|write)\s+(?:only\s+)?(?:with|that)?\s*[\"“']|"
+    r"\byou (?:are|must) (?:an? )?(?:ai|assistant|language model|answer)|\[\d+\]",
+    re.IGNORECASE,
+)
+
+
+def instruction_like(text: str) -> bool:
+    """Whether a sentence reads as an instruction to a model rather than reporting (see above).
+    Such sentences are never evidence: article text is data."""
+    return bool(_INSTRUCTION.search(text))  # share of the passage's fused retrieval score in a sentence's score
 _OPENS_MID_THOUGHT = {"PRON", "CCONJ"}
 
 
@@ -40,7 +56,7 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for i, (p, doc) in enumerate(zip(passages, docs)):
         for s in sentences(p.text):
-            if not re.search(r"[A-Za-z0-9]", s.text):
+            if not re.search(r"[A-Za-z0-9]", s.text) or instruction_like(s.text):
                 continue
             span = doc.char_span(s.start, s.end, alignment_mode="expand")
             toks = list(span) if span is not None else []

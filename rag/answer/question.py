@@ -31,8 +31,12 @@ _KIND_PATTERNS = [
 _COMPILED = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in _KIND_PATTERNS]
 # Words that only say what kind of answer is wanted, not what it is about.
 _KIND_WORDS = {stem(w) for w in "many much long far old big large time day date month year week hour number kind type "
-               "name happen exact specific percentage amount".split()}  # fmt: skip
+               "name happen exact specific percentage amount city country town place region state province venue "
+               "location village county district continent".split()}  # fmt: skip
 _CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
+# Light verbs carry little of the relation asked about ("What did he say?", "What happened?").
+# "Hold", "occur" and "happen" only say that an event took place ("Where were the talks held?").
+LIGHT_VERBS = {stem(w) for w in "be have do make take get give go come happen occur hold say tell use put set see show".split()}
 
 
 def kind_of(question: str) -> str | None:
@@ -60,9 +64,21 @@ class Question:
     kind: str | None
     focus: set[str]  # stems of the words the question is about
     names: list[str] = field(default_factory=list)  # names it mentions
+    verb: str | None = None  # stem of its main verb, the relation asked about ("won", "led"), unless light
 
     @classmethod
     def read(cls, text: str) -> Question:
         doc = parse(text)
         focus = terms(doc) - _KIND_WORDS
-        return cls(text=text, kind=kind_of(text), focus=focus, names=mentions(doc))
+        return cls(text=text, kind=kind_of(text), focus=focus, names=mentions(doc), verb=main_verb(doc))
+
+
+def main_verb(doc: Doc) -> str | None:
+    """The stem of the question's main verb ("Who *won* the final?"), or None when it is a
+    light verb or there is none."""
+    verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod")]
+    root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
+    if root is None:
+        return None
+    found = term(root)
+    return found if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None

@@ -1,0 +1,148 @@
+"""Language rules of `rag.nlp` and `rag.answer.check`, each on text from at least two unrelated domains."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from rag.answer.check import answers, looping, supports
+from rag.answer.question import Question, kind_of
+from rag.nlp.names import defined_abbreviations, same_name
+from rag.nlp.parse import sentences
+from rag.nlp.values import amounts, durations, same_date
+from rag.schema import EvidenceSentence
+
+
+def ev(text: str, i: int = 1, doc: str = "d1", published: datetime | None = None) -> EvidenceSentence:
+    return EvidenceSentence(id=i, doc_id=doc, chunk_id=f"{doc}#0", title="t", text=text, start=0, end=len(text),
+                            score=1.0, published_at=published)  # fmt: skip
+
+
+def check(question: str, claim: str, evidence: list[EvidenceSentence]) -> str:
+    """'' when the claim is backed and answers; else the reason."""
+    q = Question.read(question)
+    abbreviations = defined_abbreviations(" ".join(e.text for e in evidence))
+    return supports(claim, evidence, q, abbreviations) or answers(claim, evidence, q, abbreviations)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("1.5 million", "1,500,000"), ("$1.5m", "1,500,000 dollars"), ("nine", "9"), ("a dozen", "12"), ("2.3bn", "2,300,000,000")],
+)
+def test_amounts_written_differently_are_equal(a, b):
+    assert amounts(a) & amounts(b)
+
+
+def test_durations_are_written_out():
+    assert durations("a 100-minute session") == {6000.0}
+    assert durations("just over an hour and a half") == {5400.0}
+    assert durations("the marathon took two hours") == {7200.0}
+    assert durations("half an hour") == {1800.0}
+    assert durations("every day") == set()
+
+
+def test_relative_dates_resolve_against_the_articles_date():
+    friday = datetime(2025, 5, 16)
+    assert same_date("May 13", friday, "three days ago", friday)  # crime report
+    assert same_date("Thursday", friday, "yesterday", friday)  # weather report
+    assert not same_date("May 12", friday, "three days ago", friday)
+    assert same_date("2014", None, "in 2014", None) and not same_date("2015", None, "in 2014", None)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Putin", "Vladimir Putin", True),  # a surname
+        ("Moscow", "Russia", True),  # a capital for its government
+        ("French", "France", True),  # a demonym
+        ("Beijing", "China", True),
+        ("UN", "United Nations", True),  # initials
+        ("Zelensky", "Zelenskiy", True),  # transliteration
+        ("Christopher", "Christina", False),
+        ("Medinsky", "Putin", False),
+        ("Manchester United", "Manchester City", False),  # sport: a shared word is not a name
+        ("Apple", "Microsoft", False),
+    ],
+)
+def test_names_match_by_general_rules_only(a, b, same):
+    assert same_name(a, b) is same
+
+
+def test_abbreviations_come_from_the_text_that_defines_them():
+    finance = defined_abbreviations("The Federal Reserve (Fed) raised rates.")
+    health = defined_abbreviations("The World Health Organization (WHO) declared an emergency.")
+    assert same_name("Fed", "Federal Reserve", finance) and same_name("WHO", "World Health Organization", health)
+    assert not same_name("Fed", "Federal Express", health)
+
+
+def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
+    text = "The market opened at 9 a.m. Monday. Shares of U.S. Steel fell 3%. Dr. Smith said so."
+    found = sentences(text)
+    assert [s.text for s in found] == ["The market opened at 9 a.m. Monday.", "Shares of U.S. Steel fell 3%.", "Dr. Smith said so."]
+    assert all(text[s.start : s.end] == s.text for s in found)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [("How many civilians died?", "amount"), ("How long did the match last?", "measure"), ("When did the bank open?", "date"),
+     ("Who scored the winning goal?", "name"), ("In which city was the summit held?", "place"), ("Why did shares fall?", None)],
+)  # fmt: skip
+def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
+    assert kind_of(question) == kind
+
+
+def test_loops_are_degenerate_prose():
+    assert looping("the immediate focus of the immediate focus is completing a swap")
+    assert looping("Goals goals goals goals were scored.")
+    assert not looping("The striker scored twice and the keeper saved a penalty in the second half.")
+
+
+# --- the checks, against the mistakes they exist to catch ------------------------
+
+
+def test_a_wrong_entity_near_the_fact_is_not_the_answer():
+    politics = [ev("Vladimir Medinsky, an aide to Putin, led the Russian delegation.")]
+    assert check("Who led the Russian delegation?", "Vladimir Medinsky led the Russian delegation.", politics) == ""
+    assert check("Who led the Russian delegation?", "Vladimir Putin led the Russian delegation.", politics)
+    sport = [ev("Lionel Messi, set up by Luis Suarez, scored the winning goal in the 89th minute.")]
+    assert check("Who scored the winning goal?", "Lionel Messi scored the winning goal.", sport) == ""
+    assert check("Who scored the winning goal?", "Luis Suarez scored the winning goal.", sport)
+
+
+def test_a_wrong_number_is_not_backed():
+    business = [ev("The carmaker cut 500 jobs at its Detroit plant.")]
+    assert check("How many jobs did the carmaker cut?", "The carmaker cut 500 jobs.", business) == ""
+    assert check("How many jobs did the carmaker cut?", "The carmaker cut 600 jobs.", business)
+    weather = [ev("The storm left 1.5 million homes without power.")]
+    assert check("How many homes lost power?", "The storm left 1,500,000 homes without power.", weather) == ""
+    assert check("How many homes lost power?", "The storm left 2 million homes without power.", weather)
+
+
+def test_a_lost_or_added_negation_is_not_backed():
+    business = [ev("The company did not cut 500 jobs, its chief executive said.")]
+    assert "negation" in check("How many jobs did the company cut?", "The company cut 500 jobs.", business)
+    science = [ev("The drug reduced symptoms in most patients, the trial found.")]
+    assert "negation" in check("What did the trial find?", "The drug did not reduce symptoms in most patients.", science)
+
+
+def test_aliases_back_a_claim_in_either_direction():
+    politics = [ev("Russia rejected the plan on Tuesday.")]
+    assert check("What did Moscow do about the plan?", "Moscow rejected the plan.", politics) == ""
+    finance = [ev("The Federal Reserve (Fed) held interest rates at 5%.")]
+    assert check("What did the Fed do with interest rates?", "The Fed held interest rates at 5%.", finance) == ""
+
+
+def test_a_sentence_that_only_mentions_the_topic_is_no_answer():
+    crime = [ev("Police in Leeds are investigating a burglary at a jewellery shop.")]
+    assert check("How much jewellery was stolen in the Leeds burglary?",
+                 "Police in Leeds are investigating a burglary at a jewellery shop.", crime)  # fmt: skip
+    sport = [ev("The final was played in Paris before a crowd of 80,000.")]
+    assert check("Who won the final?", "The final was played in Paris.", sport)
+
+
+def test_a_relative_date_answers_when():
+    crime = [ev("The fire started three days ago near the old mill.", published=datetime(2025, 5, 16))]
+    assert check("When did the fire start?", "The fire started on May 13.", crime) == ""
+    assert check("When did the fire start?", "The fire started three days ago.", crime) == ""
+    assert check("When did the fire start?", "The fire started on May 12.", crime)
