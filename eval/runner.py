@@ -129,7 +129,10 @@ def squad_prediction(answer: Answer) -> str:
     words the question already says (SQuAD answers are spans, not sentences); '' for an abstention."""
     if answer.abstained:
         return ""
-    return answer.short_answer or without_question_words(strip_markers(answer.answer), answer.question)
+    if answer.short_answer:
+        return answer.short_answer
+    first = next((s.text for s in answer.sentences if s.kind != "conflict"), None)  # structure, not the rendered string
+    return without_question_words(first or strip_markers(answer.answer), answer.question)
 
 
 def squad_record(
