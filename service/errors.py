@@ -10,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import RagError
+import httpx
+
+from rag.errors import RagError, StoreUnavailable
+from rag.settings import Settings, public_url
 from service.gate import QueueFull
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,32 @@ def _describe(errors: list[dict]) -> str:
             shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:40] + "…"
             parts.append(f"`{loc}`: {err.get('msg', 'invalid')} (got {shown})")
     return "Fix the request: " + "; ".join(parts) + ". See /docs for the request schema."
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while e is not None and e not in seen and len(seen) < 10:
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    return seen
+
+
+def store_problem(e: BaseException, settings: Settings) -> str | None:
+    """What to tell a client when a request failed because the article store went away, else None.
+
+    The LLM client turns its own transport failures into `LLMUnavailable`, so a transport error
+    (or a refused connection) that reaches the app came from the other network peer: the Chroma
+    server. It is the server's outage, not the client's fault nor ours: 503, retry later."""
+    if not any(isinstance(x, httpx.TransportError | ConnectionError) for x in _chain(e)):
+        return None
+    where = f"the Chroma server at {public_url(settings.chroma_url)}" if settings.chroma_url else "the article store"
+    return f"{where} is not answering ({type(e).__name__}); retry in a few seconds, search and answers resume once it is back"
+
+
+def store_error(e: BaseException, settings: Settings) -> StoreUnavailable | None:
+    """`store_problem` as the error to raise or send, else None."""
+    problem = store_problem(e, settings)
+    return StoreUnavailable(problem[0].upper() + problem[1:] + ".") if problem else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -82,5 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
+        if unavailable := store_error(e, request.app.state.rag.settings):
+            return rag_error_response(unavailable)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", f"Unexpected {type(e).__name__}; the service logged it. Try again.")

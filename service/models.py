@@ -133,7 +133,7 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    llm: str  # loading | ready | failed
+    llm: str  # loading | ready | restarting | failed
     documents: int
     error: str | None = None
 
