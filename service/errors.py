@@ -19,7 +19,7 @@ from service.gate import QueueFull
 log = logging.getLogger(__name__)
 
 _HTTP_KINDS = {
-    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
     413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "busy", 503: "unavailable",
 }  # fmt: skip
 
@@ -35,6 +35,15 @@ def rag_error_response(e: RagError) -> JSONResponse:
     return error_response(e.status, e.kind, e.message, headers)
 
 
+def _shown(value: object) -> str:
+    """A short repr of what the client sent (a value nested too deeply to repr is described instead)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply"
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def _describe(errors: list[dict]) -> str:
     parts = []
     for err in errors[:5]:
@@ -44,8 +53,7 @@ def _describe(errors: list[dict]) -> str:
         elif err.get("type") == "extra_forbidden":
             parts.append(f"`{loc}` is not a field of this request; remove it")
         else:
-            got = err.get("input")
-            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:40] + "…"
+            shown = _shown(err.get("input"))
             parts.append(f"`{loc}`: {err.get('msg', 'invalid')} (got {shown})")
     return "Fix the request: " + "; ".join(parts) + ". See /docs for the request schema."
 
