@@ -62,7 +62,7 @@ def _chain(e: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     while e is not None and e not in seen and len(seen) < 10:
         seen.append(e)
-        e = e.__cause__ or e.__context__
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
     return seen
 
 
@@ -72,8 +72,8 @@ def store_problem(e: BaseException, settings: Settings) -> str | None:
     The LLM client turns its own transport failures into `LLMUnavailable`, so a transport error
     (or a refused connection) that reaches the app came from the other network peer: the Chroma
     server. It is the server's outage, not the client's fault nor ours: 503, retry later."""
-    if not any(isinstance(x, httpx.TransportError | ConnectionError) for x in _chain(e)):
-        return None
+    if isinstance(e, RagError) or not any(isinstance(x, httpx.TransportError | ConnectionError) for x in _chain(e)):
+        return None  # a RagError already says what failed (the LLM's transport errors become LLMUnavailable)
     where = f"the Chroma server at {public_url(settings.chroma_url)}" if settings.chroma_url else "the article store"
     return f"{where} is not answering ({type(e).__name__}); retry in a few seconds, search and answers resume once it is back"
 

@@ -177,24 +177,17 @@ class LocalLLMServer:
 
     def _spawn(self, progress: bool, timeout_s: float) -> None:
         """Start the process and wait until it answers /health."""
-        model = ensure_model_file(self.spec, self.settings.models_path, progress=progress)
         self.port = self.port or self.settings.llm_port or free_port()  # a restart keeps the port
+        cmd = self.command(progress)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable, "-m", "rag.llm.serve", str(model),
-            "--port", str(self.port),
-            "--threads", str(self.settings.llm_threads),
-            "--context", str(self.settings.llm_context),
-            "--alias", self.spec.name,
-            "--parent", str(os.getpid()),
-        ]  # fmt: skip
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not self._stopping.is_set():
             if self.process.poll() is not None:
+                self.process, code = None, self.process.returncode
                 raise ModelFileError(
-                    f"The local model server exited (code {self.process.returncode}) while loading {model}: "
+                    f"The local model server exited (code {code}) while loading {self.spec.file_name}: "
                     f"see {self.log_path}; if the file is damaged delete it and it will be rebuilt."
                 )
             if self.healthy():
@@ -204,6 +197,18 @@ class LocalLLMServer:
             time.sleep(0.25)
         self._end_process()
         raise LLMUnavailable(f"The local model did not become ready in {timeout_s:.0f}s: see {self.log_path}.")
+
+    def command(self, progress: bool = False) -> list[str]:
+        """The child process: `rag.llm.serve` on the model file (assembled first if need be)."""
+        model = ensure_model_file(self.spec, self.settings.models_path, progress=progress)
+        return [
+            sys.executable, "-m", "rag.llm.serve", str(model),
+            "--port", str(self.port),
+            "--threads", str(self.settings.llm_threads),
+            "--context", str(self.settings.llm_context),
+            "--alias", self.spec.name,
+            "--parent", str(os.getpid()),
+        ]  # fmt: skip
 
     def healthy(self) -> bool:
         try:
