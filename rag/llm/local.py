@@ -181,7 +181,10 @@ class LocalLLMServer:
         cmd = self.command(progress)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy())
+            # Its own session: a Ctrl-C at the terminal reaches the app, which then stops the model
+            # itself, rather than the model dying first and being "restarted" during shutdown.
+            self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                            start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not self._stopping.is_set():
             if self.process.poll() is not None:
