@@ -21,6 +21,7 @@ import pytest
 from rag.pipeline import Pipeline
 from rag.settings import get_settings
 from service.settings import ServiceSettings
+from service.slack_blocks import WORKING
 from tests.conftest import make_settings
 from tests.fixtures.fake_llm import FakeLLMServer
 from tests.fixtures.http_server import ServiceServer
@@ -338,7 +339,7 @@ def test_slack_bad_question_gets_an_explanation_in_its_thread(service: ServiceSe
 
     def reply() -> dict | None:
         for m in slack_api.messages.get("C0BAD001", []):
-            if m.get("thread_ts") == message["ts"] and m.get("bot_id") and "…" not in m.get("text", "")[:3]:
+            if m.get("thread_ts") == message["ts"] and m.get("bot_id") and m.get("text") != WORKING:
                 return m
         return None
 
