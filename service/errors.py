@@ -66,14 +66,29 @@ def _chain(e: BaseException) -> list[BaseException]:
     return seen
 
 
-def store_problem(e: BaseException, settings: Settings) -> str | None:
-    """What to tell a client when a request failed because the article store went away, else None.
+def _raised_in_chroma(e: BaseException) -> bool:
+    """The error passed through Chroma's client code (not, say, a remote embedding service's)."""
+    tb = e.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("chromadb"):
+            return True
+        tb = tb.tb_next
+    return False
 
-    The LLM client turns its own transport failures into `LLMUnavailable`, so a transport error
-    (or a refused connection) that reaches the app came from the other network peer: the Chroma
-    server. It is the server's outage, not the client's fault nor ours: 503, retry later."""
-    if isinstance(e, RagError) or not any(isinstance(x, httpx.TransportError | ConnectionError) for x in _chain(e)):
-        return None  # a RagError already says what failed (the LLM's transport errors become LLMUnavailable)
+
+def store_problem(e: BaseException, settings: Settings) -> str | None:
+    """What to tell a client when a request failed because the Chroma server went away, else None.
+
+    A transport error (or a refused connection) raised through Chroma's client is the server's
+    outage, neither the client's fault nor a bug of ours: 503, retry later. (The LLM client turns
+    its own transport failures into `LLMUnavailable`; a RagError already says what failed.)"""
+    if isinstance(e, RagError):
+        return None
+    chain = _chain(e)
+    if not any(isinstance(x, httpx.TransportError | ConnectionError) for x in chain):
+        return None
+    if not any(_raised_in_chroma(x) for x in chain):
+        return None
     where = f"the Chroma server at {public_url(settings.chroma_url)}" if settings.chroma_url else "the article store"
     return f"{where} is not answering ({type(e).__name__}); retry in a few seconds, search and answers resume once it is back"
 

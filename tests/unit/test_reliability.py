@@ -276,3 +276,29 @@ def test_only_http_urls_become_links_on_the_chat_page():
     done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [linked for _, linked in URLS]
+
+
+# --- what counts as a store outage ---------------------------------------------------------
+
+
+def test_only_failures_inside_chromas_client_are_store_outages(tmp_path: Path):
+    """A refused connection inside Chroma's client is the store's outage (503); the same error
+    from anywhere else is not relabelled (a bug of ours stays a logged 500)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from rag.errors import LLMUnavailable
+    from service.errors import store_problem
+
+    settings = make_settings(tmp_path / "data", chroma_url=f"http://127.0.0.1:{free_port()}")
+    port = int(settings.chroma_url.rsplit(":", 1)[1])
+    with pytest.raises(Exception) as chroma_failure:
+        chromadb.HttpClient(host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)).heartbeat()
+    assert f"Chroma server at http://127.0.0.1:{port}" in store_problem(chroma_failure.value, settings)
+    with pytest.raises(httpx.ConnectError) as elsewhere:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert store_problem(elsewhere.value, settings) is None
+    try:
+        raise LLMUnavailable("the model went away") from elsewhere.value
+    except LLMUnavailable as e:
+        assert store_problem(e, settings) is None
