@@ -263,6 +263,8 @@ class LocalLLMServer:
                         break
                     self._spawn(progress=False, timeout_s=180.0)
             except RagError as e:
+                if self._stopping.is_set():
+                    break  # shutting down: the start was abandoned, not failed
                 self.last_failure = f"the local model server failed: {failure}; restarting it failed: {e.message}"
                 log.warning("%s; next try in %.0f s", self.last_failure, backoff)
                 continue
