@@ -27,6 +27,10 @@ class InvalidInput(RagError):
     kind = "invalid_request"
 
 
+class InvalidJSON(InvalidInput):
+    kind = "invalid_json"
+
+
 class EmptyQuestion(InvalidInput):
     def __init__(self) -> None:
         super().__init__("The question is empty: ask something about the articles, e.g. 'How many prisoners were swapped?'")
@@ -44,6 +48,11 @@ class UnknownDocument(RagError):
 class UnreadableFile(RagError):
     status = 400
     kind = "unreadable_file"
+
+
+class ArticleTooLarge(RagError):
+    status = 413
+    kind = "payload_too_large"
 
 
 class ModelFileError(RagError):

@@ -17,7 +17,7 @@ from rag.answer.answerer import Answerer
 from rag.embed import build_embedding
 from rag.errors import EmptyQuestion, InvalidInput
 from rag.ingest.chunk import Chunker
-from rag.ingest.indexer import Indexer
+from rag.ingest.limits import LimitedIndexer
 from rag.ingest.load import article_from_record
 from rag.keyword import KeywordIndex
 from rag.llm.client import ChatLLM, Message
@@ -59,7 +59,8 @@ class Pipeline:
         self.embedding = build_embedding(settings)
         self.store = ChromaStore(settings, embed_model=self.embedding.model_name)
         self.keyword = KeywordIndex(settings.data_dir / "keyword" / settings.collection)
-        self.indexer = Indexer(self.store, self.embedding, Chunker(settings.chunk_size, settings.chunk_overlap), self.keyword)
+        self.indexer = LimitedIndexer(self.store, self.embedding, Chunker(settings.chunk_size, settings.chunk_overlap),
+                                      self.keyword, max_chars=settings.max_document_chars)  # fmt: skip
         self.retriever = HybridRetriever(self.store, self.embedding, self.keyword, settings)
         self.local_llm: LocalLLMServer | None = None
         self._llm: ChatLLM | None = None

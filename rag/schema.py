@@ -165,5 +165,6 @@ class IngestReport(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict)  # path -> reason
     warnings: list[str] = Field(default_factory=list)  # ingested, but worth a look
     not_stored: list[str] = Field(default_factory=list)  # doc ids read but not written: the store failed (also in skipped)
+    too_large: list[str] = Field(default_factory=list)  # doc ids over RAG_MAX_DOCUMENT_CHARS, not indexed (also in skipped)
     chunks: int = 0
     seconds: float = 0.0

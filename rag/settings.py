@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     openai_embed_model: str = "text-embedding-3-small"
     embed_batch_size: int = Field(default=32, ge=1)
 
+    # The longest article (characters of cleaned text) any ingest accepts: CLI, uploads, JSON bodies.
+    max_document_chars: int = Field(default=1_000_000, ge=1)
+
     # Chunking (tokens of the cl100k tokenizer that llama-index's splitter counts).
     chunk_size: int = Field(default=96, ge=16)
     chunk_overlap: int = Field(default=0, ge=0)

@@ -20,7 +20,7 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from service.deps import require_api_key
 from service.errors import install_error_handlers
-from service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.middleware import BodyLimitMiddleware, MetricsMiddleware, redact_access_log
 from service.routers import documents, health, openai_compat, qa
 from service.settings import ServiceSettings
 from service.slack import mount_slack
@@ -74,6 +74,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    app.add_middleware(BodyLimitMiddleware, max_json=state.service.max_json_bytes, max_upload=state.service.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_json=state.service.max_json_bytes, max_upload=state.service.max_upload_bytes,
+                       timeout_s=state.service.body_timeout_s)  # fmt: skip
+    redact_access_log()
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

@@ -10,13 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import RagError
+import httpx
+
+from rag.errors import RagError, StoreUnavailable
+from rag.settings import Settings, public_url
 from service.gate import QueueFull
 
 log = logging.getLogger(__name__)
 
 _HTTP_KINDS = {
-    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
     413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "busy", 503: "unavailable",
 }  # fmt: skip
 
@@ -32,6 +35,15 @@ def rag_error_response(e: RagError) -> JSONResponse:
     return error_response(e.status, e.kind, e.message, headers)
 
 
+def _shown(value: object) -> str:
+    """A short repr of what the client sent (a value nested too deeply to repr is described instead)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply"
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def _describe(errors: list[dict]) -> str:
     parts = []
     for err in errors[:5]:
@@ -41,10 +53,50 @@ def _describe(errors: list[dict]) -> str:
         elif err.get("type") == "extra_forbidden":
             parts.append(f"`{loc}` is not a field of this request; remove it")
         else:
-            got = err.get("input")
-            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:40] + "…"
+            shown = _shown(err.get("input"))
             parts.append(f"`{loc}`: {err.get('msg', 'invalid')} (got {shown})")
     return "Fix the request: " + "; ".join(parts) + ". See /docs for the request schema."
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while e is not None and e not in seen and len(seen) < 10:
+        seen.append(e)
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+    return seen
+
+
+def _raised_in_chroma(e: BaseException) -> bool:
+    """The error passed through Chroma's client code (not, say, a remote embedding service's)."""
+    tb = e.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("chromadb"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def store_problem(e: BaseException, settings: Settings) -> str | None:
+    """What to tell a client when a request failed because the Chroma server went away, else None.
+
+    A transport error (or a refused connection) raised through Chroma's client is the server's
+    outage, neither the client's fault nor a bug of ours: 503, retry later. (The LLM client turns
+    its own transport failures into `LLMUnavailable`; a RagError already says what failed.)"""
+    if isinstance(e, RagError):
+        return None
+    chain = _chain(e)
+    if not any(isinstance(x, httpx.TransportError | ConnectionError) for x in chain):
+        return None
+    if not any(_raised_in_chroma(x) for x in chain):
+        return None
+    where = f"the Chroma server at {public_url(settings.chroma_url)}" if settings.chroma_url else "the article store"
+    return f"{where} is not answering ({type(e).__name__}); retry in a few seconds, search and answers resume once it is back"
+
+
+def store_error(e: BaseException, settings: Settings) -> StoreUnavailable | None:
+    """`store_problem` as the error to raise or send, else None."""
+    problem = store_problem(e, settings)
+    return StoreUnavailable(problem[0].upper() + problem[1:] + ".") if problem else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -82,5 +134,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
+        if unavailable := store_error(e, request.app.state.rag.settings):
+            return rag_error_response(unavailable)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", f"Unexpected {type(e).__name__}; the service logged it. Try again.")

@@ -1,9 +1,13 @@
-"""Pure ASGI middleware: request metrics, and body size limits (413 before the route reads it)."""
+"""Pure ASGI middleware: request metrics, body size limits (413 before the route reads it) and a
+deadline for the body to arrive (408); and the access-log filter that keeps query strings out."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+
+import anyio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,12 +42,18 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """JSON bodies up to `max_json`, multipart uploads up to `max_upload` bytes."""
+    """JSON bodies up to `max_json`, multipart uploads up to `max_upload` bytes, the whole body
+    within `timeout_s` of the request's start.
 
-    def __init__(self, app: ASGIApp, max_json: int, max_upload: int) -> None:
+    The deadline is for the body as a whole, not per read: a client trickling a byte every few
+    seconds would pass any idle timeout while holding a connection (and a worker) for minutes.
+    """
+
+    def __init__(self, app: ASGIApp, max_json: int, max_upload: int, timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_json = max_json
         self.max_upload = max_upload
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -61,14 +71,30 @@ class BodyLimitMiddleware:
             await _send_413(send, f"The request body is {int(length) // 1024} KB; {hint}")
             return
         seen = 0
+        complete = False
+        deadline = time.monotonic() + self.timeout_s
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # after the body: only the disconnect is left to wait for, as long as it takes
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(
+                    408,
+                    f"The request body did not arrive within {self.timeout_s:g} s (RAG_BODY_TIMEOUT_S); send it "
+                    "whole and promptly, or check the network.",
+                    headers={"Connection": "close"},
+                ) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > limit:
                     raise HTTPException(413, f"The request body is over the limit: {hint}")
+            else:
+                complete = True  # the client is gone
             return message
 
         await self.app(scope, limited_receive, send)
@@ -82,3 +108,21 @@ async def _send_413(send: Send, message: str) -> None:
                     (b"connection", b"close")],
     })  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+
+
+class DropQueryStrings(logging.Filter):
+    """Access-log lines without query strings: a client may put a secret there (`?api_key=...`,
+    a token) and the log would keep it. The path stays; the query is replaced by `?<redacted>`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?<redacted>", *args[3:])
+        return True
+
+
+def redact_access_log(logger_name: str = "uvicorn.access") -> None:
+    """Add the filter once (create_app may run several times in one process)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
+        logger.addFilter(DropQueryStrings())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from rag.pipeline import lone_surrogate
 from rag.schema import Answer, DocInfo, Filters, IngestReport, Passage
@@ -28,6 +28,10 @@ def _utc(value: datetime) -> datetime:
 
 
 Text = Annotated[str, AfterValidator(_unicode)]
+# Switches and counts take JSON booleans and integers only: `"stream": "yes"` or `"k": true` is
+# a client bug to report, not something to guess a meaning for (lax parsing took them as true and 1).
+Flag = StrictBool
+Count = StrictInt
 Date = Annotated[datetime, AfterValidator(_utc)]
 
 
@@ -50,14 +54,14 @@ class FilterFields(_Strict):
 
 class AskRequest(FilterFields):
     question: str = Field(description="what to ask about the articles (up to 2000 characters)")
-    k: int | None = K
-    stream: bool = Field(default=False, description="server-sent events: token*, citations, done")
-    short: bool = Field(default=False, description="also return `short_answer`, the few words that answer")
+    k: Count | None = K
+    stream: Flag = Field(default=False, description="server-sent events: token*, citations, done")
+    short: Flag = Field(default=False, description="also return `short_answer`, the few words that answer")
 
 
 class SearchRequest(FilterFields):
     question: str
-    k: int | None = K
+    k: Count | None = K
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
 
 
@@ -68,8 +72,8 @@ class ChatMessage(BaseModel):
 
 class ChatRequest(FilterFields):
     messages: list[ChatMessage] = Field(min_length=1)
-    k: int | None = K
-    stream: bool = False
+    k: Count | None = K
+    stream: Flag = False
 
 
 class SearchHit(BaseModel):
@@ -133,7 +137,7 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    llm: str  # loading | ready | failed
+    llm: str  # loading | ready | restarting | failed
     documents: int
     error: str | None = None
 
@@ -179,8 +183,8 @@ class OAIChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = "news-rag"
     messages: list[OAIMessage] = Field(min_length=1)
-    stream: bool = False
-    k: int | None = K
+    stream: Flag = False
+    k: Count | None = K
 
 
 class OAIModel(BaseModel):

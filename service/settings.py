@@ -23,7 +23,9 @@ class ServiceSettings(BaseSettings):
     llm_concurrency: int | None = Field(default=None, ge=1)
     max_json_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_document_chars: int = Field(default=1_000_000, ge=1)
+    # A request body must arrive whole within this many seconds (408 after): slowly sent bodies
+    # would otherwise hold connections open indefinitely.
+    body_timeout_s: float = Field(default=30.0, gt=0)
     model_id: str = "news-rag"  # what GET /v1/models lists; any name is accepted in requests
 
     @field_validator("api_keys", mode="before")

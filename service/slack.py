@@ -9,11 +9,13 @@ on the FastAPI app by `mount_slack`) and Socket Mode (`rag slack --socket`, see
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
@@ -24,6 +26,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from rag.errors import RagError
@@ -79,6 +82,27 @@ def _signature_readable(req: Request) -> bool:
     timestamp = req.headers.get("X-Slack-Request-Timestamp", "0")
     signature = req.headers.get("X-Slack-Signature", "")
     return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()
+
+
+def _malformed(body: bytes, content_type: str) -> str | None:
+    """Why a (signed) body is not a request Slack sends, else None. Slack posts a JSON object
+    (events) or a form whose `payload` is a JSON object (interactions, such as button clicks)."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(text, keep_blank_values=True)
+            if "payload" not in form:
+                return None  # a slash command: plain form fields
+            data = json.loads(form["payload"][0])
+        else:
+            data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        return f"the body is not a JSON object ({type(e).__name__})"
+    if not isinstance(data, dict):
+        return "the body is not a JSON object"
+    if "event" in data and not isinstance(data["event"], dict):
+        return "`event` is not an object"
+    return None
 
 
 def _unescape(text: str) -> str:
@@ -275,7 +299,7 @@ def mount_slack(
     feedback = feedback_store(settings)
 
     @app.get("/v1/feedback", response_model=list[FeedbackRecord], tags=["slack"], dependencies=list(dependencies))
-    async def list_feedback(rating: str | None = None) -> list[FeedbackRecord]:
+    async def list_feedback(rating: Literal["up", "down"] | None = None) -> list[FeedbackRecord]:
         """👍 / 👎 clicks on the Slack bot's answers, oldest first (`?rating=up` or `down` to filter)."""
         return await asyncio.to_thread(feedback.list, rating)
 
@@ -286,8 +310,18 @@ def mount_slack(
     handler = AsyncSlackRequestHandler(bolt)
     app.state.slack_bot = bot
 
+    verifier = SignatureVerifier(_secret(slack.signing_secret) or "")
+
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(req: Request) -> Response:
         if not _signature_readable(req):
             return JSONResponse({"error": "invalid request"}, status_code=401)  # as bolt answers a bad signature
+        body = await req.body()  # cached: bolt reads the same bytes
+        # Bolt parses the body before it checks the signature, and a body it cannot parse is a 500
+        # there: check the signature first (nobody else gets past it), then the shape.
+        if not verifier.is_valid_request(body, dict(req.headers)):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        if problem := _malformed(body, req.headers.get("content-type", "")):
+            log.warning("refused a signed Slack request: %s", problem)
+            return JSONResponse({"error": f"invalid request: {problem}"}, status_code=400)
         return await handler.handle(req)

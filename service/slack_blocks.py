@@ -5,6 +5,8 @@ every mrkdwn object is `verbatim`, so a written "@channel" in an article notifie
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from rag.schema import Answer, Citation
 
 SECTION_CHARS = 3000
@@ -79,13 +81,23 @@ def _context(mrkdwn: str) -> dict:
     return {"type": "context", "elements": [_mrkdwn(_cut(mrkdwn, SECTION_CHARS))]}
 
 
+def web_url(url: str | None) -> str | None:
+    """The url if it is an http(s) link, else None: an article's url is whatever its uploader wrote,
+    and other schemes (javascript:, data:, file:) must not become clickable."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
 def _link(url: str, label: str) -> str:
     return f"<{escape(url).replace('|', '%7C')}|{label}>"
 
 
 def source_block(c: Citation) -> dict:
     title = escape(" ".join(c.title.split()) or c.doc_id)
-    head = f"*[{c.marker}]* " + (_link(c.url, title) if c.url else f"*{title}*")
+    url = web_url(c.url)
+    head = f"*[{c.marker}]* " + (_link(url, title) if url else f"*{title}*")
     quote = escape(_cut(" ".join(c.text.split()), QUOTE_CHARS))
     return _section(_cut(f"{head}\n>{quote}", SECTION_CHARS))
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
+
+import httpx
+import openai
 
 from rag.errors import LLMUnavailable, RagError
 from rag.pipeline import Pipeline
@@ -27,6 +31,11 @@ class AppState:
     llm_error: str | None = None
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # ingest/remove one at a time
     _loader: threading.Thread | None = None
+    _probe: tuple[float, str | None] = (float("-inf"), None)  # (when, problem) of the last remote LLM check
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    PROBE_TIMEOUT_S = 2.0
+    PROBE_TTL_S = 5.0  # /readyz may be polled often: ask the remote LLM at most this often
 
     @property
     def llm_status(self) -> str:
@@ -57,7 +66,48 @@ class AppState:
 
     def ready_gate(self) -> LLMGate:
         if self.gate is not None:
+            if outage := self.llm_outage():
+                raise LLMUnavailable(f"The model is unavailable: {outage}. Retry in a few seconds (GET /readyz says when it is back).")
             return self.gate
         if self.llm_error:
             raise LLMUnavailable(f"The model failed to start: {self.llm_error}")
         raise LLMUnavailable("The model is still loading; retry in a few seconds (GET /readyz says when it is ready).")
+
+    def llm_outage(self) -> str | None:
+        """Why the local model cannot answer now (its process failed and is being restarted), else None."""
+        local = self.pipeline.local_llm if self.pipeline is not None else None
+        if local is not None and local.status == "restarting":
+            return f"{local.last_failure}; it is being restarted"
+        return None
+
+    def llm_problem(self) -> str | None:
+        """Blocking: why the loaded model would not answer a question now, else None.
+
+        The local model: its process is restarting or does not answer /health. A remote LLM:
+        GET /models does not answer within PROBE_TIMEOUT_S (cheap, no tokens spent), checked at
+        most every PROBE_TTL_S so that frequent /readyz polls do not load the LLM's server."""
+        if (outage := self.llm_outage()) is not None:
+            return outage
+        assert self.pipeline is not None
+        if self.pipeline.local_llm is not None:
+            return None if self.pipeline.local_llm.healthy() else "the model server stopped answering"
+        with self._probe_lock:
+            checked, problem = self._probe
+            if time.monotonic() - checked >= self.PROBE_TTL_S:
+                problem = self._probe_remote()
+                self._probe = (time.monotonic(), problem)
+        return problem
+
+    def _probe_remote(self) -> str | None:
+        llm = self.pipeline.llm  # type: ignore[union-attr]
+        try:
+            llm.client.with_options(timeout=self.PROBE_TIMEOUT_S, max_retries=0).models.list()
+        except openai.AuthenticationError:
+            return f"the LLM at {llm.base_url} rejects the API key: check OPENAI_API_KEY"
+        except openai.APIStatusError as e:
+            if e.status_code >= 500:
+                return f"the LLM at {llm.base_url} fails (HTTP {e.status_code} on GET /models)"
+            return None  # it answers; some OpenAI-compatible servers have no /models
+        except (openai.APIError, httpx.HTTPError) as e:
+            return f"the LLM at {llm.base_url} does not answer ({type(e).__name__} on GET /models within {self.PROBE_TIMEOUT_S:g} s)"
+        return None

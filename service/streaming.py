@@ -11,12 +11,13 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from rag.errors import RagError
 from rag.llm.client import Message
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Filters
+from service.errors import store_error
 from service.gate import Ticket
 from service.metrics import Metrics
 
@@ -66,6 +67,10 @@ async def answer_items(
                 if isinstance(item, Answer):
                     metrics.observe_answer(item)
                 yield item
+    except Exception as e:
+        if unavailable := store_error(e, pipeline.settings):  # a stream has started: say what failed
+            raise unavailable from e
+        raise
     finally:
         ticket.release()
 
@@ -127,13 +132,21 @@ class SSEResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         disconnected = False
+        complete = False  # the last body message went out: a disconnect after it is the normal end
+
+        async def sending(message: Message) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True  # set before sending: the server reports the disconnect as soon as it is sent
+            await send(message)
+
         try:
             async with anyio.create_task_group() as tg:
 
                 async def stream() -> None:
                     nonlocal disconnected
                     try:
-                        await self.stream_response(send)
+                        await self.stream_response(sending)
                     except OSError:
                         disconnected = True
                     tg.cancel_scope.cancel()
@@ -151,5 +164,5 @@ class SSEResponse(StreamingResponse):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]
             if self.on_close:
                 self.on_close()
-            if disconnected and self.on_disconnect:
+            if disconnected and not complete and self.on_disconnect:
                 self.on_disconnect()

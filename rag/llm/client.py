@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import openai
 
 from rag.errors import LLMUnavailable
@@ -12,6 +13,10 @@ from rag.schema import Usage
 from rag.settings import Settings, public_url
 
 Message = dict[str, str]
+
+# What a call to the model can fail with: the SDK's own errors, and transport errors, which the
+# SDK passes through unwrapped while a streamed reply is read (a server that dies mid-answer).
+_FAILURES = (openai.APIError, httpx.TransportError)
 
 
 @dataclass
@@ -60,7 +65,7 @@ class ChatLLM:
     def complete(self, messages: list[Message], max_tokens: int | None = None, response_format: dict | None = None) -> Completion:
         try:
             response = self.client.chat.completions.create(**self._params(messages, max_tokens, response_format))
-        except openai.APIError as e:
+        except _FAILURES as e:
             raise self._unavailable(e) from None
         usage = response.usage
         return Completion(
@@ -77,7 +82,7 @@ class ChatLLM:
             stream = self.client.chat.completions.create(
                 **self._params(messages, max_tokens, response_format), stream=True, stream_options={"include_usage": True}
             )
-        except openai.APIError as e:
+        except _FAILURES as e:
             raise self._unavailable(e) from None
         try:
             for chunk in stream:
@@ -89,16 +94,24 @@ class ChatLLM:
                     delta = chunk.choices[0].delta.content
                     completion.text += delta
                     yield delta
-        except openai.APIError as e:
+        except _FAILURES as e:  # mid-stream: the server died, hung up or stopped sending
             raise self._unavailable(e) from None
         finally:
-            stream.close()  # a client that went away stops the generation here
+            try:
+                stream.close()  # a client that went away stops the generation here
+            except httpx.HTTPError:
+                pass  # the connection is already broken: nothing left to stop
 
-    def _unavailable(self, e: openai.APIError) -> LLMUnavailable:
+    def _unavailable(self, e: Exception) -> LLMUnavailable:
         if isinstance(e, openai.AuthenticationError):
             return LLMUnavailable(f"The LLM at {self.base_url} rejected the API key: check OPENAI_API_KEY.")
         if isinstance(e, openai.NotFoundError):
             return LLMUnavailable(f"The LLM at {self.base_url} has no model '{self.model}': set RAG_LLM_MODEL to one it serves.")
+        if isinstance(e, httpx.TransportError):  # raised as is while a streamed reply is read
+            return LLMUnavailable(
+                f"The LLM server at {self.base_url} broke off its reply ({type(e).__name__}); "
+                "retry in a few seconds (GET /readyz says when the model is back)."
+            )
         if isinstance(e, (openai.APIConnectionError, openai.APITimeoutError)):
             return LLMUnavailable(
                 f"The LLM server at {self.base_url} is not answering ({type(e).__name__}): "

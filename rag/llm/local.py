@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from rag.errors import LLMUnavailable, ModelFileError
+from rag.errors import LLMUnavailable, ModelFileError, RagError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,25 @@ def free_port() -> int:
 
 
 class LocalLLMServer:
-    """An xllamacpp OpenAI-compatible server in a child process on 127.0.0.1."""
+    """An xllamacpp OpenAI-compatible server in a child process on 127.0.0.1, supervised.
+
+    Once started, a watcher thread restarts the process (on the same port, so clients keep
+    their URL) when it exits or stops answering: a crash, an out-of-memory kill, or a frozen
+    process (SIGSTOP, a hang). Restarts back off (1 s, 2 s, 4 s, ... up to `MAX_BACKOFF_S`) so a
+    model that cannot start does not spin; the back-off resets once a process stays up.
+    Questions in flight when it goes fail with `LLMUnavailable` (their connection breaks);
+    `status` says "restarting" until the new process answers.
+    """
+
+    CHECK_EVERY_S = 1.0
+    # A process that is alive but fails this many health checks in a row (each waits up to
+    # HEALTH_TIMEOUT_S) is hung: llama.cpp answers /health from its HTTP threads even while it
+    # generates, so silence means the whole process is stuck, not busy.
+    HUNG_AFTER_CHECKS = 5
+    HEALTH_TIMEOUT_S = 2.0
+    STOPPED_AFTER_CHECKS = 3  # checks that see the process stopped (SIGSTOP): frozen, not paused for a moment
+    MAX_BACKOFF_S = 60.0
+    STABLE_AFTER_S = 60.0  # up this long: the next failure starts the back-off from the beginning
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -135,18 +154,57 @@ class LocalLLMServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log_path = settings.data_dir / "logs" / "llm.log"
+        self.status = "stopped"  # stopped | ready | restarting
+        self.restarts = 0  # processes started again after one failed
+        self.last_failure: str | None = None  # why the last process was replaced
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # one start or stop at a time
+        self._watcher: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self, progress: bool = True, timeout_s: float = 180.0) -> None:
+    def start(self, progress: bool = True, timeout_s: float = 180.0, supervise: bool = True) -> None:
         if self.process is not None and self.process.poll() is None:
             return
-        model = ensure_model_file(self.spec, self.settings.models_path, progress=progress)
-        self.port = self.settings.llm_port or free_port()
+        self._stopping.clear()
+        with self._lock:
+            self._spawn(progress, timeout_s)
+        if supervise and (self._watcher is None or not self._watcher.is_alive()):
+            self._watcher = threading.Thread(target=self._supervise, name="llm-supervisor", daemon=True)
+            self._watcher.start()
+
+    def _spawn(self, progress: bool, timeout_s: float) -> None:
+        """Start the process and wait until it answers /health."""
+        self.port = self.port or self.settings.llm_port or free_port()  # a restart keeps the port
+        cmd = self.command(progress)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [
+        with open(self.log_path, "ab") as log_file:
+            # Its own session: a Ctrl-C at the terminal reaches the app, which then stops the model
+            # itself, rather than the model dying first and being "restarted" during shutdown.
+            self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                            start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            if self.process.poll() is not None:
+                self.process, code = None, self.process.returncode
+                raise ModelFileError(
+                    f"The local model server exited (code {code}) while loading {self.spec.file_name}: "
+                    f"see {self.log_path}; if the file is damaged delete it and it will be rebuilt."
+                )
+            if self.healthy():
+                self.status = "ready"
+                log.info("local LLM %s ready on %s", self.spec.name, self.base_url)
+                return
+            time.sleep(0.25)
+        self._end_process()
+        raise LLMUnavailable(f"The local model did not become ready in {timeout_s:.0f}s: see {self.log_path}.")
+
+    def command(self, progress: bool = False) -> list[str]:
+        """The child process: `rag.llm.serve` on the model file (assembled first if need be)."""
+        model = ensure_model_file(self.spec, self.settings.models_path, progress=progress)
+        return [
             sys.executable, "-m", "rag.llm.serve", str(model),
             "--port", str(self.port),
             "--threads", str(self.settings.llm_threads),
@@ -154,36 +212,95 @@ class LocalLLMServer:
             "--alias", self.spec.name,
             "--parent", str(os.getpid()),
         ]  # fmt: skip
-        with open(self.log_path, "ab") as log_file:
-            self.process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy())
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ModelFileError(
-                    f"The local model server exited (code {self.process.returncode}) while loading {model}: "
-                    f"see {self.log_path}; if the file is damaged delete it and it will be rebuilt."
-                )
-            if self.healthy():
-                log.info("local LLM %s ready on %s", self.spec.name, self.base_url)
-                return
-            time.sleep(0.25)
-        self.stop()
-        raise LLMUnavailable(f"The local model did not become ready in {timeout_s:.0f}s: see {self.log_path}.")
 
     def healthy(self) -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200
+            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=self.HEALTH_TIMEOUT_S).status_code == 200
         except httpx.HTTPError:
             return False
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
+    # --- supervision ------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        backoff = 1.0
+        up_since = time.monotonic()
+        silent = stopped = 0
+        while not self._stopping.wait(self.CHECK_EVERY_S):
+            process = self.process
+            if process is None:
+                continue
+            failure = None
+            if process.poll() is not None:
+                failure = f"it exited (code {process.returncode})"
+            elif _stopped(process.pid):
+                stopped += 1
+                failure = "it is frozen (stopped by a signal)" if stopped >= self.STOPPED_AFTER_CHECKS else None
+            elif not self.healthy():
+                silent += 1
+                failure = f"it stopped answering ({silent} health checks failed)" if silent >= self.HUNG_AFTER_CHECKS else None
+            else:
+                silent = stopped = 0
+            if failure is None or self._stopping.is_set():
+                continue
+            if time.monotonic() - up_since >= self.STABLE_AFTER_S:
+                backoff = 1.0
+            backoff = self._restart(failure, backoff)
+            up_since = time.monotonic()
+            silent = stopped = 0
+
+    def _restart(self, failure: str, backoff: float) -> float:
+        """Replace the failed process, retrying with a growing pause until one answers (or we stop)."""
+        self.status = "restarting"
+        self.last_failure = f"the local model server failed: {failure}"
+        log.warning("%s; restarting it (see %s)", self.last_failure, self.log_path)
+        with self._lock:
+            self._end_process()
+        while not self._stopping.wait(backoff):
+            backoff = min(backoff * 2, self.MAX_BACKOFF_S)
             try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+                with self._lock:
+                    if self._stopping.is_set():
+                        break
+                    self._spawn(progress=False, timeout_s=180.0)
+            except RagError as e:
+                if self._stopping.is_set():
+                    break  # shutting down: the start was abandoned, not failed
+                self.last_failure = f"the local model server failed: {failure}; restarting it failed: {e.message}"
+                log.warning("%s; next try in %.0f s", self.last_failure, backoff)
+                continue
+            self.restarts += 1
+            log.warning("local LLM restarted (%d restart(s) so far)", self.restarts)
+            break
+        return backoff
+
+    def _end_process(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        if _stopped(process.pid):
+            process.kill()  # a stopped process would not act on SIGTERM until continued
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=15)
+        with self._lock:
+            self._end_process()
+        self.status = "stopped"
+
+
+def _stopped(pid: int) -> bool:
+    """The process is stopped by a signal (SIGSTOP, SIGTSTP) or a tracer: it cannot answer until continued."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False  # not Linux, or already gone (poll() says so)

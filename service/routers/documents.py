@@ -15,17 +15,17 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from rag.errors import InvalidInput, StoreUnavailable, UnreadableFile
+from rag.errors import ArticleTooLarge, InvalidInput, InvalidJSON, StoreUnavailable, UnreadableFile
 from rag.ingest.load import SUPPORTED
 from rag.pipeline import Pipeline
 from rag.schema import IngestReport
-from service.deps import PipelineDep, ServiceSettingsDep, StateDep
+from service.deps import PipelineDep, StateDep
 from service.models import Deleted, DocumentDetail, DocumentIn, DocumentList, DocumentOut, ErrorBody, IngestResponse
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))  # what the loader reads
-_ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}}
+_ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 _UPLOAD_SCHEMA = {
@@ -47,7 +47,7 @@ def _report_documents(pipeline: Pipeline, report: IngestReport) -> list[Document
 
 
 @router.post("", status_code=201, response_model=IngestResponse, responses=_ERRORS, openapi_extra=_UPLOAD_SCHEMA)
-async def upload(request: Request, state: StateDep, pipeline: PipelineDep, service: ServiceSettingsDep) -> IngestResponse:
+async def upload(request: Request, state: StateDep, pipeline: PipelineDep) -> IngestResponse:
     """Add or update an article: a multipart `file` (.txt .md .markdown .html .htm .json .jsonl),
     or a JSON body {text, title?, url?, published_at?, id?}."""
     content_type = request.headers.get("content-type", "")
@@ -56,11 +56,9 @@ async def upload(request: Request, state: StateDep, pipeline: PipelineDep, servi
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
             raise InvalidInput("Send the article as a multipart field named `file` (e.g. curl -F file=@article.txt).")
-        report = await _ingest_file(state, pipeline, file, service.max_document_chars)
+        report = await _ingest_file(state, pipeline, file)
     elif content_type.startswith("application/json") or not content_type:
         doc = await _json_document(request)
-        if len(doc.text) > service.max_document_chars:
-            raise HTTPException(413, f"The article is {len(doc.text)} characters; keep one article under {service.max_document_chars}.")
         record = doc.model_dump(mode="json", exclude_none=True)
         report = await run_in_threadpool(_locked, state, pipeline.ingest_record, record, _default_id(doc))
     else:
@@ -68,6 +66,8 @@ async def upload(request: Request, state: StateDep, pipeline: PipelineDep, servi
     if report.skipped and not (report.added or report.updated or report.unchanged):
         if report.not_stored:  # the article was fine; the store was not
             raise StoreUnavailable("; ".join(report.skipped.values()))
+        if report.too_large:  # over RAG_MAX_DOCUMENT_CHARS, as cleaned for indexing
+            raise ArticleTooLarge("; ".join(report.skipped.values()))
         raise UnreadableFile("; ".join(report.skipped.values()))
     return IngestResponse(report=report, documents=await run_in_threadpool(_report_documents, pipeline, report))
 
@@ -76,6 +76,8 @@ async def _json_document(request: Request) -> DocumentIn:
     raw = await request.body()
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise InvalidJSON("The body is nested too deeply to read: send one flat JSON object {\"text\": ...}.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body", getattr(e, "pos", 0)), "msg": "JSON decode error",
                                        "input": {}, "ctx": {"error": getattr(e, "msg", str(e))}}]) from None  # fmt: skip
@@ -100,16 +102,12 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def _ingest_file(state, pipeline: Pipeline, file: UploadFile, max_chars: int) -> IngestReport:
+async def _ingest_file(state, pipeline: Pipeline, file: UploadFile) -> IngestReport:
     name = Path(file.filename or "upload.txt").name
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:
         raise UnreadableFile(f"{name}: unsupported type '{suffix}'; upload one of {', '.join(UPLOAD_TYPES)}.")
-    data = await file.read()
-    if len(data) > max_chars:
-        chars = _longest_article(data, suffix)
-        if chars > max_chars:
-            raise HTTPException(413, f"{name}: an article is {chars} characters; keep each under {max_chars}.")
+    data = await file.read()  # its articles are held to RAG_MAX_DOCUMENT_CHARS as they are indexed
     stem = _SAFE_NAME.sub("-", Path(name).stem).strip("-.") or "upload-" + _hash(name)[:6]
     safe = stem + suffix
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
@@ -119,22 +117,6 @@ async def _ingest_file(state, pipeline: Pipeline, file: UploadFile, max_chars: i
         # The temporary path is ours, not the user's: say the uploaded name (a .jsonl may skip several lines).
         report.skipped = {key.replace(str(path), name): why.replace(str(path), name) for key, why in report.skipped.items()}
     return report
-
-
-def _longest_article(data: bytes, suffix: str) -> int:
-    """Characters of the (longest) article in an upload: a .json or .jsonl may hold several."""
-    text = data.decode("utf-8", errors="replace")
-    if suffix not in (".json", ".jsonl"):
-        return len(text)
-    try:
-        if suffix == ".jsonl":
-            records = [json.loads(line) for line in text.split("\n") if line.strip()]  # as the loader splits
-        else:
-            loaded = json.loads(text)
-            records = loaded if isinstance(loaded, list) else [loaded]
-    except json.JSONDecodeError:
-        return 0  # the loader says what is wrong with it
-    return max((len(r["text"]) for r in records if isinstance(r, dict) and isinstance(r.get("text"), str)), default=0)
 
 
 def _locked(state, fn, *args):

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import StateDep
+from service.errors import store_problem
 from service.models import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -20,17 +21,22 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(state: StateDep):
-    """Ready once the articles are indexed and the model is loaded; 503 until then."""
-    documents = 0
+    """Ready once the articles are indexed and the model is loaded and answering; 503 until then,
+    and again while the local model restarts or a remote LLM does not answer."""
+    documents, store_error = 0, None
     if state.pipeline is not None:
-        documents = len(await run_in_threadpool(state.pipeline.documents))
-    status = state.llm_status
-    if status == "ready" and state.pipeline is not None and not await run_in_threadpool(state.pipeline.llm_ready):
-        status = "failed"
-        state_error = "the model server stopped answering"
-    else:
-        state_error = state.llm_error
-    body = Readiness(ready=status == "ready", llm=status, documents=documents, error=state_error)
+        try:
+            documents = len(await run_in_threadpool(state.pipeline.documents))
+        except Exception as e:  # noqa: BLE001 - a Chroma server away: not ready, say why
+            store_error = store_problem(e, state.settings)
+            if store_error is None:
+                raise
+    status, error = state.llm_status, state.llm_error
+    if status == "ready" and state.pipeline is not None and (problem := await run_in_threadpool(state.llm_problem)):
+        status = "restarting" if state.llm_outage() else "failed"
+        error = problem
+    body = Readiness(ready=status == "ready" and not store_error, llm=status, documents=documents,
+                     error="; ".join(e for e in (error, store_error) if e) or None)  # fmt: skip
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 
@@ -38,11 +44,13 @@ async def readyz(state: StateDep):
 async def metrics(state: StateDep) -> PlainTextResponse:
     """Prometheus text format."""
     gate = state.gate
+    local = state.pipeline.local_llm if state.pipeline is not None else None
     gauges = {
         "rag_llm_queue_waiting": ("Questions waiting for the model.", gate.waiting if gate else 0),
         "rag_llm_running": ("Questions the model is answering now.", gate.running if gate else 0),
         "rag_llm_queue_capacity": ("Questions that may wait before 429.", state.service.queue_size),
         "rag_llm_rejected_total": ("Questions refused with 429 (queue full).", gate.rejected if gate else 0),
         "rag_llm_ready": ("1 once the model is loaded.", 1 if gate else 0),
+        "rag_llm_restarts_total": ("Times the local model process was restarted after it failed.", local.restarts if local else 0),
     }
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
