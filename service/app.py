@@ -68,7 +68,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
     for router in (qa.router, openai_compat.router, documents.router):
         app.include_router(router, dependencies=auth)
     app.include_router(health.router)
-    mount_slack(app, lambda: state.pipeline, settings, dependencies=auth)
+    mount_slack(app, lambda: state.pipeline, settings, dependencies=auth, admission=lambda: (state.ready_gate(), state.metrics))
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -31,9 +31,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from rag.errors import RagError
 from rag.llm.client import Message
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, clean_question
+from rag.schema import Answer
 from rag.settings import Settings
+from service.gate import LLMGate
+from service.metrics import Metrics
+from service.streaming import answer_items
 from service.slack_blocks import (
+    evidence_text,
     APOLOGY,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -111,6 +116,9 @@ def _unescape(text: str) -> str:
 
 # The pipeline itself, or a function returning it (an app that builds it at start-up).
 PipelineSource = Pipeline | Callable[[], Pipeline | None]
+# The model's admission gate and the metrics answers are counted in (the service's, when mounted on it).
+Admission = Callable[[], "tuple[LLMGate, Metrics]"]
+QUEUE_SIZE = 4
 
 
 class SlackBot:
@@ -118,14 +126,17 @@ class SlackBot:
     background task, the blocking pipeline in a worker thread."""
 
     def __init__(
-        self, pipeline: PipelineSource, settings: Settings, state: SlackState, feedback: FeedbackStore
-    ) -> None:
+        self, pipeline: PipelineSource, settings: Settings, state: SlackState, feedback: FeedbackStore,
+        admission: Admission | None = None,
+    ) -> None:  # fmt: skip
         self._pipeline = pipeline
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
-        # A local model answers one question at a time: the others wait here, not in the thread pool.
-        self._answering = asyncio.Semaphore(1 if settings.use_local_llm else 4)
+        if admission is None:  # a process of its own (Socket Mode): its own gate, as `rag serve` has one
+            own = (LLMGate(1 if settings.use_local_llm else 4, QUEUE_SIZE), Metrics())
+            admission = lambda: own  # noqa: E731
+        self._admission = admission  # the service's gate and metrics: Slack queues with HTTP
 
     @property
     def pipeline(self) -> Pipeline:
@@ -203,8 +214,7 @@ class SlackBot:
         asked = self._strip_mention(event.get("text", ""), bot_user_id)
         try:
             messages = await self.history(client, event, bot_user_id, bot_id)
-            async with self._answering:
-                answer = await asyncio.to_thread(self.pipeline.chat, messages + [{"role": "user", "content": asked}])
+            answer = await self._answer(client, channel, placeholder["ts"], messages, asked)
             answer_id = await asyncio.to_thread(self.feedback.record_answer, answer, asked, channel, thread_ts)
             text, blocks = fallback_text(answer), answer_blocks(answer, answer_id)
         except RagError as e:
@@ -217,6 +227,23 @@ class SlackBot:
             await client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
         except SlackApiError as e:
             log.error("could not update the answer in %s: %s", channel, e.response.get("error"))
+
+    async def _answer(self, client: AsyncWebClient, channel: str, ts: str, history: list[Message], asked: str) -> Answer:
+        """Through the same admission gate as HTTP; the placeholder shows the best evidence
+        as soon as it is found, before the model writes."""
+        gate, metrics = self._admission()
+        ticket = gate.admit()  # QueueFull is a RagError: the user is told to try again shortly
+        answer = None
+        async for item in answer_items(self.pipeline, ticket, metrics, clean_question(asked), history=history):
+            if isinstance(item, list) and item:
+                try:
+                    await client.chat_update(channel=channel, ts=ts, text=evidence_text(item))
+                except SlackApiError as e:
+                    log.warning("could not show the evidence in %s: %s", channel, e.response.get("error"))
+            elif isinstance(item, Answer):
+                answer = item
+        assert answer is not None, "the pipeline ended without an answer"
+        return answer
 
     async def history(
         self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None
@@ -259,7 +286,8 @@ class SlackBot:
 
 
 def build_slack_app(
-    pipeline: PipelineSource, settings: Settings, slack: SlackSettings, *, socket_mode: bool = False
+    pipeline: PipelineSource, settings: Settings, slack: SlackSettings, *, socket_mode: bool = False,
+    admission: Admission | None = None,
 ) -> tuple[AsyncApp, SlackBot]:
     """The bolt app with the bot's listeners, talking to `slack.api_url`."""
     token = _secret(slack.bot_token)
@@ -274,7 +302,7 @@ def build_slack_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
-    bot = SlackBot(pipeline, settings, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings))
+    bot = SlackBot(pipeline, settings, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings), admission)
     bot.register(app)
     return app, bot
 
@@ -290,6 +318,7 @@ def mount_slack(
     slack: SlackSettings | None = None,
     *,
     dependencies: Sequence[Depends] = (),
+    admission: Admission | None = None,
 ) -> None:
     """`pipeline` may be a function returning it, for apps that build it at start-up.
 
@@ -306,7 +335,7 @@ def mount_slack(
     if not slack.events_api_enabled:
         log.info("Slack Events API off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable POST /slack/events")
         return
-    bolt, bot = build_slack_app(pipeline, settings, slack)
+    bolt, bot = build_slack_app(pipeline, settings, slack, admission=admission)
     handler = AsyncSlackRequestHandler(bolt)
     app.state.slack_bot = bot
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from rag.schema import Answer, Citation
+from rag.schema import EvidenceSentence, Answer, Citation
 
 SECTION_CHARS = 3000
 MAX_BLOCKS = 50
@@ -154,6 +154,13 @@ def fallback_text(answer: Answer) -> str:
     """The message's plain `text`: notifications, and the turn read back as chat history."""
     text = answer.answer.strip() or NOT_IN_ARTICLES
     return _cut(escape(text), FALLBACK_CHARS)
+
+
+def evidence_text(evidence: list[EvidenceSentence], limit: int = 2) -> str:
+    """The placeholder while the model writes: the best evidence sentences and their articles."""
+    best = sorted(evidence, key=lambda e: -e.score)[:limit]
+    lines = [f"> {escape(_cut(e.text, 300))} _({escape(_cut(e.title, 80))})_" for e in best]
+    return "\n".join([WORKING + " Best evidence so far:", *lines]) if lines else WORKING
 
 
 def apology_blocks(message: str) -> list[dict]:

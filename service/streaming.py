@@ -11,12 +11,12 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage, Receive, Scope, Send
 
 from rag.errors import RagError
 from rag.llm.client import Message
 from rag.pipeline import Pipeline
-from rag.schema import Answer, Filters
+from rag.schema import Answer, EvidenceSentence, Filters
 from service.errors import store_error
 from service.gate import Ticket
 from service.metrics import Metrics
@@ -56,14 +56,14 @@ async def answer_items(
     filters: Filters | None = None,
     history: list[Message] | None = None,
     short: bool = False,
-) -> AsyncIterator[str | Answer]:
+) -> AsyncIterator[str | list[EvidenceSentence] | Answer]:
     """Waits for a turn of the model, condenses a follow-up if there is history, then
-    yields text deltas and the verified `Answer`. Releases the ticket at the end."""
+    yields the evidence shown to the model (a list), text deltas and the checked `Answer`. Releases the ticket at the end."""
     try:
         async with ticket.turn():
             if history:
                 question = await run_in_threadpool(pipeline.condense, history, question)
-            async for item in iterate_sync(pipeline.stream(question, k, filters, short=short)):
+            async for item in iterate_sync(pipeline.stream(question, k, filters, short=short, evidence=True)):
                 if isinstance(item, Answer):
                     metrics.observe_answer(item)
                 yield item
@@ -134,7 +134,7 @@ class SSEResponse(StreamingResponse):
         disconnected = False
         complete = False  # the last body message went out: a disconnect after it is the normal end
 
-        async def sending(message: Message) -> None:
+        async def sending(message: ASGIMessage) -> None:
             nonlocal complete
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 complete = True  # set before sending: the server reports the disconnect as soon as it is sent

@@ -30,7 +30,7 @@ from service.models import (
     OAIModelList,
     OAIUsage,
 )
-from service.streaming import SSEResponse, answer_items, answer_unless_gone, final_answer, sse_json
+from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse_json
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -85,7 +85,7 @@ async def chat_completions(
     )  # fmt: skip
 
 
-async def _chunks(items: AsyncIterator[str | Answer], completion_id: str, created: int, model: str) -> AsyncIterator[str]:
+async def _chunks(items: AsyncIterator[str | list | Answer], completion_id: str, created: int, model: str) -> AsyncIterator[str]:
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
@@ -97,7 +97,13 @@ async def _chunks(items: AsyncIterator[str | Answer], completion_id: str, create
     yield chunk({"role": "assistant", "content": ""})
     try:
         async with aclosing(items):
-            answer = await final_answer(items)
+            answer = None
+            async for item in items:
+                if isinstance(item, list):  # the evidence, before the model writes: an extra field
+                    yield chunk({}, rag_evidence=[e.model_dump(mode="json") for e in item])
+                elif isinstance(item, Answer):
+                    answer = item
+            assert answer is not None, "the pipeline ended without an answer"
     except RagError as e:
         yield error(e.kind, e.message)
         return

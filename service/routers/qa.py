@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.errors import RagError
 from rag.pipeline import clean_question, split_chat
-from rag.schema import Answer
+from rag.schema import Answer, EvidenceSentence
 from service.deps import GateDep, MetricsDep, PipelineDep
 from service.models import AskRequest, ChatRequest, ErrorBody, SearchHit, SearchRequest, SearchResponse
 from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse
@@ -29,7 +29,9 @@ _STREAM_DOC = {
     200: {
         "model": Answer,
         "description": "the answer object; with `stream: true` or `Accept: text/event-stream`, server-sent "
-        "events `token` ({text}), then `citations` (the answer object), then `done` (or `error`)",
+        "events `evidence` ({evidence: [numbered sentences with doc_id, start, end]}, before the model "
+        "writes), `token` ({text}), `retract` ({removed, answer}: sentences streamed that the checks removed), "
+        "then `citations` (the answer object), then `done` (or `error`)",
         "content": {"text/event-stream": {}},
     }
 }
@@ -39,14 +41,23 @@ def wants_stream(request: Request, stream: bool) -> bool:
     return stream or "text/event-stream" in request.headers.get("accept", "")
 
 
-async def answer_events(items: AsyncIterator[str | Answer]) -> AsyncIterator[str]:
-    """token*, citations, done — or an error event if something fails mid-stream."""
+async def answer_events(items: AsyncIterator[str | list[EvidenceSentence] | Answer]) -> AsyncIterator[str]:
+    """evidence, token*, retract?, citations, done — or an error event if something fails
+    mid-stream. `retract` tells the client which streamed sentences the checks removed (and
+    the answer's final text) before `citations` carries the whole answer."""
+    streamed = ""
     try:
         async with aclosing(items):
             async for item in items:
-                if isinstance(item, Answer):
+                if isinstance(item, list):
+                    yield sse("evidence", {"evidence": [e.model_dump(mode="json") for e in item]})
+                elif isinstance(item, Answer):
+                    removed = [s for s in item.unsupported if s[:40] in streamed]
+                    if removed or (streamed and item.quoted) or (streamed and item.abstained):
+                        yield sse("retract", {"removed": removed or [streamed.strip()], "answer": item.answer})
                     yield sse("citations", item.model_dump(mode="json"))
                 else:
+                    streamed += item
                     yield sse("token", {"text": item})
         yield sse("done", {})
     except RagError as e:
