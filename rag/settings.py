@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InvalidSetting
@@ -78,6 +78,29 @@ class Settings(BaseSettings):
     search_cache: int = Field(default=2048, ge=0)
     # Up to this many chunks, dense search runs on an in-memory copy of the collection.
     memory_search_max: int = Field(default=20_000, ge=0)
+
+    # Feeds polled inside `rag serve` (comma-separated URLs; empty: none), how often, and the least
+    # time between two requests to one host (robots.txt's Crawl-delay, if longer, wins).
+    watch_feeds: str = ""
+    watch_every: str = "15m"
+    feed_host_interval_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("watch_every")
+    @classmethod
+    def _watch_every_is_a_duration(cls, value: str) -> str:
+        from rag.ingest.feeds import parse_every
+
+        parse_every(value)  # its ValueError is reported under RAG_WATCH_EVERY by `read`
+        return value
+
+    @property
+    def watch_feed_urls(self) -> list[str]:
+        return [u.strip() for u in self.watch_feeds.split(",") if u.strip()]
+
+    @property
+    def feeds_state_path(self) -> Path:
+        """Where the feed watcher keeps what it fetched and stored: one file per collection."""
+        return self.data_dir / "feeds" / f"{self.collection}.sqlite"
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

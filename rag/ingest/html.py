@@ -92,3 +92,22 @@ def _head_title(tree: etree._Element) -> str | None:
     """The document's own <title> (never one inside an inline <svg>)."""
     found = tree.find("head/title")
     return found.text_content().strip() or None if found is not None else None
+
+
+_BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section", "article")
+
+
+def fragment_text(html: str) -> str:
+    """The visible text of an HTML fragment (a feed entry's summary or content), a line per block.
+
+    A fragment is too short for article extraction to make sense of: it is all content, so
+    its text is taken whole, without the elements a reader does not see.
+    """
+    if "<" not in html:
+        return html
+    tree = visible_tree(f"<html><body>{html}</body></html>")
+    if tree is None:
+        return ""
+    for el in tree.iter(*_BLOCKS):
+        el.tail = "\n" + (el.tail or "")
+    return tree.text_content()

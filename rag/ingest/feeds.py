@@ -1,0 +1,481 @@
+"""Articles from the web: RSS/Atom feeds (feedparser) and news pages (trafilatura), fetched politely.
+
+    ingest_urls(urls, ingest, state_path)           one pass: feeds and single pages
+    FeedWatcher(feeds, every_s, ingest, state_path) polls feeds until stopped (`rag watch`, `rag serve`)
+
+Politeness, as a crawler owes the sites it reads:
+- a User-Agent that names the product (`USER_AGENT`), timeouts, and a cap on the bytes read;
+- robots.txt respected (urllib.robotparser), its Crawl-delay included;
+- at most one request per `min_interval_s` to one host;
+- conditional requests: the ETag and Last-Modified of every feed and page are kept, and a
+  304 answer means nothing is downloaded or re-read;
+- an entry seen before with the same content (a hash of its id, link, title, dates and
+  summary) is skipped without a request; a changed one is fetched again and its article updated.
+
+The state lives in SQLite under the data dir (one file per collection). An entry counts as
+seen only once its article is stored, so a failed store is tried again on the next poll.
+Syndicated copies of one story, from several feeds, become separate articles that the
+indexer records as near-duplicates, as it does for files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+import urllib.robotparser
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import httpx
+
+from rag import __version__
+from rag.errors import UnreadableFile
+from rag.ingest.html import extract_page, fragment_text
+from rag.ingest.load import build_article, decode_text, make_doc_id
+from rag.schema import Article, IngestReport
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"news-rag/{__version__} (news question answering; feed reader; respects robots.txt)"
+ROBOTS_AGENT = "news-rag"  # the token robots.txt rules name
+MAX_BYTES = 5 * 2**20  # a news page or feed larger than this is not a news page or feed
+TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+FEED_TYPES = ("rss", "atom", "xml", "rdf")
+
+Ingest = Callable[[list[Article]], IngestReport]
+
+
+def is_url(arg: str) -> bool:
+    return urlsplit(arg).scheme in ("http", "https")
+
+
+# --- state ----------------------------------------------------------------------
+
+
+class FeedState:
+    """What was fetched (validators per URL) and which feed entries were stored (content hash)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        with self.db:
+            self.db.execute("CREATE TABLE IF NOT EXISTS http (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT)")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, doc_id TEXT, hash TEXT, seen_at TEXT)"
+            )
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        with self._lock:
+            row = self.db.execute("SELECT etag, last_modified FROM http WHERE url = ?", (url,)).fetchone()
+        return row or (None, None)
+
+    def remember(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO http VALUES (?, ?, ?)", (url, etag, last_modified))
+
+    def entry_hash(self, key: str) -> str | None:
+        with self._lock:
+            row = self.db.execute("SELECT hash FROM entries WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def mark_entry(self, key: str, doc_id: str, digest: str) -> None:
+        now = datetime.now(timezone.utc).isoformat()
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", (key, doc_id, digest, now))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --- polite fetching ----------------------------------------------------------------
+
+
+@dataclass
+class Fetched:
+    url: str  # after redirects
+    status: int  # 200, or 304 (not modified: no body)
+    body: bytes = b""
+    content_type: str = ""
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FetchError(Exception):
+    """A URL that could not be fetched; the message says why and what to do."""
+
+
+class Fetcher:
+    """HTTP GET with the politeness rules of the module's docstring."""
+
+    def __init__(self, state: FeedState, *, min_interval_s: float = 1.0, max_bytes: int = MAX_BYTES,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = state
+        self.min_interval_s = min_interval_s
+        self.max_bytes = max_bytes
+        self.sleep, self.clock = sleep, clock
+        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT, follow_redirects=True)
+        self._last: dict[str, float] = {}  # host -> when its last request was sent
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}  # None: the host said nothing
+        self._robots_problem: dict[str, str] = {}  # origin -> why its robots.txt could not be read
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(self, url: str, conditional: bool = True) -> Fetched:
+        """The URL's body, or status 304 when it has not changed since the validators kept in the state."""
+        if not self.allowed(url):
+            if problem := self._robots_problem.get(_origin(url)):
+                raise FetchError(f"{url}: not fetched, its site's robots.txt could not be read ({problem}); "
+                                 "it is tried again on the next poll.")
+            raise FetchError(f"{url}: robots.txt of {urlsplit(url).netloc} disallows it for {ROBOTS_AGENT}; not fetched.")
+        headers = {}
+        if conditional:
+            etag, modified = self.state.validators(url)
+            headers.update({"If-None-Match": etag} if etag else {})
+            headers.update({"If-Modified-Since": modified} if modified else {})
+        return self._request(url, headers)
+
+    def allowed(self, url: str) -> bool:
+        host = _origin(url)
+        if host not in self._robots:
+            self._robots[host] = self._read_robots(host)
+        rules = self._robots[host]
+        return rules is None or rules.can_fetch(ROBOTS_AGENT, url)
+
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
+        """The host's robots.txt. As RFC 9309 says: none (4xx) allows everything; a server error or
+        no answer disallows everything for now (it is asked again on the next poll)."""
+        rules = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+        try:
+            fetched = self._request(origin + "/robots.txt", {})
+        except FetchError as e:
+            if e.args and isinstance(e.args[-1], int) and 400 <= e.args[-1] < 500:
+                return None
+            log.warning("robots.txt of %s unavailable (%s): not fetching from it this time", origin, e)
+            self._robots_problem[origin] = str(e.args[0]).removeprefix(origin + "/robots.txt: ")
+            rules.disallow_all = True
+            return rules
+        rules.parse(decode_text(fetched.body, origin + "/robots.txt").splitlines())
+        return rules
+
+    def forget_robots(self) -> None:
+        """Read robots.txt again on the next request (a long-running watcher does so each poll)."""
+        self._robots.clear()
+        self._robots_problem.clear()
+
+    def _wait_turn(self, url: str) -> None:
+        """At most one request per interval (or the host's Crawl-delay, if longer) to one host."""
+        host = _origin(url)
+        rules = self._robots.get(host)
+        delay = rules.crawl_delay(ROBOTS_AGENT) if rules is not None else None
+        interval = max(self.min_interval_s, float(delay or 0))
+        last = self._last.get(host)
+        if last is not None:
+            wait = last + interval - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        self._last[host] = self.clock()
+
+    def _request(self, url: str, headers: dict[str, str]) -> Fetched:
+        self._wait_turn(url)
+        try:
+            with self.client.stream("GET", url, headers=headers) as r:
+                if r.status_code == 304:
+                    return Fetched(str(r.url), 304, etag=r.headers.get("etag"), last_modified=r.headers.get("last-modified"))
+                if r.status_code >= 400:
+                    raise FetchError(f"{url}: the server answered {r.status_code}; check the address.", r.status_code)
+                body = bytearray()
+                for chunk in r.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise FetchError(f"{url}: larger than {self.max_bytes / 2**20:.1f} MB; not a news page or feed.")
+                ctype = r.headers.get("content-type", "")
+                return Fetched(str(r.url), r.status_code, bytes(body), ctype.split(";")[0].strip().lower(),
+                               r.charset_encoding, r.headers.get("etag"), r.headers.get("last-modified"))
+        except httpx.HTTPError as e:
+            raise FetchError(f"{url}: could not be fetched ({type(e).__name__}: {e}); check the address and network.") from None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# --- feeds and pages into articles ------------------------------------------------------
+
+
+@dataclass
+class PollReport:
+    """One pass over some URLs: what the indexer did, plus what was fetched."""
+
+    ingest: IngestReport = field(default_factory=IngestReport)
+    feeds_unchanged: list[str] = field(default_factory=list)  # answered 304
+    entries_seen: int = 0  # skipped: stored before, unchanged
+    pages_fetched: int = 0  # bodies downloaded
+    pages_not_modified: int = 0  # answered 304
+    fallbacks: list[str] = field(default_factory=list)  # entries stored from the feed's own text
+
+
+@dataclass
+class _Pending:
+    article: Article
+    key: str | None = None  # feed entry key (None: a page given on its own)
+    digest: str = ""
+    feed: str | None = None  # the feed it came from
+    validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+
+
+class WebIngest:
+    """Feeds and pages into the store through `ingest` (the indexer's `ingest_articles`)."""
+
+    def __init__(self, ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
+                 progress: bool = False, fetcher: Fetcher | None = None) -> None:
+        self.ingest = ingest
+        self.state = FeedState(state_path)
+        self.fetcher = fetcher or Fetcher(self.state, min_interval_s=min_interval_s)
+        self.progress = progress
+        self._feeds: dict[str, tuple[str | None, str | None]] = {}  # feed -> validators, kept once all is stored
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.state.close()
+
+    def __enter__(self) -> WebIngest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, urls: Iterable[str]) -> PollReport:
+        """Each URL as a feed (every new or changed entry) or a page; then one ingest of all articles."""
+        report = PollReport()
+        pending: list[_Pending] = []
+        for url in urls:
+            try:
+                pending.extend(self._url(url, report))
+            except (FetchError, UnreadableFile) as e:
+                message = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
+                report.ingest.skipped[url] = message
+                log.warning("skipped %s", message)
+        if pending:
+            self._store(pending, report)
+        return report
+
+    def _store(self, pending: list[_Pending], report: PollReport) -> None:
+        """One ingest of every article; an entry and the validators of what it was read from are kept
+        only once its article is stored (else the next poll would take a 304 for done)."""
+        done = self.ingest([p.article for p in pending])
+        stored = set(done.added) | set(done.updated) | set(done.unchanged)
+        for feed, (etag, modified) in self._feeds.items():
+            if all(p.article.doc_id in stored for p in pending if p.feed == feed):
+                self.state.remember(feed, etag, modified)
+        self._feeds.clear()
+        for item in pending:
+            if item.article.doc_id not in stored:
+                continue
+            if item.key:
+                self.state.mark_entry(item.key, item.article.doc_id, item.digest)
+            for url, etag, modified in item.validators:
+                self.state.remember(url, etag, modified)
+        for name in ("added", "updated", "unchanged", "warnings", "not_stored"):
+            getattr(report.ingest, name).extend(getattr(done, name))
+        report.ingest.skipped.update(done.skipped)
+        report.ingest.chunks += done.chunks
+        report.ingest.seconds += done.seconds
+
+    def _url(self, url: str, report: PollReport) -> list[_Pending]:
+        fetched = self.fetcher.get(url)
+        if fetched.status == 304:
+            report.feeds_unchanged.append(url)
+            return []
+        if _looks_like_feed(fetched):
+            parsed = feedparser.parse(fetched.body, response_headers={"content-type": fetched.content_type})
+            if parsed.entries or parsed.version:
+                return self._feed(url, fetched, parsed, report)
+        report.pages_fetched += 1
+        page = self._page_article(fetched)
+        return [_Pending(page, validators=[(url, fetched.etag, fetched.last_modified)])]
+
+    def _feed(self, url: str, fetched: Fetched, parsed, report: PollReport) -> list[_Pending]:
+        from tqdm import tqdm
+
+        pending: list[_Pending] = []
+        for entry in tqdm(parsed.entries, desc="fetch", unit="entry", disable=not self.progress, leave=False):
+            key, digest = _entry_key(url, entry), _entry_digest(entry)
+            if self.state.entry_hash(key) == digest:
+                report.entries_seen += 1
+                continue
+            item = self._entry(entry, key, digest, report)
+            if item is not None:
+                pending.append(item)
+        if pending:  # the feed's validators are kept once all its new entries are stored (see `_store`)
+            self._feeds[url] = (fetched.etag, fetched.last_modified)
+            for item in pending:
+                item.feed = url
+        else:
+            self.state.remember(url, fetched.etag, fetched.last_modified)
+        return pending
+
+    def _entry(self, entry, key: str, digest: str, report: PollReport) -> _Pending | None:
+        link = entry.get("link")
+        published = _entry_date(entry)
+        page_error = None
+        if link:
+            try:
+                fetched = self.fetcher.get(link)
+                if fetched.status == 304:
+                    report.pages_not_modified += 1
+                    self.state.mark_entry(key, make_doc_id(_url_name(link)), digest)
+                    return None
+                report.pages_fetched += 1
+                article = self._page_article(fetched, title=entry.get("title"), published=published)
+                return _Pending(article, key, digest, validators=[(link, fetched.etag, fetched.last_modified)])
+            except (FetchError, UnreadableFile) as e:
+                page_error = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
+        article = self._entry_article(entry, link or key, published, page_error)
+        report.fallbacks.append(link or key)
+        return _Pending(article, key, digest)
+
+    def _page_article(self, fetched: Fetched, title: str | None = None, published: datetime | None = None) -> Article:
+        text = decode_text(fetched.body, fetched.url, declared=fetched.charset, html=True)
+        page = extract_page(text, url=fetched.url)
+        return build_article(
+            _url_name(fetched.url), page.text, title=page.title or title, url=fetched.url,
+            published_at=published or page.published_at, source=fetched.url,
+        )
+
+    @staticmethod
+    def _entry_article(entry, link: str, published: datetime | None, page_error: str | None) -> Article:
+        """The entry's own text (its content, else its summary), when its page cannot be had."""
+        contents = [c.get("value", "") for c in entry.get("content") or []]
+        raw = max(contents + [entry.get("summary", "")], key=len)
+        text = fragment_text(raw)
+        if not text.strip():
+            raise UnreadableFile(f"{link}: {page_error or 'no page'}, and the feed entry has no text of its own.")
+        return build_article(_url_name(link), text, title=entry.get("title"), url=link if is_url(link) else None,
+                             published_at=published, source=link)
+
+
+def _looks_like_feed(fetched: Fetched) -> bool:
+    if any(t in fetched.content_type for t in FEED_TYPES):
+        return True
+    head = fetched.body[:512].lstrip().lower()
+    return head.startswith(b"<?xml") or head.startswith(b"<rss") or head.startswith(b"<feed")
+
+
+def _url_name(url: str) -> str:
+    """The name an article from a URL is known by: host and path (and query), without the scheme."""
+    parts = urlsplit(url)
+    return parts.netloc + parts.path.rstrip("/") + (f"?{parts.query}" if parts.query else "") if parts.netloc else url
+
+
+def _entry_key(feed_url: str, entry) -> str:
+    return feed_url + " " + (entry.get("id") or entry.get("link") or entry.get("title") or "")
+
+
+def _entry_digest(entry) -> str:
+    """What says an entry changed: its id, link, title, dates, summary and content."""
+    fields = [entry.get(k) for k in ("id", "link", "title", "published", "updated", "summary")]
+    fields += [c.get("value") for c in entry.get("content") or []]
+    return hashlib.sha256(json.dumps(fields, default=str).encode()).hexdigest()[:16]
+
+
+def _entry_date(entry) -> datetime | None:
+    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    return datetime(*stamp[:6], tzinfo=timezone.utc) if stamp else None
+
+
+def ingest_urls(urls: list[str], ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
+                progress: bool = False) -> PollReport:
+    """One pass over feeds and pages (`rag ingest URL...`)."""
+    with WebIngest(ingest, state_path, min_interval_s=min_interval_s, progress=progress) as web:
+        return web.run(urls)
+
+
+class FeedWatcher:
+    """Polls feeds every `every_s` seconds in a thread (or in the caller's, with `run`), until `stop()`.
+
+    `lock`, when given, is held while articles are stored (the service's write lock: uploads
+    and removals wait, and the watcher waits for them). A poll that fails is logged and tried
+    again at the next interval; robots.txt is read afresh on each poll.
+    """
+
+    def __init__(self, feeds: list[str], every_s: float, ingest: Ingest, state_path: Path, *,
+                 min_interval_s: float = 1.0, lock: threading.Lock | None = None,
+                 on_poll: Callable[[PollReport], None] | None = None) -> None:
+        self.feeds, self.every_s = list(feeds), every_s
+        self.lock = lock
+        self.on_poll = on_poll
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.web = WebIngest(self._locked(ingest), state_path, min_interval_s=min_interval_s)
+        self.polls = 0
+
+    def _locked(self, ingest: Ingest) -> Ingest:
+        if self.lock is None:
+            return ingest
+
+        def run(articles: list[Article]) -> IngestReport:
+            with self.lock:
+                return ingest(articles)
+
+        return run
+
+    def poll(self) -> PollReport:
+        self.web.fetcher.forget_robots()
+        report = self.web.run(self.feeds)
+        self.polls += 1
+        r = report.ingest
+        log.info("feeds polled: added %d, updated %d, skipped %d; %d entries seen before, %d pages fetched, "
+                 "%d not modified, %d feeds not modified", len(r.added), len(r.updated), len(r.skipped),
+                 report.entries_seen, report.pages_fetched, report.pages_not_modified, len(report.feeds_unchanged))
+        if self.on_poll:
+            self.on_poll(report)
+        return report
+
+    def run(self) -> None:
+        """Poll now, then every `every_s` seconds until `stop()`."""
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a bad poll must not end the watcher: try again later
+                log.warning("feed poll failed; trying again in %.0f s", self.every_s, exc_info=True)
+            self._stop.wait(self.every_s)
+
+    def start(self) -> FeedWatcher:
+        self._thread = threading.Thread(target=self.run, name="feed-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.web.close()
+
+
+def parse_every(value: str | float) -> float:
+    """Seconds from "15m", "1h", "90s", "2h30m" or a plain number of seconds; at least 1 s."""
+    import re
+
+    text = str(value).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms])", "", text).strip():
+            raise ValueError(f"'{value}' is not a duration: write it as 15m, 1h, 90s or a number of seconds")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds < 1:
+        raise ValueError(f"'{value}' is too short: poll at most once a second")
+    return seconds
