@@ -268,7 +268,7 @@ class WebIngest:
                 report.ingest.skipped[url] = message
                 log.warning("skipped %s", message)
         if pending:
-            self._store(pending, report)
+            self._store(_one_per_page(pending), report)
         return report
 
     def _store(self, pending: list[_Pending], report: PollReport) -> None:
@@ -364,6 +364,15 @@ class WebIngest:
             raise UnreadableFile(f"{link}: {page_error or 'no page'}, and the feed entry has no text of its own.")
         return build_article(_url_name(link), text, title=entry.get("title"), url=link if is_url(link) else None,
                              published_at=published, source=link)
+
+
+def _one_per_page(pending: list[_Pending]) -> list[_Pending]:
+    """One article per page in a pass: a page named on its own and by a feed (or by two feeds)
+    is read once; the first reading is kept."""
+    first: dict[str, _Pending] = {}
+    for item in pending:
+        first.setdefault(item.article.doc_id, item)
+    return list(first.values())
 
 
 def _looks_like_feed(fetched: Fetched) -> bool:

@@ -180,3 +180,25 @@ def test_poll_intervals(text: str, seconds: float):
 def test_bad_poll_intervals_say_how_to_write_one(text: str):
     with pytest.raises(ValueError, match="15m|too short"):
         parse_every(text)
+
+
+def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsServer):
+    """RAG_WATCH_FEEDS inside the service: the feed's stories are searchable without any request to ingest."""
+    import time
+
+    import httpx
+
+    from tests.fixtures.http_server import ServiceServer
+
+    publish(server.site, server.base_url, 2, prefix="/served", feed="/served.rss")
+    settings = make_settings(tmp_path / "data", auto_seed=False, watch_feeds=server.base_url + "/served.rss",
+                             watch_every="1h", feed_host_interval_s=0)
+    with Pipeline(settings, start_llm=False) as pipeline, ServiceServer(pipeline) as service:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            docs = httpx.get(service.base_url + "/v1/documents", timeout=10).json()["documents"]
+            if len(docs) == 2:
+                break
+            time.sleep(0.2)
+        assert sorted(d["title"] for d in docs) == sorted(story(i)[0] for i in range(2))
+    assert server.site.count("/served/", 200) == 2
