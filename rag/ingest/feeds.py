@@ -118,8 +118,10 @@ class Fetcher:
     """HTTP GET with the politeness rules of the module's docstring."""
 
     def __init__(self, state: FeedState, *, min_interval_s: float = 1.0, max_bytes: int = MAX_BYTES,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
         self.state = state
+        self.cancelled = cancelled
         self.min_interval_s = min_interval_s
         self.max_bytes = max_bytes
         self.sleep, self.clock = sleep, clock
@@ -184,6 +186,8 @@ class Fetcher:
             wait = last + interval - self.clock()
             if wait > 0:
                 self.sleep(wait)
+        if self.cancelled():
+            raise FetchError(f"{url}: not fetched, the poll was stopped.")
         self._last[host] = self.clock()
 
     def _request(self, url: str, headers: dict[str, str]) -> Fetched:
@@ -242,9 +246,14 @@ class WebIngest:
                  progress: bool = False, fetcher: Fetcher | None = None) -> None:
         self.ingest = ingest
         self.state = FeedState(state_path)
-        self.fetcher = fetcher or Fetcher(self.state, min_interval_s=min_interval_s)
+        self.cancel = threading.Event()  # set: the pass stops at the next request and stores nothing
+        self.fetcher = fetcher or Fetcher(self.state, min_interval_s=min_interval_s, sleep=self._pause,
+                                          cancelled=self.cancel.is_set)
         self.progress = progress
         self._feeds: dict[str, tuple[str | None, str | None]] = {}  # feed -> validators, kept once all is stored
+
+    def _pause(self, seconds: float) -> None:
+        self.cancel.wait(seconds)  # a stop ends the wait for a host's turn
 
     def close(self) -> None:
         self.fetcher.close()
@@ -261,13 +270,15 @@ class WebIngest:
         report = PollReport()
         pending: list[_Pending] = []
         for url in urls:
+            if self.cancel.is_set():
+                break
             try:
                 pending.extend(self._url(url, report))
             except (FetchError, UnreadableFile) as e:
                 message = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
                 report.ingest.skipped[url] = message
                 log.warning("skipped %s", message)
-        if pending:
+        if pending and not self.cancel.is_set():  # cancelled: nothing marked seen, the next pass fetches again
             self._store(_one_per_page(pending), report)
         return report
 
@@ -311,6 +322,8 @@ class WebIngest:
 
         pending: list[_Pending] = []
         for entry in tqdm(parsed.entries, desc="fetch", unit="entry", disable=not self.progress, leave=False):
+            if self.cancel.is_set():
+                break
             key, digest = _entry_key(url, entry), _entry_digest(entry)
             if self.state.entry_hash(key) == digest:
                 report.entries_seen += 1
@@ -347,6 +360,9 @@ class WebIngest:
         return _Pending(article, key, digest)
 
     def _page_article(self, fetched: Fetched, title: str | None = None, published: datetime | None = None) -> Article:
+        if fetched.content_type and not any(t in fetched.content_type for t in ("html", "text/plain")):
+            raise UnreadableFile(f"{fetched.url}: is {fetched.content_type}, not a web page or feed; "
+                                 "only HTML pages and RSS/Atom feeds are read from URLs.")
         text = decode_text(fetched.body, fetched.url, declared=fetched.charset, html=True)
         page = extract_page(text, url=fetched.url)
         return build_article(
@@ -468,6 +484,7 @@ class FeedWatcher:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        self.web.cancel.set()  # a poll under way stops at its next entry (a store under way finishes)
         if self._thread is not None:
             self._thread.join(timeout)
         self.web.close()

@@ -202,3 +202,26 @@ def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsS
             time.sleep(0.2)
         assert sorted(d["title"] for d in docs) == sorted(story(i)[0] for i in range(2))
     assert server.site.count("/served/", 200) == 2
+
+
+def test_a_watcher_stopped_mid_poll_stops_waiting_for_its_turn_and_stores_nothing(pipeline: Pipeline, server: NewsServer):
+    import time
+
+    publish(server.site, server.base_url, 3, prefix="/slow", feed="/slow.rss")
+    before = len(pipeline.documents())
+    watcher = FeedWatcher([server.base_url + "/slow.rss"], 3600, pipeline.ingest_articles,
+                          state_path(pipeline, "slow"), min_interval_s=600).start()
+    deadline = time.monotonic() + 30
+    while server.site.count("/robots.txt") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.stop(timeout=20)
+    assert not watcher._thread.is_alive()
+    assert server.site.count("/slow") == 0  # after robots.txt, the host's next turn (in 10 min) never came
+    assert len(pipeline.documents()) == before
+
+
+def test_a_url_that_is_not_a_page_or_feed_is_reported(pipeline: Pipeline, server: NewsServer):
+    server.site.put("/report.pdf", b"%PDF-1.7 \x00\x01binary", "application/pdf")
+    report = ingest_urls([server.base_url + "/report.pdf"], pipeline.ingest_articles, state_path(pipeline, "pdf"),
+                         min_interval_s=0)
+    assert "application/pdf, not a web page or feed" in report.ingest.skipped[server.base_url + "/report.pdf"]
