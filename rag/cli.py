@@ -88,7 +88,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         report = pipeline.ingest(paths) if paths else IngestReport()
         if urls:
             web = ingest_urls(urls, pipeline.ingest_articles, settings.feeds_state_path,
-                              min_interval_s=settings.feed_host_interval_s, progress=True)
+                              min_interval_s=settings.feed_host_interval_s, progress=True,
+                              is_stored=lambda doc_id: _is_stored(pipeline, doc_id))
             _merge(report, web.ingest)
             _print_fetches(web)
     for path, reason in report.skipped.items():
@@ -103,6 +104,16 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _is_stored(pipeline, doc_id: str) -> bool:
+    from rag.errors import UnknownDocument
+
+    try:
+        pipeline.document(doc_id)
+    except UnknownDocument:
+        return False
+    return True
+
+
 def _merge(into: IngestReport, other: IngestReport) -> None:
     for name in ("added", "updated", "unchanged", "warnings", "not_stored"):
         getattr(into, name).extend(getattr(other, name))
@@ -114,7 +125,7 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
 def _print_fetches(web) -> None:
     print(
         f"web: {web.pages_fetched} pages fetched, {web.pages_not_modified} not modified, {web.entries_seen} entries "
-        f"seen before, {len(web.feeds_unchanged)} feeds not modified, {len(web.fallbacks)} entries from the feed's text",
+        f"seen before, {len(web.not_modified)} not modified since the last fetch, {len(web.fallbacks)} entries from the feed's text",
         file=sys.stderr,
     )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 import httpx
+from tqdm import tqdm
 
 from rag import __version__
 from rag.errors import UnreadableFile
@@ -82,10 +84,11 @@ class FeedState:
         with self._lock, self.db:
             self.db.execute("INSERT OR REPLACE INTO http VALUES (?, ?, ?)", (url, etag, last_modified))
 
-    def entry_hash(self, key: str) -> str | None:
+    def entry(self, key: str) -> tuple[str, str] | None:
+        """(content hash, doc id) of an entry stored before."""
         with self._lock:
-            row = self.db.execute("SELECT hash FROM entries WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+            row = self.db.execute("SELECT hash, doc_id FROM entries WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def mark_entry(self, key: str, doc_id: str, digest: str) -> None:
         now = datetime.now(timezone.utc).isoformat()
@@ -223,7 +226,7 @@ class PollReport:
     """One pass over some URLs: what the indexer did, plus what was fetched."""
 
     ingest: IngestReport = field(default_factory=IngestReport)
-    feeds_unchanged: list[str] = field(default_factory=list)  # answered 304
+    not_modified: list[str] = field(default_factory=list)  # URLs named (feeds, pages) that answered 304
     entries_seen: int = 0  # skipped: stored before, unchanged
     pages_fetched: int = 0  # bodies downloaded
     pages_not_modified: int = 0  # answered 304
@@ -243,11 +246,14 @@ class WebIngest:
     """Feeds and pages into the store through `ingest` (the indexer's `ingest_articles`)."""
 
     def __init__(self, ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
-                 progress: bool = False, fetcher: Fetcher | None = None) -> None:
+                 progress: bool = False, is_stored: Callable[[str], bool] | None = None) -> None:
+        """`is_stored(doc_id)`, when given, is asked about each entry seen before: one whose article is no
+        longer stored (removed) is fetched again. Without it (the watcher), a removal stands."""
         self.ingest = ingest
+        self.is_stored = is_stored
         self.state = FeedState(state_path)
         self.cancel = threading.Event()  # set: the pass stops at the next request and stores nothing
-        self.fetcher = fetcher or Fetcher(self.state, min_interval_s=min_interval_s, sleep=self._pause,
+        self.fetcher = Fetcher(self.state, min_interval_s=min_interval_s, sleep=self._pause,
                                           cancelled=self.cancel.is_set)
         self.progress = progress
         self._feeds: dict[str, tuple[str | None, str | None]] = {}  # feed -> validators, kept once all is stored
@@ -265,15 +271,19 @@ class WebIngest:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, urls: Iterable[str]) -> PollReport:
-        """Each URL as a feed (every new or changed entry) or a page; then one ingest of all articles."""
+    def run(self, urls: Iterable[str], conditional: bool = True) -> PollReport:
+        """Each URL as a feed (every new or changed entry) or a page; then one ingest of all articles.
+
+        With `conditional` off, the URLs named are fetched whole even if unchanged since the last
+        fetch (a user's explicit ingest: the indexer then says "unchanged"); their entries' pages
+        are still asked for conditionally."""
         report = PollReport()
         pending: list[_Pending] = []
         for url in urls:
             if self.cancel.is_set():
                 break
             try:
-                pending.extend(self._url(url, report))
+                pending.extend(self._url(url, report, conditional))
             except (FetchError, UnreadableFile) as e:
                 message = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
                 report.ingest.skipped[url] = message
@@ -304,10 +314,10 @@ class WebIngest:
         report.ingest.chunks += done.chunks
         report.ingest.seconds += done.seconds
 
-    def _url(self, url: str, report: PollReport) -> list[_Pending]:
-        fetched = self.fetcher.get(url)
+    def _url(self, url: str, report: PollReport, conditional: bool) -> list[_Pending]:
+        fetched = self.fetcher.get(url, conditional=conditional)
         if fetched.status == 304:
-            report.feeds_unchanged.append(url)
+            report.not_modified.append(url)
             return []
         if _looks_like_feed(fetched):
             parsed = feedparser.parse(fetched.body, response_headers={"content-type": fetched.content_type})
@@ -318,17 +328,17 @@ class WebIngest:
         return [_Pending(page, validators=[(url, fetched.etag, fetched.last_modified)])]
 
     def _feed(self, url: str, fetched: Fetched, parsed, report: PollReport) -> list[_Pending]:
-        from tqdm import tqdm
-
         pending: list[_Pending] = []
         for entry in tqdm(parsed.entries, desc="fetch", unit="entry", disable=not self.progress, leave=False):
             if self.cancel.is_set():
                 break
             key, digest = _entry_key(url, entry), _entry_digest(entry)
-            if self.state.entry_hash(key) == digest:
+            seen = self.state.entry(key)
+            removed = bool(seen) and self.is_stored is not None and not self.is_stored(seen[1])
+            if seen and seen[0] == digest and not removed:
                 report.entries_seen += 1
                 continue
-            item = self._entry(entry, key, digest, report)
+            item = self._entry(entry, key, digest, report, conditional=not removed)
             if item is not None:
                 pending.append(item)
         if pending:  # the feed's validators are kept once all its new entries are stored (see `_store`)
@@ -339,13 +349,13 @@ class WebIngest:
             self.state.remember(url, fetched.etag, fetched.last_modified)
         return pending
 
-    def _entry(self, entry, key: str, digest: str, report: PollReport) -> _Pending | None:
+    def _entry(self, entry, key: str, digest: str, report: PollReport, conditional: bool) -> _Pending | None:
         link = entry.get("link")
         published = _entry_date(entry)
         page_error = None
         if link:
             try:
-                fetched = self.fetcher.get(link)
+                fetched = self.fetcher.get(link, conditional=conditional)
                 if fetched.status == 304:
                     report.pages_not_modified += 1
                     self.state.mark_entry(key, make_doc_id(_url_name(link)), digest)
@@ -421,10 +431,11 @@ def _entry_date(entry) -> datetime | None:
 
 
 def ingest_urls(urls: list[str], ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
-                progress: bool = False) -> PollReport:
-    """One pass over feeds and pages (`rag ingest URL...`)."""
-    with WebIngest(ingest, state_path, min_interval_s=min_interval_s, progress=progress) as web:
-        return web.run(urls)
+                progress: bool = False, is_stored: Callable[[str], bool] | None = None) -> PollReport:
+    """One pass over feeds and pages, as a user's explicit `rag ingest URL...`: the URLs named are
+    fetched whole; entries seen before are skipped unless their article is no longer stored."""
+    with WebIngest(ingest, state_path, min_interval_s=min_interval_s, progress=progress, is_stored=is_stored) as web:
+        return web.run(urls, conditional=False)
 
 
 class FeedWatcher:
@@ -463,7 +474,7 @@ class FeedWatcher:
         r = report.ingest
         log.info("feeds polled: added %d, updated %d, skipped %d; %d entries seen before, %d pages fetched, "
                  "%d not modified, %d feeds not modified", len(r.added), len(r.updated), len(r.skipped),
-                 report.entries_seen, report.pages_fetched, report.pages_not_modified, len(report.feeds_unchanged))
+                 report.entries_seen, report.pages_fetched, report.pages_not_modified, len(report.not_modified))
         if self.on_poll:
             self.on_poll(report)
         return report
@@ -492,8 +503,6 @@ class FeedWatcher:
 
 def parse_every(value: str | float) -> float:
     """Seconds from "15m", "1h", "90s", "2h30m" or a plain number of seconds; at least 1 s."""
-    import re
-
     text = str(value).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         seconds = float(text)

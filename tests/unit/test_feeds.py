@@ -43,7 +43,7 @@ def test_a_feed_of_50_entries_polled_again_with_nothing_new_downloads_no_page(pi
     watcher = FeedWatcher([base + "/feed.rss"], 60, pipeline.ingest_articles, state, min_interval_s=0)
     try:
         again = watcher.poll()
-        assert again.feeds_unchanged == [base + "/feed.rss"]
+        assert again.not_modified == [base + "/feed.rss"]
         assert site.count("/fifty") == 50 and again.pages_fetched == 0
 
         # Every entry's summary changes, no page does: each page is asked for conditionally and answers 304.
@@ -225,3 +225,27 @@ def test_a_url_that_is_not_a_page_or_feed_is_reported(pipeline: Pipeline, server
     report = ingest_urls([server.base_url + "/report.pdf"], pipeline.ingest_articles, state_path(pipeline, "pdf"),
                          min_interval_s=0)
     assert "application/pdf, not a web page or feed" in report.ingest.skipped[server.base_url + "/report.pdf"]
+
+
+def test_an_explicit_ingest_brings_back_a_removed_entry_the_watcher_leaves_it_removed(pipeline: Pipeline, server: NewsServer):
+    publish(server.site, server.base_url, 2, prefix="/rm", feed="/rm.rss")
+    feed, state = server.base_url + "/rm.rss", state_path(pipeline, "rm")
+
+    def stored(doc_id: str) -> bool:
+        return doc_id in {d.doc_id for d in pipeline.documents()}
+
+    first = ingest_urls([feed], pipeline.ingest_articles, state, min_interval_s=0, is_stored=stored)
+    gone = first.ingest.added[0]
+    pipeline.remove(gone)
+    server.site.put("/rm.rss", server.site.resources["/rm.rss"].body + b" ")  # the feed changes, its entries do not
+    watcher = FeedWatcher([feed], 3600, pipeline.ingest_articles, state, min_interval_s=0)
+    try:
+        assert watcher.poll().entries_seen == 2 and not stored(gone)  # the user's removal stands
+    finally:
+        watcher.stop()
+    again = ingest_urls([feed], pipeline.ingest_articles, state, min_interval_s=0, is_stored=stored)
+    assert again.ingest.added == [gone] and again.entries_seen == 1
+
+    page = server.base_url + "/rm/story-0.html"
+    twice = [ingest_urls([page], pipeline.ingest_articles, state, min_interval_s=0, is_stored=stored) for _ in range(2)]
+    assert twice[1].ingest.unchanged and not twice[1].not_modified  # named explicitly: read, found unchanged
