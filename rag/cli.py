@@ -124,8 +124,9 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
 
 def _print_fetches(web) -> None:
     print(
-        f"web: {web.pages_fetched} pages fetched, {web.pages_not_modified} not modified, {web.entries_seen} entries "
-        f"seen before, {len(web.not_modified)} not modified since the last fetch, {len(web.fallbacks)} entries from the feed's text",
+        f"web: {web.pages_fetched} pages fetched ({web.pages_not_modified} more answered 'not modified'), "
+        f"{web.entries_seen} feed entries seen before, {len(web.not_modified)} URLs unchanged since the last "
+        f"fetch, {len(web.fallbacks)} entries stored from the feed's own text",
         file=sys.stderr,
     )
 

@@ -14,6 +14,8 @@ Politeness, as a crawler owes the sites it reads:
 
 The state lives in SQLite under the data dir (one file per collection). An entry counts as
 seen only once its article is stored, so a failed store is tried again on the next poll.
+Lines at the edges of most of one host's articles (a plug, a "first published in" note) are
+site furniture and are dropped (`clean.recurring_edge_lines`; counts kept in the state).
 Syndicated copies of one story, from several feeds, become separate articles that the
 indexer records as near-duplicates, as it does for files.
 """
@@ -30,7 +32,7 @@ import time
 import urllib.robotparser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,8 +42,9 @@ from tqdm import tqdm
 
 from rag import __version__
 from rag.errors import UnreadableFile
+from rag.ingest.clean import edge_lines, recurring_edge_lines, strip_edge_lines
 from rag.ingest.html import extract_page, fragment_text
-from rag.ingest.load import build_article, decode_text, make_doc_id
+from rag.ingest.load import build_article, decode_text, make_doc_id, with_text
 from rag.schema import Article, IngestReport
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,11 @@ class FeedState:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, doc_id TEXT, hash TEXT, seen_at TEXT)"
             )
+            # Which articles of a host carry which edge lines (for `clean.recurring_edge_lines`).
+            self.db.execute("CREATE TABLE IF NOT EXISTS host_docs (host TEXT, doc_id TEXT, PRIMARY KEY (host, doc_id))")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS edge_lines (host TEXT, line TEXT, doc_id TEXT, PRIMARY KEY (host, line, doc_id))"
+            )
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         with self._lock:
@@ -91,9 +99,28 @@ class FeedState:
         return (row[0], row[1]) if row else None
 
     def mark_entry(self, key: str, doc_id: str, digest: str) -> None:
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         with self._lock, self.db:
             self.db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", (key, doc_id, digest, now))
+
+    def edge_counts(self, host: str, lines: Iterable[str], exclude: set[str]) -> tuple[dict[str, int], int]:
+        """How many stored articles of `host` (other than `exclude`) carry each line at an edge, and
+        how many articles of the host there are."""
+        with self._lock:
+            docs = {d for (d,) in self.db.execute("SELECT doc_id FROM host_docs WHERE host = ?", (host,))} - exclude
+            counts = {}
+            for line in lines:
+                rows = self.db.execute("SELECT doc_id FROM edge_lines WHERE host = ? AND line = ?", (host, line))
+                counts[line] = len({d for (d,) in rows} - exclude)
+        return counts, len(docs)
+
+    def record_edges(self, host: str, doc_id: str, lines: set[str]) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR IGNORE INTO host_docs VALUES (?, ?)", (host, doc_id))
+            self.db.execute("DELETE FROM edge_lines WHERE host = ? AND doc_id = ?", (host, doc_id))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO edge_lines VALUES (?, ?, ?)", [(host, ln, doc_id) for ln in lines]
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -120,9 +147,16 @@ class FetchError(Exception):
 class Fetcher:
     """HTTP GET with the politeness rules of the module's docstring."""
 
-    def __init__(self, state: FeedState, *, min_interval_s: float = 1.0, max_bytes: int = MAX_BYTES,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 cancelled: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        state: FeedState,
+        *,
+        min_interval_s: float = 1.0,
+        max_bytes: int = MAX_BYTES,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.state = state
         self.cancelled = cancelled
         self.min_interval_s = min_interval_s
@@ -140,9 +174,13 @@ class Fetcher:
         """The URL's body, or status 304 when it has not changed since the validators kept in the state."""
         if not self.allowed(url):
             if problem := self._robots_problem.get(_origin(url)):
-                raise FetchError(f"{url}: not fetched, its site's robots.txt could not be read ({problem}); "
-                                 "it is tried again on the next poll.")
-            raise FetchError(f"{url}: robots.txt of {urlsplit(url).netloc} disallows it for {ROBOTS_AGENT}; not fetched.")
+                raise FetchError(
+                    f"{url}: not fetched, its site's robots.txt could not be read ({problem}); "
+                    "it is tried again on the next poll."
+                )
+            raise FetchError(
+                f"{url}: robots.txt of {urlsplit(url).netloc} disallows it for {ROBOTS_AGENT}; not fetched."
+            )
         headers = {}
         if conditional:
             etag, modified = self.state.validators(url)
@@ -198,19 +236,32 @@ class Fetcher:
         try:
             with self.client.stream("GET", url, headers=headers) as r:
                 if r.status_code == 304:
-                    return Fetched(str(r.url), 304, etag=r.headers.get("etag"), last_modified=r.headers.get("last-modified"))
+                    return Fetched(
+                        str(r.url), 304, etag=r.headers.get("etag"), last_modified=r.headers.get("last-modified")
+                    )
                 if r.status_code >= 400:
                     raise FetchError(f"{url}: the server answered {r.status_code}; check the address.", r.status_code)
                 body = bytearray()
                 for chunk in r.iter_bytes():
                     body += chunk
                     if len(body) > self.max_bytes:
-                        raise FetchError(f"{url}: larger than {self.max_bytes / 2**20:.1f} MB; not a news page or feed.")
+                        raise FetchError(
+                            f"{url}: larger than {self.max_bytes / 2**20:.1f} MB; not a news page or feed."
+                        )
                 ctype = r.headers.get("content-type", "")
-                return Fetched(str(r.url), r.status_code, bytes(body), ctype.split(";")[0].strip().lower(),
-                               r.charset_encoding, r.headers.get("etag"), r.headers.get("last-modified"))
+                return Fetched(
+                    str(r.url),
+                    r.status_code,
+                    bytes(body),
+                    ctype.split(";")[0].strip().lower(),
+                    r.charset_encoding,
+                    r.headers.get("etag"),
+                    r.headers.get("last-modified"),
+                )
         except httpx.HTTPError as e:
-            raise FetchError(f"{url}: could not be fetched ({type(e).__name__}: {e}); check the address and network.") from None
+            raise FetchError(
+                f"{url}: could not be fetched ({type(e).__name__}: {e}); check the address and network."
+            ) from None
 
 
 def _origin(url: str) -> str:
@@ -245,16 +296,24 @@ class _Pending:
 class WebIngest:
     """Feeds and pages into the store through `ingest` (the indexer's `ingest_articles`)."""
 
-    def __init__(self, ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
-                 progress: bool = False, is_stored: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        ingest: Ingest,
+        state_path: Path,
+        *,
+        min_interval_s: float = 1.0,
+        progress: bool = False,
+        is_stored: Callable[[str], bool] | None = None,
+    ) -> None:
         """`is_stored(doc_id)`, when given, is asked about each entry seen before: one whose article is no
         longer stored (removed) is fetched again. Without it (the watcher), a removal stands."""
         self.ingest = ingest
         self.is_stored = is_stored
         self.state = FeedState(state_path)
         self.cancel = threading.Event()  # set: the pass stops at the next request and stores nothing
-        self.fetcher = Fetcher(self.state, min_interval_s=min_interval_s, sleep=self._pause,
-                                          cancelled=self.cancel.is_set)
+        self.fetcher = Fetcher(
+            self.state, min_interval_s=min_interval_s, sleep=self._pause, cancelled=self.cancel.is_set
+        )
         self.progress = progress
         self._feeds: dict[str, tuple[str | None, str | None]] = {}  # feed -> validators, kept once all is stored
 
@@ -295,6 +354,8 @@ class WebIngest:
     def _store(self, pending: list[_Pending], report: PollReport) -> None:
         """One ingest of every article; an entry and the validators of what it was read from are kept
         only once its article is stored (else the next poll would take a 304 for done)."""
+        edges = {id(p): edge_lines(p.article.text) for p in pending}
+        self._strip_furniture(pending, edges)
         done = self.ingest([p.article for p in pending])
         stored = set(done.added) | set(done.updated) | set(done.unchanged)
         for feed, (etag, modified) in self._feeds.items():
@@ -306,6 +367,7 @@ class WebIngest:
                 continue
             if item.key:
                 self.state.mark_entry(item.key, item.article.doc_id, item.digest)
+            self.state.record_edges(_host(item.article), item.article.doc_id, edges[id(item)])
             for url, etag, modified in item.validators:
                 self.state.remember(url, etag, modified)
         for name in ("added", "updated", "unchanged", "warnings", "not_stored"):
@@ -313,6 +375,25 @@ class WebIngest:
         report.ingest.skipped.update(done.skipped)
         report.ingest.chunks += done.chunks
         report.ingest.seconds += done.seconds
+
+    def _strip_furniture(self, pending: list[_Pending], edges: dict[int, set[str]]) -> None:
+        """Lines at the edges of most of a host's articles (stored before, or in this pass) are
+        dropped from its articles (see `clean.recurring_edge_lines`)."""
+        by_host: dict[str, list[_Pending]] = {}
+        for item in pending:
+            by_host.setdefault(_host(item.article), []).append(item)
+        for host, items in by_host.items():
+            batch = {p.article.doc_id for p in items}
+            lines = set().union(*(edges[id(p)] for p in items))
+            counts, stored = self.state.edge_counts(host, lines, exclude=batch)
+            for p in items:
+                for line in edges[id(p)]:
+                    counts[line] += 1
+            furniture = recurring_edge_lines(counts, stored + len(items))
+            for p in items:
+                text = strip_edge_lines(p.article.text, furniture)
+                if text != p.article.text and len(text) >= 20:
+                    p.article = with_text(p.article, text)
 
     def _url(self, url: str, report: PollReport, conditional: bool) -> list[_Pending]:
         fetched = self.fetcher.get(url, conditional=conditional)
@@ -371,13 +452,19 @@ class WebIngest:
 
     def _page_article(self, fetched: Fetched, title: str | None = None, published: datetime | None = None) -> Article:
         if fetched.content_type and not any(t in fetched.content_type for t in ("html", "text/plain")):
-            raise UnreadableFile(f"{fetched.url}: is {fetched.content_type}, not a web page or feed; "
-                                 "only HTML pages and RSS/Atom feeds are read from URLs.")
+            raise UnreadableFile(
+                f"{fetched.url}: is {fetched.content_type}, not a web page or feed; "
+                "only HTML pages and RSS/Atom feeds are read from URLs."
+            )
         text = decode_text(fetched.body, fetched.url, declared=fetched.charset, html=True)
         page = extract_page(text, url=fetched.url)
         return build_article(
-            _url_name(fetched.url), page.text, title=page.title or title, url=fetched.url,
-            published_at=published or page.published_at, source=fetched.url,
+            _url_name(fetched.url),
+            page.text,
+            title=page.title or title,
+            url=fetched.url,
+            published_at=published or page.published_at,
+            source=fetched.url,
         )
 
     @staticmethod
@@ -388,8 +475,14 @@ class WebIngest:
         text = fragment_text(raw)
         if not text.strip():
             raise UnreadableFile(f"{link}: {page_error or 'no page'}, and the feed entry has no text of its own.")
-        return build_article(_url_name(link), text, title=entry.get("title"), url=link if is_url(link) else None,
-                             published_at=published, source=link)
+        return build_article(
+            _url_name(link),
+            text,
+            title=entry.get("title"),
+            url=link if is_url(link) else None,
+            published_at=published,
+            source=link,
+        )
 
 
 def _one_per_page(pending: list[_Pending]) -> list[_Pending]:
@@ -399,6 +492,10 @@ def _one_per_page(pending: list[_Pending]) -> list[_Pending]:
     for item in pending:
         first.setdefault(item.article.doc_id, item)
     return list(first.values())
+
+
+def _host(article: Article) -> str:
+    return urlsplit(article.url or article.source or "").netloc
 
 
 def _looks_like_feed(fetched: Fetched) -> bool:
@@ -427,11 +524,18 @@ def _entry_digest(entry) -> str:
 
 def _entry_date(entry) -> datetime | None:
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    return datetime(*stamp[:6], tzinfo=timezone.utc) if stamp else None
+    return datetime(*stamp[:6], tzinfo=UTC) if stamp else None
 
 
-def ingest_urls(urls: list[str], ingest: Ingest, state_path: Path, *, min_interval_s: float = 1.0,
-                progress: bool = False, is_stored: Callable[[str], bool] | None = None) -> PollReport:
+def ingest_urls(
+    urls: list[str],
+    ingest: Ingest,
+    state_path: Path,
+    *,
+    min_interval_s: float = 1.0,
+    progress: bool = False,
+    is_stored: Callable[[str], bool] | None = None,
+) -> PollReport:
     """One pass over feeds and pages, as a user's explicit `rag ingest URL...`: the URLs named are
     fetched whole; entries seen before are skipped unless their article is no longer stored."""
     with WebIngest(ingest, state_path, min_interval_s=min_interval_s, progress=progress, is_stored=is_stored) as web:
@@ -446,9 +550,17 @@ class FeedWatcher:
     again at the next interval; robots.txt is read afresh on each poll.
     """
 
-    def __init__(self, feeds: list[str], every_s: float, ingest: Ingest, state_path: Path, *,
-                 min_interval_s: float = 1.0, lock: threading.Lock | None = None,
-                 on_poll: Callable[[PollReport], None] | None = None) -> None:
+    def __init__(
+        self,
+        feeds: list[str],
+        every_s: float,
+        ingest: Ingest,
+        state_path: Path,
+        *,
+        min_interval_s: float = 1.0,
+        lock: threading.Lock | None = None,
+        on_poll: Callable[[PollReport], None] | None = None,
+    ) -> None:
         self.feeds, self.every_s = list(feeds), every_s
         self.lock = lock
         self.on_poll = on_poll
@@ -472,9 +584,17 @@ class FeedWatcher:
         report = self.web.run(self.feeds)
         self.polls += 1
         r = report.ingest
-        log.info("feeds polled: added %d, updated %d, skipped %d; %d entries seen before, %d pages fetched, "
-                 "%d not modified, %d feeds not modified", len(r.added), len(r.updated), len(r.skipped),
-                 report.entries_seen, report.pages_fetched, report.pages_not_modified, len(report.not_modified))
+        log.info(
+            "feeds polled: added %d, updated %d, skipped %d; %d entries seen before, %d pages fetched, "
+            "%d not modified, %d feeds not modified",
+            len(r.added),
+            len(r.updated),
+            len(r.skipped),
+            report.entries_seen,
+            report.pages_fetched,
+            report.pages_not_modified,
+            len(report.not_modified),
+        )
         if self.on_poll:
             self.on_poll(report)
         return report

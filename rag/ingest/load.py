@@ -86,6 +86,12 @@ def build_article(
         raise UnreadableFile(f"{source or doc_id}: field '{first['loc'][0]}' {first['msg']}.") from None
 
 
+def with_text(article: Article, text: str) -> Article:
+    """The article with another (cleaner) text, and the content hash that goes with it."""
+    digest = content_hash(article.title + "\n" + text + f"\n{article.url}\n{article.published_at}")
+    return article.model_copy(update={"text": text, "content_hash": digest})
+
+
 def iter_files(paths: list[Path]) -> Iterator[Path]:
     """The files named, and the supported files under each folder named (sorted)."""
     for path in paths:

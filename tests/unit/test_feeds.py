@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.feeds import USER_AGENT, FeedWatcher, Fetcher, FeedState, WebIngest, ingest_urls, parse_every
+from rag.ingest.feeds import USER_AGENT, FeedState, FeedWatcher, Fetcher, WebIngest, ingest_urls, parse_every
 from rag.pipeline import Pipeline
 from tests.conftest import make_settings
-from tests.fixtures.news_site import BASE_DATE, NewsServer, NewsSite, atom, news_page, publish, rss, story
+from tests.fixtures.news_site import BASE_DATE, NewsServer, atom, news_page, publish, rss, story
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,9 @@ def test_a_feed_of_50_entries_polled_again_with_nothing_new_downloads_no_page(pi
         assert site.count("/fifty") == 50 and again.pages_fetched == 0
 
         # Every entry's summary changes, no page does: each page is asked for conditionally and answers 304.
-        site.put("/feed.rss", rss([{**i, "summary": i["summary"] + " (updated)"} for i in items]), "application/rss+xml")
+        site.put(
+            "/feed.rss", rss([{**i, "summary": i["summary"] + " (updated)"} for i in items]), "application/rss+xml"
+        )
         touched = watcher.poll()
         assert touched.pages_not_modified == 50 and touched.pages_fetched == 0
         assert site.count("/fifty", 304) == 50 and site.count("/fifty", 200) == 50  # no page body downloaded again
@@ -60,8 +62,15 @@ def test_a_feed_of_50_entries_polled_again_with_nothing_new_downloads_no_page(pi
         new_title, new_paragraphs = story(50)
         site.put("/fifty/story-50.html", news_page(new_title, new_paragraphs))
         items[7] = {**items[7], "date": BASE_DATE + timedelta(days=1)}
-        items.append({"title": new_title, "link": base + "/fifty/story-50.html", "guid": base + "/fifty/story-50.html",
-                      "date": BASE_DATE + timedelta(days=2), "summary": new_paragraphs[0]})
+        items.append(
+            {
+                "title": new_title,
+                "link": base + "/fifty/story-50.html",
+                "guid": base + "/fifty/story-50.html",
+                "date": BASE_DATE + timedelta(days=2),
+                "summary": new_paragraphs[0],
+            }
+        )
         site.put("/feed.rss", rss(items), "application/rss+xml")
         before = site.count("/fifty", 200)
         changed = watcher.poll()
@@ -82,14 +91,27 @@ def test_an_atom_feed_robots_txt_and_pages_that_cannot_be_fetched(pipeline: Pipe
     site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
     title, paragraphs = story(101)
     site.put("/wire/open.html", news_page(title, paragraphs))
-    site.put("/private/closed.html", news_page("Secret", ["Never to be fetched by a polite reader, as robots.txt says."]))
+    site.put(
+        "/private/closed.html", news_page("Secret", ["Never to be fetched by a polite reader, as robots.txt says."])
+    )
     entries = [
         {"title": title, "link": base + "/wire/open.html", "guid": "urn:1", "date": BASE_DATE},
-        {"title": "Ferry timetable changes in Oban", "link": base + "/private/closed.html", "guid": "urn:2",
-         "date": BASE_DATE, "summary": "Short summary.", "content": "<p>The ferry from Oban to Mull will run every "
-         "ninety minutes from December, the operator said on Friday.</p><p>Winter fares rise by 4 percent.</p>"},
-        {"title": "Lighthouse keepers honoured", "link": base + "/wire/gone.html", "guid": "urn:3", "date": BASE_DATE,
-         "summary": "Three former keepers of the Portree lighthouse received medals for forty years of service."},
+        {
+            "title": "Ferry timetable changes in Oban",
+            "link": base + "/private/closed.html",
+            "guid": "urn:2",
+            "date": BASE_DATE,
+            "summary": "Short summary.",
+            "content": "<p>The ferry from Oban to Mull will run every "
+            "ninety minutes from December, the operator said on Friday.</p><p>Winter fares rise by 4 percent.</p>",
+        },
+        {
+            "title": "Lighthouse keepers honoured",
+            "link": base + "/wire/gone.html",
+            "guid": "urn:3",
+            "date": BASE_DATE,
+            "summary": "Three former keepers of the Portree lighthouse received medals for forty years of service.",
+        },
     ]
     site.put("/wire.atom", atom(entries), "application/atom+xml")
     site.conditional = False
@@ -112,8 +134,9 @@ def test_an_atom_feed_robots_txt_and_pages_that_cannot_be_fetched(pipeline: Pipe
 def test_a_single_page_url(pipeline: Pipeline, server: NewsServer):
     title, paragraphs = story(202)
     server.site.put("/news/one.html", news_page(title, paragraphs, date="2026-10-02T06:15:00+00:00", author="Li Wei"))
-    report = ingest_urls([server.base_url + "/news/one.html"], pipeline.ingest_articles,
-                         state_path(pipeline, "page"), min_interval_s=0)
+    report = ingest_urls(
+        [server.base_url + "/news/one.html"], pipeline.ingest_articles, state_path(pipeline, "page"), min_interval_s=0
+    )
     [doc_id] = report.ingest.added
     info, text = pipeline.document(doc_id)
     assert info.title == title and info.url == server.base_url + "/news/one.html"
@@ -132,15 +155,23 @@ def test_syndicated_copies_of_one_story_are_near_duplicates(pipeline: Pipeline, 
     assert first in docs[second].near_duplicates or second in docs[first].near_duplicates
 
 
-def test_unreachable_missing_and_oversized_urls_are_reported_and_the_rest_ingested(pipeline: Pipeline, server: NewsServer):
+def test_unreachable_missing_and_oversized_urls_are_reported_and_the_rest_ingested(
+    pipeline: Pipeline, server: NewsServer
+):
     title, paragraphs = story(404)
     server.site.put("/ok.html", news_page(title, paragraphs))
     server.site.put("/huge.html", b"<html><body>" + b"<p>word </p>" * 200_000 + b"</body></html>")
     state = state_path(pipeline, "errors")
     with WebIngest(pipeline.ingest_articles, state, min_interval_s=0) as web:
         web.fetcher.max_bytes = 1_000_000
-        report = web.run([server.base_url + "/missing.html", server.base_url + "/huge.html", "http://127.0.0.1:9/x",
-                          server.base_url + "/ok.html"])
+        report = web.run(
+            [
+                server.base_url + "/missing.html",
+                server.base_url + "/huge.html",
+                "http://127.0.0.1:9/x",
+                server.base_url + "/ok.html",
+            ]
+        )
     assert len(report.ingest.added) == 1
     skipped = report.ingest.skipped
     assert "answered 404" in skipped[server.base_url + "/missing.html"]
@@ -191,8 +222,13 @@ def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsS
     from tests.fixtures.http_server import ServiceServer
 
     publish(server.site, server.base_url, 2, prefix="/served", feed="/served.rss")
-    settings = make_settings(tmp_path / "data", auto_seed=False, watch_feeds=server.base_url + "/served.rss",
-                             watch_every="1h", feed_host_interval_s=0)
+    settings = make_settings(
+        tmp_path / "data",
+        auto_seed=False,
+        watch_feeds=server.base_url + "/served.rss",
+        watch_every="1h",
+        feed_host_interval_s=0,
+    )
     with Pipeline(settings, start_llm=False) as pipeline, ServiceServer(pipeline) as service:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -204,13 +240,20 @@ def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsS
     assert server.site.count("/served/", 200) == 2
 
 
-def test_a_watcher_stopped_mid_poll_stops_waiting_for_its_turn_and_stores_nothing(pipeline: Pipeline, server: NewsServer):
+def test_a_watcher_stopped_mid_poll_stops_waiting_for_its_turn_and_stores_nothing(
+    pipeline: Pipeline, server: NewsServer
+):
     import time
 
     publish(server.site, server.base_url, 3, prefix="/slow", feed="/slow.rss")
     before = len(pipeline.documents())
-    watcher = FeedWatcher([server.base_url + "/slow.rss"], 3600, pipeline.ingest_articles,
-                          state_path(pipeline, "slow"), min_interval_s=600).start()
+    watcher = FeedWatcher(
+        [server.base_url + "/slow.rss"],
+        3600,
+        pipeline.ingest_articles,
+        state_path(pipeline, "slow"),
+        min_interval_s=600,
+    ).start()
     deadline = time.monotonic() + 30
     while server.site.count("/robots.txt") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -222,12 +265,15 @@ def test_a_watcher_stopped_mid_poll_stops_waiting_for_its_turn_and_stores_nothin
 
 def test_a_url_that_is_not_a_page_or_feed_is_reported(pipeline: Pipeline, server: NewsServer):
     server.site.put("/report.pdf", b"%PDF-1.7 \x00\x01binary", "application/pdf")
-    report = ingest_urls([server.base_url + "/report.pdf"], pipeline.ingest_articles, state_path(pipeline, "pdf"),
-                         min_interval_s=0)
+    report = ingest_urls(
+        [server.base_url + "/report.pdf"], pipeline.ingest_articles, state_path(pipeline, "pdf"), min_interval_s=0
+    )
     assert "application/pdf, not a web page or feed" in report.ingest.skipped[server.base_url + "/report.pdf"]
 
 
-def test_an_explicit_ingest_brings_back_a_removed_entry_the_watcher_leaves_it_removed(pipeline: Pipeline, server: NewsServer):
+def test_an_explicit_ingest_brings_back_a_removed_entry_the_watcher_leaves_it_removed(
+    pipeline: Pipeline, server: NewsServer
+):
     publish(server.site, server.base_url, 2, prefix="/rm", feed="/rm.rss")
     feed, state = server.base_url + "/rm.rss", state_path(pipeline, "rm")
 
@@ -249,3 +295,26 @@ def test_an_explicit_ingest_brings_back_a_removed_entry_the_watcher_leaves_it_re
     page = server.base_url + "/rm/story-0.html"
     twice = [ingest_urls([page], pipeline.ingest_articles, state, min_interval_s=0, is_stored=stored) for _ in range(2)]
     assert twice[1].ingest.unchanged and not twice[1].not_modified  # named explicitly: read, found unchanged
+
+
+def test_a_sites_standing_lines_that_page_extraction_keeps_are_dropped_once_they_recur(
+    pipeline: Pipeline, server: NewsServer
+):
+    """A note inside each article's own markup (so trafilatura keeps it) recurs on every story of the site."""
+    note = "This story first appeared in the Coastal Courier weekly print edition."
+    items = []
+    for i in range(4):
+        title, paragraphs = story(500 + i)
+        path = f"/courier/story-{i}.html"
+        server.site.put(path, news_page(title, paragraphs + [note], site="Coastal Courier"))
+        items.append({"title": title, "link": server.base_url + path, "guid": path, "date": BASE_DATE})
+    server.site.put("/courier.rss", rss(items[:3]), "application/rss+xml")
+    state = state_path(pipeline, "courier")
+    first = ingest_urls([server.base_url + "/courier.rss"], pipeline.ingest_articles, state, min_interval_s=0)
+    assert len(first.ingest.added) == 3
+    assert all(note not in pipeline.document(d)[1] for d in first.ingest.added)
+    server.site.put("/courier.rss", rss(items), "application/rss+xml")  # one more story, on its own in this poll
+    second = ingest_urls([server.base_url + "/courier.rss"], pipeline.ingest_articles, state, min_interval_s=0)
+    [new] = second.ingest.added
+    text = pipeline.document(new)[1]
+    assert note not in text and text.endswith(story(503)[1][-1])

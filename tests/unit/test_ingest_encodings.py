@@ -12,10 +12,14 @@ from tests.fixtures.news_site import news_page
 
 # Two unrelated domains, each with the characters legacy encodings get wrong: curly quotes,
 # dashes, accents.
-POLITICS = ("Minister\u2019s plan stalls\n\nThe minister said \u201cwe won\u2019t retreat\u201d \u2014 and the "
-            "caf\u00e9 talks in Z\u00fcrich ended without a deal on Monday, after three days.")
-COOKING = ("Cr\u00e8me br\u00fbl\u00e9e at 150\u00b0C\n\nBake the cr\u00e8me for 40 minutes \u2013 the "
-           "p\u00e2tissier\u2019s \u201csecret\u201d is a cold ramekin, says Ren\u00e9e Fran\u00e7ois.")
+POLITICS = (
+    "Minister\u2019s plan stalls\n\nThe minister said \u201cwe won\u2019t retreat\u201d \u2014 and the "
+    "caf\u00e9 talks in Z\u00fcrich ended without a deal on Monday, after three days."
+)
+COOKING = (
+    "Cr\u00e8me br\u00fbl\u00e9e at 150\u00b0C\n\nBake the cr\u00e8me for 40 minutes \u2013 the "
+    "p\u00e2tissier\u2019s \u201csecret\u201d is a cold ramekin, says Ren\u00e9e Fran\u00e7ois."
+)
 
 
 @pytest.mark.parametrize("text", [POLITICS, COOKING], ids=["politics", "cooking"])
@@ -37,16 +41,25 @@ def test_short_latin1_or_windows_1252_text_is_not_read_as_a_cyrillic_code_page(r
 @pytest.mark.parametrize("encoding", ["koi8-r", "cp1251"])
 def test_other_legacy_encodings_are_detected(encoding: str):
     """A paragraph (detection needs some text: a single short sentence can read as Japanese)."""
-    russian = ("Министр иностранных дел сказал журналистам, что переговоры продолжатся в понедельник в Стамбуле. "
-               "По его словам, стороны договорились об обмене пленными, но не о прекращении огня.")
+    russian = (
+        "Министр иностранных дел сказал журналистам, что переговоры продолжатся в понедельник в Стамбуле. "
+        "По его словам, стороны договорились об обмене пленными, но не о прекращении огня."
+    )
     assert decode_text(russian.encode(encoding), "x") == russian
 
 
 def test_html_charset_declared_in_the_page_is_used(tmp_path: Path):
     page = tmp_path / "page.html"
-    page.write_bytes(news_page("Caf\u00e9s reopen in Z\u00fcrich", ["The caf\u00e9s on the Limmat reopened "
-                     "on Monday, their owners said, after a week\u2019s closure for floods."], charset="windows-1252")
-                     .encode("cp1252"))
+    page.write_bytes(
+        news_page(
+            "Caf\u00e9s reopen in Z\u00fcrich",
+            [
+                "The caf\u00e9s on the Limmat reopened "
+                "on Monday, their owners said, after a week\u2019s closure for floods."
+            ],
+            charset="windows-1252",
+        ).encode("cp1252")
+    )
     [article] = load_file(page)
     assert article.title == "Caf\u00e9s reopen in Z\u00fcrich"
     assert "week\u2019s closure" in article.text
@@ -67,8 +80,13 @@ def test_ids_that_fit_are_unchanged():
     assert make_doc_id(fits) == fits
 
 
-@pytest.mark.parametrize("stem", ["https://news.example.org/2026/11/20/" + "harbour-reopens-after-storm-repairs-" * 4,
-                                  "Sources of the Nile and the nineteenth-century expeditions that sought them " * 3])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "https://news.example.org/2026/11/20/" + "harbour-reopens-after-storm-repairs-" * 4,
+        "Sources of the Nile and the nineteenth-century expeditions that sought them " * 3,
+    ],
+)
 def test_long_names_that_share_their_beginning_get_distinct_ids(stem: str):
     ids = [make_doc_id(f"{stem}_p{n:03d}") for n in range(3)]
     assert len(set(ids)) == 3
@@ -82,9 +100,18 @@ def test_long_id_paragraphs_are_all_ingested(fake_pipeline, tmp_path: Path):
 
     stem = "https://news.example.org/" + "a-very-long-headline-about-the-harbour-" * 4
     path = tmp_path / "paras.jsonl"
-    path.write_text("\n".join(json.dumps({"id": f"{stem}_p{n:03d}", "title": "Harbour",
-                                          "text": f"Paragraph {n}: the harbour handled {n * 11 + 5} ships in May."})
-                              for n in range(3)))
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": f"{stem}_p{n:03d}",
+                    "title": "Harbour",
+                    "text": f"Paragraph {n}: the harbour handled {n * 11 + 5} ships in May.",
+                }
+            )
+            for n in range(3)
+        )
+    )
     report = fake_pipeline.ingest([path])
     assert len(report.added) == 3 and not report.skipped
 
