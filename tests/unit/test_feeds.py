@@ -213,7 +213,7 @@ def test_bad_poll_intervals_say_how_to_write_one(text: str):
         parse_every(text)
 
 
-def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsServer):
+def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsServer, fake_llm):
     """RAG_WATCH_FEEDS inside the service: the feed's stories are searchable without any request to ingest."""
     import time
 
@@ -225,6 +225,8 @@ def test_rag_serve_polls_the_feeds_of_its_settings(tmp_path: Path, server: NewsS
     settings = make_settings(
         tmp_path / "data",
         auto_seed=False,
+        openai_base_url=fake_llm.base_url,
+        llm_model="fake",
         watch_feeds=server.base_url + "/served.rss",
         watch_every="1h",
         feed_host_interval_s=0,
@@ -318,3 +320,25 @@ def test_a_sites_standing_lines_that_page_extraction_keeps_are_dropped_once_they
     [new] = second.ingest.added
     text = pipeline.document(new)[1]
     assert note not in text and text.endswith(story(503)[1][-1])
+
+
+def test_a_page_in_a_legacy_encoding_declared_only_by_the_server(pipeline: Pipeline, server: NewsServer):
+    html = news_page(
+        "Caf\u00e9s reopen in Z\u00fcrich",
+        [
+            "The caf\u00e9s on the Limmat reopened on Monday after a "
+            "week\u2019s closure for floods, their owners said \u2014 \u201cfinally\u201d."
+        ],
+    )
+    html = html.replace('<meta charset="utf-8">', "")
+    server.site.put("/cp.html", html.encode("cp1252"), "text/html; charset=windows-1252")
+    report = ingest_urls(
+        [server.base_url + "/cp.html"], pipeline.ingest_articles, state_path(pipeline, "cp"), min_interval_s=0
+    )
+    [doc_id] = report.ingest.added
+    info, text = pipeline.document(doc_id)
+    assert (
+        info.title == "Caf\u00e9s reopen in Z\u00fcrich"
+        and "week\u2019s closure" in text
+        and "\u201cfinally\u201d" in text
+    )
