@@ -7,10 +7,15 @@ Politeness, as a crawler owes the sites it reads:
 - a User-Agent that names the product (`USER_AGENT`), timeouts, and a cap on the bytes read;
 - robots.txt respected (urllib.robotparser), its Crawl-delay included;
 - at most one request per `min_interval_s` to one host;
+- a 429 or 503 pauses the host for its Retry-After (at most an hour);
 - conditional requests: the ETag and Last-Modified of every feed and page are kept, and a
   304 answer means nothing is downloaded or re-read;
 - an entry seen before with the same content (a hash of its id, link, title, dates and
   summary) is skipped without a request; a changed one is fetched again and its article updated.
+
+An entry whose page cannot be had is stored from the feed's own text (content, else summary);
+when the page was only unavailable for a while (a server error, a timeout, a pause), it is
+fetched again on the next poll and the article updated.
 
 The state lives in SQLite under the data dir (one file per collection). An entry counts as
 seen only once its article is stored, so a failed store is tried again on the next poll.
@@ -33,6 +38,7 @@ import urllib.robotparser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,6 +60,8 @@ ROBOTS_AGENT = "news-rag"  # the token robots.txt rules name
 MAX_BYTES = 5 * 2**20  # a news page or feed larger than this is not a news page or feed
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 FEED_TYPES = ("rss", "atom", "xml", "rdf")
+
+RETRY = "~retry"  # marks an entry stored from the feed's text while its page was unavailable for a while
 
 Ingest = Callable[[list[Article]], IngestReport]
 
@@ -84,7 +92,8 @@ class FeedState:
             # Which articles of a host carry which edge lines (for `clean.recurring_edge_lines`).
             self.db.execute("CREATE TABLE IF NOT EXISTS host_docs (host TEXT, doc_id TEXT, PRIMARY KEY (host, doc_id))")
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS edge_lines (host TEXT, line TEXT, doc_id TEXT, PRIMARY KEY (host, line, doc_id))"
+                "CREATE TABLE IF NOT EXISTS edge_lines "
+                "(host TEXT, line TEXT, doc_id TEXT, PRIMARY KEY (host, line, doc_id))"
             )
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
@@ -145,7 +154,12 @@ class Fetched:
 
 
 class FetchError(Exception):
-    """A URL that could not be fetched; the message says why and what to do."""
+    """A URL that could not be fetched; the message says why and what to do. `transient`: it may work
+    later (a server error, a timeout, "too many requests"); else it will not (404, robots.txt, size)."""
+
+    def __init__(self, message: str, status: int | None = None, transient: bool = False) -> None:
+        super().__init__(message, status)
+        self.message, self.status, self.transient = message, status, transient
 
 
 class Fetcher:
@@ -170,17 +184,23 @@ class Fetcher:
         self._last: dict[str, float] = {}  # host -> when its last request was sent
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}  # None: the host said nothing
         self._robots_problem: dict[str, str] = {}  # origin -> why its robots.txt could not be read
+        self._not_before: dict[str, float] = {}  # origin -> no request before (a 429 or 503's Retry-After)
 
     def close(self) -> None:
         self.client.close()
 
     def get(self, url: str, conditional: bool = True) -> Fetched:
         """The URL's body, or status 304 when it has not changed since the validators kept in the state."""
+        if (until := self._not_before.get(_origin(url), 0.0)) > self.clock():
+            raise FetchError(
+                f"{url}: not fetched, its site asked for a pause ({until - self.clock():.0f} s more).", transient=True
+            )
         if not self.allowed(url):
             if problem := self._robots_problem.get(_origin(url)):
                 raise FetchError(
                     f"{url}: not fetched, its site's robots.txt could not be read ({problem}); "
-                    "it is tried again on the next poll."
+                    "it is tried again on the next poll.",
+                    transient=True,
                 )
             raise FetchError(
                 f"{url}: robots.txt of {urlsplit(url).netloc} disallows it for {ROBOTS_AGENT}; not fetched."
@@ -206,10 +226,10 @@ class Fetcher:
         try:
             fetched = self._request(origin + "/robots.txt", {})
         except FetchError as e:
-            if e.args and isinstance(e.args[-1], int) and 400 <= e.args[-1] < 500:
+            if e.status and 400 <= e.status < 500 and e.status != 429:
                 return None
             log.warning("robots.txt of %s unavailable (%s): not fetching from it this time", origin, e)
-            self._robots_problem[origin] = str(e.args[0]).removeprefix(origin + "/robots.txt: ")
+            self._robots_problem[origin] = e.message.removeprefix(origin + "/robots.txt: ")
             rules.disallow_all = True
             return rules
         rules.parse(decode_text(fetched.body, origin + "/robots.txt").splitlines())
@@ -232,8 +252,22 @@ class Fetcher:
             if wait > 0:
                 self.sleep(wait)
         if self.cancelled():
-            raise FetchError(f"{url}: not fetched, the poll was stopped.")
+            raise FetchError(f"{url}: not fetched, the poll was stopped.", transient=True)
         self._last[host] = self.clock()
+
+    def _pause_host(self, url: str, retry_after: str | None) -> None:
+        """A 429 or 503 asks for a pause: none of this host's URLs are asked for until it is over
+        (Retry-After in seconds or as a date; without one, the interval times 60; at most an hour)."""
+        seconds = 60 * max(self.min_interval_s, 1.0)
+        if retry_after:
+            if retry_after.strip().isdigit():
+                seconds = float(retry_after)
+            else:
+                try:
+                    seconds = (parsedate_to_datetime(retry_after) - datetime.now(UTC)).total_seconds()
+                except (TypeError, ValueError):
+                    pass
+        self._not_before[_origin(url)] = self.clock() + min(max(seconds, 0.0), 3600.0)
 
     def _request(self, url: str, headers: dict[str, str]) -> Fetched:
         self._wait_turn(url)
@@ -243,8 +277,12 @@ class Fetcher:
                     return Fetched(
                         str(r.url), 304, etag=r.headers.get("etag"), last_modified=r.headers.get("last-modified")
                     )
+                if r.status_code in (429, 503):
+                    self._pause_host(url, r.headers.get("retry-after"))
                 if r.status_code >= 400:
-                    raise FetchError(f"{url}: the server answered {r.status_code}; check the address.", r.status_code)
+                    transient = r.status_code == 429 or r.status_code >= 500
+                    advice = "tried again on the next poll" if transient else "check the address"
+                    raise FetchError(f"{url}: the server answered {r.status_code}; {advice}.", r.status_code, transient)
                 body = bytearray()
                 for chunk in r.iter_bytes():
                     body += chunk
@@ -264,7 +302,8 @@ class Fetcher:
                 )
         except httpx.HTTPError as e:
             raise FetchError(
-                f"{url}: could not be fetched ({type(e).__name__}: {e}); check the address and network."
+                transient=True,
+                message=f"{url}: could not be fetched ({type(e).__name__}: {e}); check the address and network.",
             ) from None
 
 
@@ -348,7 +387,7 @@ class WebIngest:
             try:
                 pending.extend(self._url(url, report, conditional))
             except (FetchError, UnreadableFile) as e:
-                message = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
+                message = e.message
                 report.ingest.skipped[url] = message
                 log.warning("skipped %s", message)
         if pending and not self.cancel.is_set():  # cancelled: nothing marked seen, the next pass fetches again
@@ -363,7 +402,8 @@ class WebIngest:
         done = self.ingest([p.article for p in pending])
         stored = set(done.added) | set(done.updated) | set(done.unchanged)
         for feed, (etag, modified) in self._feeds.items():
-            if all(p.article.doc_id in stored for p in pending if p.feed == feed):
+            # Done only when every new entry is stored in full: else the next poll must read the feed again.
+            if all(p.article.doc_id in stored and not p.digest.endswith(RETRY) for p in pending if p.feed == feed):
                 self.state.remember(feed, etag, modified)
         self._feeds.clear()
         for item in pending:
@@ -449,7 +489,9 @@ class WebIngest:
                 article = self._page_article(fetched, title=entry.get("title"), published=published)
                 return _Pending(article, key, digest, validators=[(link, fetched.etag, fetched.last_modified)])
             except (FetchError, UnreadableFile) as e:
-                page_error = e.message if isinstance(e, UnreadableFile) else str(e.args[0])
+                page_error = e.message
+                if isinstance(e, FetchError) and e.transient:
+                    digest += RETRY  # stored from the feed's text for now; its page is tried again next poll
         article = self._entry_article(entry, link or key, published, page_error)
         report.fallbacks.append(link or key)
         return _Pending(article, key, digest)

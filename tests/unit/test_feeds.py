@@ -342,3 +342,33 @@ def test_a_page_in_a_legacy_encoding_declared_only_by_the_server(pipeline: Pipel
         and "week\u2019s closure" in text
         and "\u201cfinally\u201d" in text
     )
+
+
+def test_a_page_that_is_down_for_a_while_is_stored_from_the_feed_then_fetched_on_a_later_poll(
+    pipeline: Pipeline, server: NewsServer
+):
+    """A 503 with Retry-After pauses the whole host (its other pages are not asked for); the entries are
+    stored from the feed's text, and their pages are fetched once the site is back."""
+    items = publish(server.site, server.base_url, 2, prefix="/busy", feed="/busy.rss")
+    server.site.failing["/busy/story-0.html"] = (503, {"Retry-After": "0"})
+    state = state_path(pipeline, "busy")
+    first = ingest_urls([server.base_url + "/busy.rss"], pipeline.ingest_articles, state, min_interval_s=0)
+    assert len(first.ingest.added) == 2 and len(first.fallbacks) == 1
+    summary_only = pipeline.document(first.ingest.added[0])[1]
+    assert summary_only == items[0]["summary"]
+
+    server.site.failing["/busy/story-0.html"] = (503, {"Retry-After": "3600"})
+    watcher = FeedWatcher([server.base_url + "/busy.rss"], 3600, pipeline.ingest_articles, state, min_interval_s=0)
+    try:
+        server.site.put("/busy.rss", server.site.resources["/busy.rss"].body + b" ")  # the feed is read again
+        watcher.poll()
+        hits = len(server.site.hits)
+        watcher.poll()  # the host asked for an hour's pause: nothing is asked for, not even the feed
+        assert len(server.site.hits) == hits
+        del server.site.failing["/busy/story-0.html"]
+        watcher.web.fetcher._not_before.clear()  # the hour is over
+        later = watcher.poll()
+    finally:
+        watcher.stop()
+    assert later.ingest.updated == [first.ingest.added[0]]
+    assert pipeline.document(first.ingest.added[0])[1] == "\n".join(story(0)[1])
