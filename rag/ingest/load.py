@@ -263,8 +263,3 @@ def article_from_record(record: dict[str, Any], default_id: str, source: str) ->
 
 
 
-
-def html_to_text(html: str) -> tuple[str | None, str]:
-    """(title, article text) of an HTML page (see `rag.ingest.html.extract_page`)."""
-    page = extract_page(html)
-    return page.title, page.text
