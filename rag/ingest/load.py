@@ -260,6 +260,3 @@ def article_from_record(record: dict[str, Any], default_id: str, source: str) ->
         published_at=record.get("published_at"),
         source=source,
     )
-
-
-
