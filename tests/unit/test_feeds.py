@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.feeds import USER_AGENT, FeedState, FeedWatcher, Fetcher, WebIngest, ingest_urls, parse_every
+from rag.ingest.feeds import FeedWatcher, WebIngest, ingest_urls, parse_every
+from rag.ingest.fetch import USER_AGENT, FeedState, Fetcher
 from rag.pipeline import Pipeline
 from tests.conftest import make_settings
 from tests.fixtures.news_site import BASE_DATE, NewsServer, atom, news_page, publish, rss, story
