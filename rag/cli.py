@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rag.errors import InvalidInput, RagError
 from rag.schema import Answer, IngestReport
-from rag.settings import get_settings
+from rag.settings import get_settings, parse_every
 
 
 def _pipeline(start_llm: bool = True, progress: bool = True):
@@ -132,7 +132,7 @@ def _print_fetches(web) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
-    from rag.ingest.feeds import FeedWatcher, is_url, parse_every
+    from rag.ingest.feeds import FeedWatcher, is_url
 
     try:
         every = parse_every(args.every)

@@ -6,6 +6,7 @@ Everything a user can switch lives here; the rest of the code receives a
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -88,8 +89,6 @@ class Settings(BaseSettings):
     @field_validator("watch_every")
     @classmethod
     def _watch_every_is_a_duration(cls, value: str) -> str:
-        from rag.ingest.feeds import parse_every
-
         parse_every(value)  # its ValueError is reported under RAG_WATCH_EVERY by `read`
         return value
 
@@ -121,6 +120,21 @@ class Settings(BaseSettings):
         if self.llm_model:
             return self.llm_model
         return self.local_model if self.use_local_llm else "gpt-4o-mini"
+
+
+def parse_every(value: str | float) -> float:
+    """Seconds from "15m", "1h", "90s", "2h30m" or a plain number of seconds; at least 1 s."""
+    text = str(value).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms])", "", text).strip():
+            raise ValueError(f"'{value}' is not a duration: write it as 15m, 1h, 90s or a number of seconds")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds < 1:
+        raise ValueError(f"'{value}' is too short: poll at most once a second")
+    return seconds
 
 
 S = TypeVar("S", bound=BaseSettings)

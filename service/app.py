@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.settings import Settings, parse_every
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -36,7 +36,7 @@ def _start_feed_watcher(state: AppState):
     settings = state.settings
     if not settings.watch_feed_urls:
         return None
-    from rag.ingest.feeds import FeedWatcher, parse_every
+    from rag.ingest.feeds import FeedWatcher
 
     log.info("watching %d feed(s) every %s", len(settings.watch_feed_urls), settings.watch_every)
     return FeedWatcher(settings.watch_feed_urls, parse_every(settings.watch_every), state.pipeline.ingest_articles,

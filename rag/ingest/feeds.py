@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -410,17 +409,3 @@ class FeedWatcher:
             self._thread.join(timeout)
         self.web.close()
 
-
-def parse_every(value: str | float) -> float:
-    """Seconds from "15m", "1h", "90s", "2h30m" or a plain number of seconds; at least 1 s."""
-    text = str(value).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
-        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms])", "", text).strip():
-            raise ValueError(f"'{value}' is not a duration: write it as 15m, 1h, 90s or a number of seconds")
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-    if seconds < 1:
-        raise ValueError(f"'{value}' is too short: poll at most once a second")
-    return seconds

@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 from rag.errors import UnreadableFile
 from rag.ingest.clean import clean_article
-from rag.ingest.html import extract_page
 from rag.schema import Article
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
@@ -187,6 +186,8 @@ def load_file(path: Path, skipped: dict[str, str] | None = None) -> list[Article
     if suffix in (".json", ".jsonl"):
         return _load_json(path, text, skipped)
     if suffix in (".html", ".htm"):
+        from rag.ingest.html import extract_page  # trafilatura takes a while to import: only when needed
+
         page = extract_page(text)
         return [build_article(path.stem, page.text, title=page.title, published_at=page.published_at, source=str(path))]
     return [build_article(path.stem, text, source=str(path))]

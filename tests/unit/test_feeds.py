@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.feeds import FeedWatcher, WebIngest, ingest_urls, parse_every
+from rag.ingest.feeds import FeedWatcher, WebIngest, ingest_urls
 from rag.ingest.fetch import USER_AGENT, FeedState, Fetcher
 from rag.pipeline import Pipeline
+from rag.settings import parse_every
 from tests.conftest import make_settings
 from tests.fixtures.news_site import BASE_DATE, NewsServer, atom, news_page, publish, rss, story
 
