@@ -24,6 +24,8 @@ import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.ingest.load import make_doc_id
+
 SQUAD_FILE = "squaddev_v1.1.json"
 BIGBENCH_REQUIREMENT = "bigbench==1.0.0"
 
@@ -39,8 +41,10 @@ class SquadQuestion:
 
 
 def paragraph_id(title: str, index: int) -> str:
-    """A stable article id for the `index`-th paragraph of article `title`."""
-    return f"{title}_p{index:03d}"
+    """A stable article id for the `index`-th paragraph of article `title`, exactly as the store
+    keeps it (`make_doc_id`: unsafe characters replaced, long names shortened with a hash), so
+    recall@k compares the retrieved ids with the gold ids in one form."""
+    return make_doc_id(f"{title}_p{index:03d}")
 
 
 def load_squad(path: str | Path) -> list[SquadQuestion]:

@@ -1,7 +1,8 @@
 """The `rag` command.
 
     rag ask "How many prisoners did each side agree to swap?" [--json] [--k N]
-    rag ingest PATH... | rag docs | rag remove DOC_ID | rag chat
+    rag ingest PATH_OR_URL... | rag docs | rag remove DOC_ID | rag chat
+    rag watch FEED... [--every 15m] [--once]   poll RSS/Atom feeds and ingest new or changed entries
     rag setup            assemble and check the local model, ingest the seeds
     rag serve            the HTTP service (see service/)
     rag eval ...         the offline eval suite (see eval/)
@@ -15,11 +16,12 @@ import json
 import logging
 import sys
 import textwrap
+import time
 from pathlib import Path
 
-from rag.errors import RagError
-from rag.schema import Answer
-from rag.settings import get_settings
+from rag.errors import InvalidInput, RagError
+from rag.schema import Answer, IngestReport
+from rag.settings import get_settings, parse_every
 
 
 def _pipeline(start_llm: bool = True, progress: bool = True):
@@ -77,8 +79,19 @@ def cmd_chat(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
+    from rag.ingest.feeds import ingest_urls, is_url
+
+    urls = [a for a in args.paths if is_url(a)]
+    paths = [Path(a) for a in args.paths if not is_url(a)]
+    settings = get_settings()
     with _pipeline(start_llm=False) as pipeline:
-        report = pipeline.ingest([Path(p) for p in args.paths])
+        report = pipeline.ingest(paths) if paths else IngestReport()
+        if urls:
+            web = ingest_urls(urls, pipeline.ingest_articles, settings.feeds_state_path,
+                              min_interval_s=settings.feed_host_interval_s, progress=True,
+                              is_stored=lambda doc_id: _is_stored(pipeline, doc_id))
+            _merge(report, web.ingest)
+            _print_fetches(web)
     for path, reason in report.skipped.items():
         print(f"skipped: {reason}", file=sys.stderr)
     for warning in report.warnings:
@@ -89,6 +102,65 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     )
     if report.skipped and not (report.added or report.updated or report.unchanged):
         sys.exit(1)
+
+
+def _is_stored(pipeline, doc_id: str) -> bool:
+    from rag.errors import UnknownDocument
+
+    try:
+        pipeline.document(doc_id)
+    except UnknownDocument:
+        return False
+    return True
+
+
+def _merge(into: IngestReport, other: IngestReport) -> None:
+    for name in ("added", "updated", "unchanged", "warnings", "not_stored"):
+        getattr(into, name).extend(getattr(other, name))
+    into.skipped.update(other.skipped)
+    into.chunks += other.chunks
+    into.seconds += other.seconds
+
+
+def _print_fetches(web) -> None:
+    print(
+        f"web: {web.pages_fetched} pages fetched ({web.pages_not_modified} more answered 'not modified'), "
+        f"{web.entries_seen} feed entries seen before, {len(web.not_modified)} URLs unchanged since the last "
+        f"fetch, {len(web.fallbacks)} entries stored from the feed's own text",
+        file=sys.stderr,
+    )
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    from rag.ingest.feeds import FeedWatcher, is_url
+
+    try:
+        every = parse_every(args.every)
+    except ValueError as e:
+        raise InvalidInput(f"--every: {e}") from None
+    if bad := [f for f in args.feeds if not is_url(f)]:
+        raise InvalidInput(f"not a feed URL: {bad[0]}; give http:// or https:// addresses (files go to `rag ingest`).")
+    settings = get_settings()
+
+    def show(report) -> None:
+        r = report.ingest
+        for reason in r.skipped.values():
+            print(f"skipped: {reason}", file=sys.stderr)
+        print(f"{time.strftime('%H:%M:%S')} added {len(r.added)}, updated {len(r.updated)}, skipped {len(r.skipped)}",
+              flush=True)
+        _print_fetches(report)
+
+    with _pipeline(start_llm=False) as pipeline:
+        watcher = FeedWatcher(args.feeds, every, pipeline.ingest_articles, settings.feeds_state_path,
+                              min_interval_s=settings.feed_host_interval_s, on_poll=show)
+        try:
+            if args.once:
+                watcher.poll()
+            else:
+                print(f"watching {len(args.feeds)} feed(s) every {args.every}; Ctrl-C to stop", file=sys.stderr)
+                watcher.run()
+        finally:
+            watcher.stop()
 
 
 def cmd_docs(args: argparse.Namespace) -> None:
@@ -132,9 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--k", type=int, default=None)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("ingest", help="add or update articles (files or folders)")
-    p.add_argument("paths", nargs="+")
+    p = sub.add_parser("ingest", help="add or update articles (files, folders, RSS/Atom feed URLs, page URLs)")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("watch", help="poll RSS/Atom feeds and ingest their new or changed entries")
+    p.add_argument("feeds", nargs="+", metavar="FEED_URL")
+    p.add_argument("--every", default="15m", help="time between polls: 15m, 1h, 90s (default 15m)")
+    p.add_argument("--once", action="store_true", help="poll once and exit")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("docs", help="list the ingested articles")
     p.add_argument("--json", action="store_true")

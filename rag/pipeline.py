@@ -139,6 +139,10 @@ class Pipeline:
         article = article_from_record(record, default_id, source="upload")
         return self.indexer.ingest_articles([article])
 
+    def ingest_articles(self, articles: list) -> IngestReport:
+        """Articles read elsewhere (feeds, pages), into the store as files are."""
+        return self.indexer.ingest_articles(articles, progress=self.progress)
+
     def documents(self) -> list[DocInfo]:
         return self.store.list_docs()
 

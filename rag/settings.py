@@ -6,12 +6,13 @@ Everything a user can switch lives here; the rest of the code receives a
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InvalidSetting
@@ -84,6 +85,27 @@ class Settings(BaseSettings):
     # Up to this many chunks, dense search runs on an in-memory copy of the collection.
     memory_search_max: int = Field(default=20_000, ge=0)
 
+    # Feeds polled inside `rag serve` (comma-separated URLs; empty: none), how often, and the least
+    # time between two requests to one host (robots.txt's Crawl-delay, if longer, wins).
+    watch_feeds: str = ""
+    watch_every: str = "15m"
+    feed_host_interval_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("watch_every")
+    @classmethod
+    def _watch_every_is_a_duration(cls, value: str) -> str:
+        parse_every(value)  # its ValueError is reported under RAG_WATCH_EVERY by `read`
+        return value
+
+    @property
+    def watch_feed_urls(self) -> list[str]:
+        return [u.strip() for u in self.watch_feeds.split(",") if u.strip()]
+
+    @property
+    def feeds_state_path(self) -> Path:
+        """Where the feed watcher keeps what it fetched and stored: one file per collection."""
+        return self.data_dir / "feeds" / f"{self.collection}.sqlite"
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
@@ -103,6 +125,21 @@ class Settings(BaseSettings):
         if self.llm_model:
             return self.llm_model
         return self.local_model if self.use_local_llm else "gpt-4o-mini"
+
+
+def parse_every(value: str | float) -> float:
+    """Seconds from "15m", "1h", "90s", "2h30m" or a plain number of seconds; at least 1 s."""
+    text = str(value).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms])", "", text).strip():
+            raise ValueError(f"'{value}' is not a duration: write it as 15m, 1h, 90s or a number of seconds")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds < 1:
+        raise ValueError(f"'{value}' is too short: poll at most once a second")
+    return seconds
 
 
 S = TypeVar("S", bound=BaseSettings)

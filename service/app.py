@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.settings import Settings, parse_every
 from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware, redact_access_log
@@ -28,6 +28,20 @@ from service.state import AppState
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+
+
+def _start_feed_watcher(state: AppState):
+    """With RAG_WATCH_FEEDS set, poll those feeds every RAG_WATCH_EVERY in a thread, storing under
+    the same write lock as uploads and removals."""
+    settings = state.settings
+    if not settings.watch_feed_urls:
+        return None
+    from rag.ingest.feeds import FeedWatcher
+
+    log.info("watching %d feed(s) every %s", len(settings.watch_feed_urls), settings.watch_every)
+    return FeedWatcher(settings.watch_feed_urls, parse_every(settings.watch_every), state.pipeline.ingest_articles,
+                       settings.feeds_state_path, min_interval_s=settings.feed_host_interval_s,
+                       lock=state.write_lock).start()
 
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None, service: ServiceSettings | None = None) -> FastAPI:
@@ -42,6 +56,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
         if report:
             log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
         state.start_llm()
+        watcher = _start_feed_watcher(state)
         # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
         # of the garbage collector's full passes, which otherwise stall requests for tens of ms.
         gc.collect()
@@ -51,6 +66,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
         try:
             yield
         finally:
+            if watcher is not None:
+                await run_in_threadpool(watcher.stop)  # a poll under way finishes its store first
             if bot := getattr(app.state, "slack_bot", None):
                 await bot.drain()  # Slack answers under way finish (for a while) before the pipeline closes
             if state.owns_pipeline:

@@ -9,8 +9,6 @@ import unicodedata
 BOILERPLATE_LINES = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"^the comments posted here are not from .*$",
-        r"^(kindly|please) refrain from using .*comments.*$",
         r"^(click|tap) here to .*$",
         r"^(sign up|subscribe) (for|to) (our|the) newsletter.*$",
         r"^advertisement$",
@@ -23,10 +21,18 @@ BOILERPLATE_LINES = [
         r"^editing by [^.]{0,120}$",
     )
 ]
-# Sentences glued to the end of the last paragraph by careless scraping.
-TRAILING_BOILERPLATE = re.compile(
-    r"\s*The comments posted here are not from [^.]*\.(\s*Kindly refrain from[^.]*\.)?\s*$", re.IGNORECASE
+# A notice about the page's comment section (see `is_comment_notice`): it names the section...
+_COMMENT_SECTION = re.compile(r"\bcomment(s|ing|ers?)?\b", re.IGNORECASE)
+# ...and speaks to the reader, points at the page itself, or has the section as its subject.
+_ABOUT_THE_PAGE = re.compile(
+    r"\b(you|your|yours|please|kindly|refrain)\b"
+    r"|\bhere\b|\bbelow\b(?! the)|\bthis (site|website|page|article|story|section)\b"
+    r"|^(all |reader |readers' |user )?comments\b",
+    re.IGNORECASE,
 )
+_QUOTE_MARKS = re.compile(r"[\"“”«»]")
+# Where a sentence ends: after . ! ? or … (and a closing quote or bracket), or at a line break.
+_SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n+")
 
 # A wire-service credit such as "(Reuters)" closing the article.
 TRAILING_CREDIT = re.compile(r"\s*\((?:[A-Z][A-Za-z&.]+(?: [A-Z][A-Za-z&.]+)?)\)\s*$")
@@ -44,6 +50,41 @@ def normalise(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def is_comment_notice(sentence: str) -> bool:
+    """A notice about the page's own comment section: its rules, its disclaimer, how to take part.
+
+    News sites close articles with such notices ("Comments are moderated", "Please keep your
+    comments civil", "The comments below are not from the editors"): they are about the page,
+    not the story, and would be cited as if the report said them. Recognised in general terms:
+    the sentence names the comment section and either speaks to the reader (you, please,
+    kindly), points at the page itself (here, below, this site/page/article), or has the
+    comments as its subject. Reported speech (in quotation marks) and long sentences are
+    the report's own, whatever they mention.
+    """
+    sentence = sentence.strip()
+    return (
+        len(sentence) <= 300
+        and not _QUOTE_MARKS.search(sentence)
+        and bool(_COMMENT_SECTION.search(sentence))
+        and bool(_ABOUT_THE_PAGE.search(sentence))
+    )
+
+
+def strip_trailing_notices(text: str) -> str:
+    """The text without the comment-section notices at its end (see `is_comment_notice`).
+
+    Only trailing sentences are looked at, one by one from the end: that is where a page's
+    comment section sits, and a sentence inside the report stays whatever it says.
+    """
+    while text:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
+        start = ends[-1] if ends else 0
+        if not is_comment_notice(text[start:]):
+            return text
+        text = text[:start].rstrip()
+    return text
+
+
 def remove_boilerplate(text: str, title: str | None = None) -> str:
     """Drop repeated headlines and page furniture; keep the report itself."""
     kept: list[str] = []
@@ -56,7 +97,7 @@ def remove_boilerplate(text: str, title: str | None = None) -> str:
                 continue  # the headline repeated below itself
             seen_headline = True
         kept.append(line)
-    cleaned = TRAILING_BOILERPLATE.sub("", "\n".join(kept))
+    cleaned = strip_trailing_notices("\n".join(kept).rstrip())
     cleaned = TRAILING_CREDIT.sub("", cleaned)
     return re.sub(r"\n{3,}", "\n\n", cleaned).strip()
 
@@ -93,3 +134,41 @@ def clean_article(raw: str, title: str | None = None) -> tuple[str, str]:
     if title and text.startswith(title):
         text = text[len(title) :].lstrip()
     return (title or derive_title(text)), text
+
+
+# Lines at an article's edges that recur across a source's articles are site furniture: see
+# `recurring_edge_lines`.
+EDGE_DEPTH = 3  # lines looked at from each end
+# Furniture is a plug, a note, a byline; a longer line is reporting (a reused background paragraph).
+MAX_FURNITURE_CHARS = 120
+MIN_FURNITURE_ARTICLES = 3
+
+
+def edge_lines(text: str, depth: int = EDGE_DEPTH) -> set[str]:
+    """The short non-empty lines among the first and last `depth` of an article."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    return {line for line in lines[:depth] + lines[-depth:] if len(line) <= MAX_FURNITURE_CHARS}
+
+
+def recurring_edge_lines(counts: dict[str, int], articles: int) -> set[str]:
+    """Site furniture, from how many of a source's `articles` carry each edge line (`counts`).
+
+    A site puts the same lines around every report: a newsletter plug, a "first published on"
+    note, a standing byline, a footer that page extraction kept. A line is furniture when it
+    sits at the edge of at least three articles of one source and of at least half of them:
+    reporting does not repeat itself word for word across most of a site's stories, and lines
+    longer than `MAX_FURNITURE_CHARS` (a background paragraph a wire service reuses) are never
+    counted. The cost: a short background sentence closing most of one site's stories is taken
+    for furniture too (articles stored before it recurred keep it).
+    """
+    return {line for line, n in counts.items() if n >= MIN_FURNITURE_ARTICLES and n * 2 >= articles}
+
+
+def strip_edge_lines(text: str, furniture: set[str]) -> str:
+    """The text without furniture lines at its beginning or end (a line inside the report stays)."""
+    lines = text.split("\n")
+    while lines and (not lines[0].strip() or lines[0].strip() in furniture):
+        lines.pop(0)
+    while lines and (not lines[-1].strip() or lines[-1].strip() in furniture):
+        lines.pop()
+    return "\n".join(lines)

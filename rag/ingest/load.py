@@ -7,17 +7,17 @@ records, a bad record is reported on its own and the others load.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 from pydantic import ValidationError
 
 from rag.errors import UnreadableFile
@@ -31,11 +31,23 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 _DOC_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+MAX_DOC_ID = 128
+
+
 def make_doc_id(name: str) -> str:
-    """Stable id from a file stem or title: letters, digits, `_.-` only."""
-    doc_id = _DOC_ID.sub("-", name.strip()).strip("-.")[:128]
+    """Stable id from a file stem, title or URL: letters, digits, `_.-` only, at most 128 characters.
+
+    An id that fits is the name itself, made safe (stores written before keep their ids). A longer
+    one keeps its beginning and ends with a short hash of the whole name: names that share their
+    first 128 characters (the paragraphs `..._p000`, `..._p001` of one long title, two pages under
+    one long URL) stay distinct instead of colliding.
+    """
+    doc_id = _DOC_ID.sub("-", name.strip()).strip("-.")
     if not doc_id:
         raise UnreadableFile(f"Cannot make a document id from {name!r}: give the article an 'id' or a file name.")
+    if len(doc_id) > MAX_DOC_ID:
+        digest = hashlib.sha256(name.strip().encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        doc_id = doc_id[: MAX_DOC_ID - len(digest) - 1].rstrip("-.") + "-" + digest
     return doc_id
 
 
@@ -73,6 +85,12 @@ def build_article(
         raise UnreadableFile(f"{source or doc_id}: field '{first['loc'][0]}' {first['msg']}.") from None
 
 
+def with_text(article: Article, text: str) -> Article:
+    """The article with another (cleaner) text, and the content hash that goes with it."""
+    digest = content_hash(article.title + "\n" + text + f"\n{article.url}\n{article.published_at}")
+    return article.model_copy(update={"text": text, "content_hash": digest})
+
+
 def iter_files(paths: list[Path]) -> Iterator[Path]:
     """The files named, and the supported files under each folder named (sorted)."""
     for path in paths:
@@ -93,12 +111,68 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as e:
         raise UnreadableFile(f"{path}: cannot be read ({e.strerror or e}); check that it is a readable file.") from None
+    return decode_text(data, str(path), html=path.suffix.lower() in (".html", ".htm"))
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+# The WHATWG encoding standard's default for unlabelled legacy Western text (browsers decode
+# "latin-1" and "iso-8859-1" labels as it too): it wins a tie between equally plausible readings.
+_WESTERN_DEFAULT = "cp1252"
+
+
+def decode_text(data: bytes, where: str, declared: str | None = None, html: bool = False) -> str:
+    """Bytes as text in whatever encoding they were written: a byte-order mark, the charset the
+    sender declared (HTTP header, or an HTML page's <meta charset>), UTF-8, else the encoding
+    charset-normalizer finds most plausible. Only bytes that read as text in no encoding are refused.
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return _decode_as(data, codec, where)
     if b"\x00" in data[:8192]:
-        raise UnreadableFile(f"{path}: looks binary (NUL bytes); save it as UTF-8 text.")
+        raise UnreadableFile(f"{where}: looks binary (NUL bytes); save it as text.")
+    if html and not declared and (meta := _META_CHARSET.search(data[:4096])):
+        declared = meta.group(1).decode("ascii")
+    if declared and _known_codec(declared):
+        try:
+            return data.decode(_known_codec(declared))
+        except UnicodeDecodeError:
+            pass  # mislabelled: find out below
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return _decode_as(data, _guess_encoding(data, where), where)
+
+
+def _known_codec(label: str) -> str | None:
+    """Python's codec for an encoding label; latin-1 labels are read as Windows-1252, as browsers do."""
+    try:
+        name = codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+    return _WESTERN_DEFAULT if name in ("latin-1", "iso8859-1", "ascii") else name
+
+
+def _guess_encoding(data: bytes, where: str) -> str:
+    """The most plausible encoding by charset-normalizer (least mess, then most coherent language);
+    among readings equally good, Windows-1252 (see `_WESTERN_DEFAULT`)."""
+    results = list(charset_normalizer.from_bytes(data))
+    if not results:
+        raise UnreadableFile(f"{where}: not text in any encoding we recognise; save it as UTF-8 text.")
+    best = min((r.chaos, -r.coherence) for r in results)
+    tied = [r for r in results if (r.chaos, -r.coherence) == best]
+    if any(_WESTERN_DEFAULT in r.could_be_from_charset for r in tied):
+        return _WESTERN_DEFAULT
+    return tied[0].encoding
+
+
+def _decode_as(data: bytes, codec: str, where: str) -> str:
+    try:
+        return data.decode(codec)
     except UnicodeDecodeError as e:
-        raise UnreadableFile(f"{path}: not valid UTF-8 (byte {e.start}); re-save it as UTF-8.") from None
+        raise UnreadableFile(f"{where}: not valid {codec} (byte {e.start}); save it as UTF-8 text.") from None
 
 
 def load_file(path: Path, skipped: dict[str, str] | None = None) -> list[Article]:
@@ -112,8 +186,10 @@ def load_file(path: Path, skipped: dict[str, str] | None = None) -> list[Article
     if suffix in (".json", ".jsonl"):
         return _load_json(path, text, skipped)
     if suffix in (".html", ".htm"):
-        title, body = html_to_text(text)
-        return [build_article(path.stem, body, title=title, source=str(path))]
+        from rag.ingest.html import extract_page  # trafilatura takes a while to import: only when needed
+
+        page = extract_page(text)
+        return [build_article(path.stem, page.text, title=page.title, published_at=page.published_at, source=str(path))]
     return [build_article(path.stem, text, source=str(path))]
 
 
@@ -185,80 +261,3 @@ def article_from_record(record: dict[str, Any], default_id: str, source: str) ->
         published_at=record.get("published_at"),
         source=source,
     )
-
-
-# Inline styles that hide an element from readers.
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-
-
-class _HTMLText(HTMLParser):
-    """The text a reader sees, and the headline candidates (first h1, og:title, <title> of the head).
-
-    Page furniture (nav, form, header, footer, ...) is dropped when its end tag closes it; left
-    open, it is kept rather than hiding the rest of the page. Scripts, styles, templates and
-    elements hidden by the `hidden` attribute or display:none are always dropped.
-    """
-
-    FURNITURE = {"nav", "footer", "header", "aside", "form", "noscript", "svg"}
-    UNSEEN = {"script", "style", "template", "title"}  # title: a headline candidate, not body text
-    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote"}
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: str | None = None
-        self.og_title: str | None = None
-        self.h1: str | None = None
-        self._open: list[tuple[str, int, bool]] = []  # (tag, where its text starts in parts, hidden)
-        self._tags: Counter[str] = Counter()  # open elements by tag
-        self._h1_at = 0  # where the h1's text starts in parts
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        attrs = dict(attrs)
-        if tag == "meta" and attrs.get("property") == "og:title" and self.og_title is None:
-            self.og_title = attrs.get("content")
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-        if tag in self.VOID:
-            return
-        hidden = tag in self.UNSEEN or "hidden" in attrs or bool(_HIDDEN_STYLE.search(attrs.get("style") or ""))
-        self._open.append((tag, len(self.parts), hidden))
-        self._tags[tag] += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._tags[tag]:
-            return  # nothing open to close
-        while self._open[-1][0] != tag:
-            self._close(explicit=False)  # an element left open ends with its parent
-        self._close(explicit=True)
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    def close(self) -> None:
-        super().close()
-        while self._open:
-            self._close(explicit=False)
-
-    def _close(self, explicit: bool) -> None:
-        tag, start, hidden = self._open.pop()
-        self._tags[tag] -= 1
-        if tag == "title" and self.title is None and not (self._tags["body"] or self._tags["svg"]):
-            self.title = "".join(self.parts[start:])
-        elif tag == "h1" and self.h1 is None and not hidden:
-            self.h1, self._h1_at = "".join(self.parts[start:]), start
-        if hidden or (explicit and tag in self.FURNITURE):
-            del self.parts[start:]
-            if self.h1 is not None and self._h1_at >= start:
-                self.h1 = None  # it was part of what is dropped
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-
-def html_to_text(html: str) -> tuple[str | None, str]:
-    parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
-    title = next((t.strip() for t in (parser.h1, parser.og_title, parser.title) if t and t.strip()), None)
-    return title, "".join(parser.parts)

@@ -78,3 +78,20 @@ REAL = ROOT / "eval/data" / SQUAD_FILE
 def test_real_squad_dev_counts():
     assert len(load_squad(REAL)) == 10565
     assert len(load_articles(REAL)) == 2067
+
+
+def test_paragraph_ids_are_the_ids_the_store_keeps(tmp_path):
+    """Titles with characters ids cannot hold, or longer than an id, are scored in their stored form."""
+    from rag.ingest.load import build_article
+
+    long_title = "https://news.example.org/2026/11/20/" + "a-headline-that-runs-on-and-on-" * 5
+    data = {"data": [{"title": title, "paragraphs": [{"context": f"Paragraph {i} of {title}.", "qas": [
+        {"id": f"{title}-{i}", "question": "q?", "answers": [{"text": "x", "answer_start": 0}]}]} for i in range(3)]}
+        for title in ("Sky_(United_Kingdom)", long_title)]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    articles = load_articles(path)
+    stored = [build_article(a["id"], a["text"], title=a["title"]).doc_id for a in articles]
+    assert [a["id"] for a in articles] == stored
+    assert len(set(stored)) == 6  # the long title's paragraphs do not collide
+    assert {q.paragraph_id for q in load_squad(path)} == set(stored)

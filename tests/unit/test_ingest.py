@@ -71,15 +71,17 @@ def test_bad_files_are_reported_and_the_rest_ingested(fake_pipeline: Pipeline, t
     (tmp_path / "empty.txt").write_text("   \n")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG")
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 au lait, pr\xe8s de la gare".encode("latin-1"))
+    (tmp_path / "noise.txt").write_bytes(bytes(range(128, 256)) * 3)  # text in no encoding
     (tmp_path / "broken.jsonl").write_text('{"text": "fine"\n')
     (tmp_path / "good.jsonl").write_text(
         json.dumps({"id": "tide-1", "title": "Tides", "text": "High tide in Porthleven reached 6.1 metres on Sunday.", "url": "https://example.org/t", "published_at": "2025-05-18"})
         + "\n"
     )
     report = fake_pipeline.ingest([tmp_path])
-    assert report.added == ["tide-1"]
-    assert set(Path(p).name for p in report.skipped) == {"empty.txt", "binary.txt", "latin1.txt", "broken.jsonl"}
-    assert "UTF-8" in report.skipped[str(tmp_path / "latin1.txt")]
+    assert report.added == ["tide-1", "latin1"]  # a legacy encoding is read, not refused
+    assert set(Path(p).name for p in report.skipped) == {"empty.txt", "binary.txt", "noise.txt", "broken.jsonl"}
+    assert "UTF-8" in report.skipped[str(tmp_path / "noise.txt")]
+    assert "près de la gare" in fake_pipeline.document("latin1")[1]
     info, _ = fake_pipeline.document("tide-1")
     assert info.url == "https://example.org/t" and info.published_at.year == 2025
 
