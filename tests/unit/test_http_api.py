@@ -31,18 +31,33 @@ def test_ask_returns_the_answer_object_with_verified_citations(client):
     assert {"answer", "abstained", "citations", "conflicts", "model", "timings"} <= body.keys()
 
 
-def test_ask_stream_sends_tokens_then_citations_then_done(client):
+def test_ask_stream_sends_evidence_then_tokens_then_citations_then_done(client):
     with client.stream("POST", "/v1/ask", json={"question": SWAP, "stream": True}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         events = list(sse_events(r))
     names = [e for e, _ in events]
-    assert names[0] == "token" and names[-2:] == ["citations", "done"]
-    assert set(names[:-2]) == {"token"}
+    assert names[0] == "evidence" and names[1] == "token" and names[-2:] == ["citations", "done"]
+    assert set(names[1:-2]) == {"token"}
+    evidence = json.loads(events[0][1])["evidence"]
+    assert evidence and {"id", "doc_id", "start", "end", "text"} <= evidence[0].keys()
     streamed = "".join(json.loads(d)["text"] for e, d in events if e == "token")
     answer = json.loads(events[-2][1])
     assert "1,000" in streamed and "1,000" in answer["answer"]
-    assert answer["citations"]
+    assert "[" not in streamed  # markers come with the citations, never in the streamed text
+    assert answer["citations"] and answer["citations"][0]["sentences"]
+
+
+def test_a_streamed_sentence_the_checks_remove_is_retracted(client, fake_llm):
+    with fake_llm.behaving("wrong_number"), client.stream("POST", "/v1/ask", json={"question": SWAP, "stream": True}) as r:
+        events = list(sse_events(r))
+    names = [e for e, _ in events]
+    streamed = "".join(json.loads(d)["text"] for e, d in events if e == "token")
+    assert "1,007" in streamed or "1007" in streamed  # the stand-in's wrong number went out as it was written
+    assert "retract" in names and names.index("retract") < names.index("citations")
+    retract = json.loads(events[names.index("retract")][1])
+    answer = json.loads(events[names.index("citations")][1])
+    assert retract["answer"] == answer["answer"] and "1,007" not in answer["answer"]
 
 
 def test_accept_header_alone_selects_streaming(client):

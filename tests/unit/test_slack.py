@@ -85,7 +85,7 @@ def replies_in(api: SlackAPIStub, channel: str, thread_ts: str) -> list[dict]:
 def wait_answer(api: SlackAPIStub, channel: str, thread_ts: str, count: int = 1) -> list[dict]:
     def done() -> list[dict] | None:
         replies = replies_in(api, channel, thread_ts)
-        return replies if len(replies) >= count and all(m["text"] != WORKING for m in replies) else None
+        return replies if len(replies) >= count and all(not m["text"].startswith(WORKING) for m in replies) else None
 
     return api.wait_for(done, what=f"the answer in {channel}/{thread_ts}")  # type: ignore[return-value]
 
@@ -105,8 +105,10 @@ def test_mention_is_answered_in_its_thread_with_sources(service: str, slack_api:
     placeholder = next(c for c in slack_api.calls_to("chat.postMessage") if c.params.get("thread_ts") == event["ts"])
     assert placeholder.params["channel"] == "C0NEWS01" and placeholder.params["text"] == WORKING
     assert placeholder.token == "xoxb-test"
-    update = next(c for c in slack_api.calls_to("chat.update") if c.params["ts"] == reply["ts"])
-    assert update.params["channel"] == "C0NEWS01"
+    updates = [c for c in slack_api.calls_to("chat.update") if c.params["ts"] == reply["ts"]]
+    assert updates[0].params["channel"] == "C0NEWS01"
+    # Before the model writes, the placeholder shows the best evidence with its article.
+    assert updates[0].params["text"].startswith(WORKING) and "\n> " in updates[0].params["text"]
 
     text = block_text(reply["blocks"])
     assert "1,000" in text and "[1]" in text
