@@ -105,8 +105,10 @@ class Answerer:
         drafts = parse_reply(completion.text)
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations)
         quoted = False
-        if not kept and drafts:  # the model answered, but nothing it wrote holds: quote what answers
-            found = self._quote(q, shown, abbreviations)
+        if not kept and (drafts or q.kind):
+            # Nothing the model wrote holds (or it found nothing, though an evidence sentence gives
+            # a value of the kind asked right next to the question's words): quote what answers.
+            found = self._quote(q, shown, abbreviations, check.MIN_FOCUS_QUOTED if drafts else check.MIN_FOCUS_OVERRULED)
             if found:
                 kept, quoted = [found], True
         if not kept:
@@ -142,10 +144,12 @@ class Answerer:
                 unsupported.append(text)
         return kept, unsupported
 
-    def _quote(self, q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str]) -> AnswerSentence | None:
+    def _quote(
+        self, q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str], min_focus: float
+    ) -> AnswerSentence | None:
         """The best-scored evidence sentence that answers the question by itself, quoted."""
         for e in sorted(shown, key=lambda e: -e.score):
-            if not check.looping(e.text) and not check.answers(e.text, [e], q, abbreviations, check.MIN_FOCUS_QUOTED):
+            if not check.looping(e.text) and not check.answers(e.text, [e], q, abbreviations, min_focus):
                 return AnswerSentence(text=_sentence(e.text), evidence=[e.id], kind="quote")
         return None
 

@@ -38,6 +38,7 @@ MIN_COVERAGE = 0.5
 MAX_HOPS = 3
 MIN_FOCUS = 1 / 3
 MIN_FOCUS_QUOTED = 0.5  # a quoted evidence sentence must be about the question by itself
+MIN_FOCUS_OVERRULED = 2 / 3  # and more so when the model found no answer in the evidence
 
 
 @dataclass

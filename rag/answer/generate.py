@@ -50,11 +50,11 @@ def schema(evidence: list[EvidenceSentence]) -> dict:
                 "maxItems": MAX_SENTENCES,
                 "items": {
                     "type": "object",
-                    "properties": {
-                        "evidence": {"type": "array", "items": {"type": "integer", "enum": ids}, "minItems": 1, "maxItems": 3},
+                    "properties": {  # the sentence first: a small model writes better than it plans
                         "text": {"type": "string", "minLength": 1, "maxLength": 300},
+                        "evidence": {"type": "array", "items": {"type": "integer", "enum": ids}, "minItems": 1, "maxItems": 3},
                     },
-                    "required": ["evidence", "text"],
+                    "required": ["text", "evidence"],
                 },
             }
         },
