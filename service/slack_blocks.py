@@ -98,8 +98,20 @@ def source_block(c: Citation) -> dict:
     title = escape(" ".join(c.title.split()) or c.doc_id)
     url = web_url(c.url)
     head = f"*[{c.marker}]* " + (_link(url, title) if url else f"*{title}*")
-    quote = escape(_cut(" ".join(c.text.split()), QUOTE_CHARS))
-    return _section(_cut(f"{head}\n>{quote}", SECTION_CHARS))
+    return _section(_cut(f"{head}\n>{_highlighted(c)}", SECTION_CHARS))
+
+
+def _highlighted(c: Citation) -> str:
+    """The passage, with the sentences that back the answer in bold (Slack mrkdwn)."""
+    parts, at = [], 0
+    for s in sorted(c.sentences, key=lambda s: s.start):
+        start, end = s.start - c.start, s.end - c.start
+        if start < at or end > len(c.text):
+            continue
+        parts += [escape(c.text[at:start]), f"*{escape(' '.join(s.text.split()))}*"]
+        at = end
+    parts.append(escape(c.text[at:]))
+    return _cut(" ".join("".join(parts).split()), QUOTE_CHARS)
 
 
 def feedback_block(answer_id: str) -> dict:

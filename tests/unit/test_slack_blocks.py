@@ -119,3 +119,17 @@ def test_many_conflicts_never_push_out_the_buttons() -> None:
 def test_apology_carries_the_errors_advice() -> None:
     [block] = apology_blocks("The model is not answering: start it with `rag setup`.")
     assert block["text"]["text"].startswith(":warning: Sorry") and "rag setup" in block["text"]["text"]
+
+
+def test_the_cited_sentence_is_bold_inside_its_passage():
+    from rag.schema import CitedSentence
+    from service.slack_blocks import source_block
+
+    text = "The storm hit at dawn. It left 1.5 million homes without power. Repairs began."
+    start = 100  # the passage's offset in its article
+    at = text.index("It left")
+    sentence = CitedSentence(evidence_id=2, doc_id="d", start=start + at, end=start + at + 40, text=text[at : at + 40])
+    block = source_block(Citation(marker=1, doc_id="d", title="Storm", chunk_id="d#0", start=start,
+                                  end=start + len(text), text=text, score=1.0, sentences=[sentence]))  # fmt: skip
+    quoted = block["text"]["text"].split("\n>", 1)[1]
+    assert quoted == "The storm hit at dawn. *It left 1.5 million homes without power.* Repairs began."
