@@ -81,8 +81,10 @@ class Answerer:
         everything = passages + list(more or [])
         abbreviations = defined_abbreviations(" ".join(p.text for p in everything))
         reason = self.precheck(q, everything, abbreviations)
+        # Sentences are picked from every retrieved passage: a sentence-level choice can reach past
+        # the top passages, and the budget, not the passage count, bounds the prompt.
         shown = [] if reason else evidence.select(
-            q, passages, self.settings.evidence_sentences, self.settings.evidence_words
+            q, everything, self.settings.evidence_sentences, self.settings.evidence_words
         )  # fmt: skip
         timings.evidence_ms = round((time.perf_counter() - started) * 1000, 1)
         yield shown

@@ -3,7 +3,8 @@
 Each retrieved passage is split into sentences with exact offsets in its article. A
 sentence scores by the question words it holds, each weighted by how rare it is among
 the candidate sentences (a word every sentence has tells nothing), plus a share of its
-passage's retrieval score. The best sentences are shown, with the sentence before one
+passage's retrieval score. A sentence that holds a value of the kind asked (a name for "who", an amount for "how
+many") scores a little more. The best sentences are shown, with the sentence before one
 that opens with a pronoun or a connective ("He said ...", "But ...": it cannot be read
 alone), up to a budget of words, numbered in article order so each article reads as
 prose.
@@ -13,19 +14,21 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rag.answer.check import value_tokens
 from rag.answer.question import Question, terms
 from rag.nlp.parse import parse_many, sentences
 from rag.schema import EvidenceSentence, Passage
 
-PASSAGE_WEIGHT = 0.3
+PASSAGE_WEIGHT = 0.3  # share of the passage's fused retrieval score in a sentence's score
+VALUE_BONUS = 0.2  # a sentence holding a value of the kind asked (a name for "who") may be the answer
 # Prompt-injection signatures: text addressed to a model, not news prose. A role prefix
 # ("SYSTEM:", "Assistant:"), markup that would close or open a prompt section, a fake
 # source list, or an order to ignore instructions or to answer with given words.
 _INSTRUCTION = re.compile(
     r"^\W*(?:system|assistant|user|developer|human|ai|model)\s*:|</?\s*[a-z_]+\s*>|\bsources?\s*:\s*[\[(]\d|"
-    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|evidence|question|above|previous|rules?)\b|"
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompt|above|previous|rules?)\b|"
     r"\bnew instructions?\b|\b(?:answer|reply|respond|say|output|write)\s+(?:only\s+)?(?:with|that)?\s*[\"“']|"
     r"\byou (?:are|must) (?:an? )?(?:ai|assistant|language model|answer)|\[\d+\]",
     re.IGNORECASE,
@@ -47,6 +50,7 @@ class Candidate:
     end: int
     terms: set[str]
     needs_previous: bool
+    tokens: list = field(default_factory=list)
     score: float = 0.0
 
 
@@ -65,6 +69,7 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
                 Candidate(
                     passage=i, text=s.text, start=p.start + s.start, end=p.start + s.end,
                     terms=terms(toks), needs_previous=bool(first is not None and first.pos_ in _OPENS_MID_THOUGHT),
+                    tokens=toks,
                 )  # fmt: skip
             )
     return out
@@ -81,6 +86,8 @@ def score(question: Question, found: list[Candidate], passages: list[Passage]) -
     for c in found:
         lexical = sum(idf[t] for t in c.terms & question.focus) / total
         c.score = lexical + PASSAGE_WEIGHT * passages[c.passage].score
+        if question.kind and c.tokens and lexical > 0 and value_tokens(c.tokens[0].doc[c.tokens[0].i : c.tokens[-1].i + 1], question, {}):
+            c.score += VALUE_BONUS
 
 
 def select(question: Question, passages: list[Passage], max_sentences: int, max_words: int) -> list[EvidenceSentence]:
