@@ -128,8 +128,9 @@ class Answerer:
     ) -> tuple[list[AnswerSentence], list[str]]:
         by_id = {e.id: e for e in shown}
         context = {
-            e.id: prev for prev, e in zip(shown, shown[1:]) if prev.doc_id == e.doc_id and prev.end <= e.start
-        }  # the sentence before, when shown: "He said ..." needs it
+            e.id: prev for prev, e in zip(shown, shown[1:])
+            if prev.doc_id == e.doc_id and prev.end <= e.start and evidence.opens_mid_thought(e.text)
+        }  # the sentence before, when shown, of one that cannot be read alone ("He said ...")
         kept: list[AnswerSentence] = []
         unsupported: list[str] = []
         seen: set[str] = set()

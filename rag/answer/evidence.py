@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rag.answer.check import value_tokens
 from rag.answer.question import Question, terms
-from rag.nlp.parse import parse_many, sentences
+from rag.nlp.parse import parse, parse_many, sentences
 from rag.schema import EvidenceSentence, Passage
 
 PASSAGE_WEIGHT = 0.3  # share of the passage's fused retrieval score in a sentence's score
@@ -52,6 +52,13 @@ class Candidate:
     needs_previous: bool
     tokens: list = field(default_factory=list)
     score: float = 0.0
+
+
+def opens_mid_thought(text: str) -> bool:
+    """Whether a sentence opens with a pronoun or a connective ("He said ...", "But ..."),
+    so that it needs the sentence before it to be understood."""
+    first = next((t for t in parse(text) if not t.is_punct), None)
+    return first is not None and first.pos_ in _OPENS_MID_THOUGHT
 
 
 def candidates(passages: list[Passage]) -> list[Candidate]:
