@@ -45,8 +45,8 @@ def test_streamed_ask_with_the_real_model(real_service):
         assert r.status_code == 200
         events = list(sse_events(r))
     names = [e for e, _ in events]
-    assert names.count("token") > 3
-    assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"token"}
+    assert names[0] == "evidence" and names.count("token") > 3
+    assert names[-2:] == ["citations", "done"] and set(names[1:-2]) <= {"token", "retract"}
     answer = json.loads(events[-2][1])
     assert not answer["abstained"] and answer["citations"]
 

@@ -98,7 +98,9 @@ def test_client_that_disconnects_mid_stream_stops_its_generation(one_at_a_time, 
     disconnects_before = one_at_a_time.metric("rag_stream_disconnects_total")
     started = time.perf_counter()
     with httpx.stream("POST", one_at_a_time.base_url + "/v1/ask", json={"question": SWAP, "stream": True}, timeout=60) as r:
-        event, _ = next(sse_events(r))
+        events = sse_events(r)
+        assert next(events)[0] == "evidence"  # the evidence comes before the model writes
+        event, _ = next(events)
         assert event == "token"
     # ~45 words at 0.15 s each would take ~7 s more: the model is freed long before.
     _wait_for(lambda: one_at_a_time.metric("rag_llm_running") == 0, timeout=3)
