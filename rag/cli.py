@@ -41,8 +41,11 @@ def print_answer(answer: Answer) -> None:
     if answer.abstained and answer.abstain_reason:
         print(f"\n(abstained: {answer.abstain_reason})")
     for c in answer.citations:
-        print(f"\n[{c.marker}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
-        print(textwrap.indent(textwrap.fill(c.text, width=96), "    "))
+        date = f", {c.published_at:%Y-%m-%d}" if c.published_at else ""
+        print(f"\n[{c.marker}] {c.title} ({c.doc_id}{date}, chars {c.start}-{c.end})")
+        for s in c.sentences or []:  # the sentence(s) that back the answer, then the passage around them
+            print(textwrap.indent(textwrap.fill(f"» {s.text}", width=96), "    "))
+        print(textwrap.indent(textwrap.fill(c.text, width=96), "      "))
     if answer.unsupported:
         print("\nRemoved (no passage backs it, or not an answer): " + " | ".join(answer.unsupported))
     t = answer.timings
