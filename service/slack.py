@@ -36,9 +36,7 @@ from rag.schema import Answer
 from rag.settings import Settings
 from service.gate import LLMGate
 from service.metrics import Metrics
-from service.streaming import answer_items
 from service.slack_blocks import (
-    evidence_text,
     APOLOGY,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -46,9 +44,11 @@ from service.slack_blocks import (
     answer_blocks,
     apology_blocks,
     apology_text,
+    evidence_text,
     fallback_text,
 )
 from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
+from service.streaming import answer_items
 
 log = logging.getLogger(__name__)
 

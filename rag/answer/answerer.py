@@ -18,7 +18,7 @@ from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
 from rag.answer.short import in_source, tighten
 from rag.llm.client import ChatLLM, Completion
-from rag.nlp.names import defined_abbreviations, name_in
+from rag.nlp.names import defined_abbreviations, name_in, short_form_of
 from rag.schema import (
     Answer,
     AnswerSentence,
@@ -55,7 +55,10 @@ class Answerer:
         from rag.nlp.parse import parse
 
         named = mentions(parse(text))
-        missing = [n for n in question.names if not name_in(n, named, abbreviations) and n.lower() not in text.lower()]
+        missing = [
+            n for n in question.names
+            if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)
+        ]  # fmt: skip
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None

@@ -162,5 +162,15 @@ def mentions(doc: Doc) -> list[str]:
     return [n for n in dict.fromkeys(found) if key(n) and key(n) not in STOPWORDS]
 
 
+def short_form_of(name: str, others: list[str]) -> bool:
+    """Whether `name` may be a clipped form of one of `others` ("Fed" of "Federal Reserve"):
+    one word of 3-5 letters that begins the first word of a longer name. Loose on purpose:
+    used only to decide whether a question's name occurs at all, never to back a claim."""
+    k = key(name)
+    if " " in k or not 3 <= len(k) <= 5:
+        return False
+    return any(len(key(o).split()) >= 2 and key(o).split()[0].startswith(k) and key(o).split()[0] != k for o in others)
+
+
 def name_in(name: str, others: list[str], abbreviations: dict[str, str] | None = None) -> bool:
     return any(same_name(name, o, abbreviations) for o in others)

@@ -161,3 +161,13 @@ def test_articles_cannot_steer_answers(fake_pipeline: Pipeline, fake_llm, mode):
             answer = fake_pipeline.ask(question)
         for bad in ("PWNED", "5,000", "9,999", "Valmora"):
             assert bad not in answer.answer, (mode, question, answer.answer)
+
+
+def test_a_short_name_in_the_question_does_not_stop_the_model(fake_pipeline: Pipeline, fake_llm):
+    fake_pipeline.ingest_record(
+        {"id": "rates", "title": "Rates held", "text": "The Federal Reserve held interest rates at 5% on Wednesday. "
+         "Officials said inflation was cooling."}, "rates")  # fmt: skip
+    before = len(fake_llm.requests)
+    answer = fake_pipeline.ask("What did the Fed do with interest rates?")
+    assert len(fake_llm.requests) > before, answer.abstain_reason  # the model was asked
+    assert not answer.abstained and "5%" in answer.answer

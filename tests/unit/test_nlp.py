@@ -146,3 +146,11 @@ def test_a_relative_date_answers_when():
     assert check("When did the fire start?", "The fire started on May 13.", crime) == ""
     assert check("When did the fire start?", "The fire started three days ago.", crime) == ""
     assert check("When did the fire start?", "The fire started on May 12.", crime)
+
+
+def test_a_clipped_name_counts_as_mentioned_but_backs_nothing():
+    from rag.nlp.names import short_form_of
+
+    assert short_form_of("Fed", ["Federal Reserve", "Jerome Powell"])  # finance
+    assert short_form_of("Uni", ["University College London"])  # education
+    assert not short_form_of("Fed", ["FedEx", "Jerome Powell"]) and not short_form_of("Al", ["Al Jazeera"])
