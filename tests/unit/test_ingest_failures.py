@@ -78,14 +78,14 @@ def test_an_article_that_fails_to_store_is_reported_and_the_rest_indexed(
 ):
     (tmp_path / "kiln.txt").write_text("Kiln news\nThe Wexcombe kiln fired 900 bricks an hour in its first week.")
     (tmp_path / "weir.txt").write_text("Weir news\nThe Ostrow weir was raised by 40 centimetres before the floods.")
-    put_article = pipeline.store.put_article
+    put_articles = pipeline.store.put_articles
 
-    def failing_for_weir(article, nodes, near, **kwargs):
-        if article.doc_id == "weir":
+    def failing_for_weir(items):  # a batch holding weir fails; then each article is tried alone
+        if any(it.article.doc_id == "weir" for it in items):
             raise ConnectionError("store went away")
-        put_article(article, nodes, near, **kwargs)
+        put_articles(items)
 
-    monkeypatch.setattr(pipeline.store, "put_article", failing_for_weir)
+    monkeypatch.setattr(pipeline.store, "put_articles", failing_for_weir)
     report = pipeline.ingest([tmp_path])
     assert report.added == ["kiln"]
     assert "not stored (ConnectionError: store went away)" in report.skipped[str(tmp_path / "weir.txt")]
