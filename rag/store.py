@@ -244,11 +244,11 @@ class ChromaStore:
             self._delete_stale([d for d in current if d in {it.article.doc_id for it in items}])
 
     def _name_chunks(self, item: StoredArticle, replaces: bool) -> None:
-        """A first version keeps the plain ids `doc#n`; a replacing one `doc#n.v<version>`, so
-        both versions can exist side by side until the record is flipped."""
+        """A first version keeps the plain ids `doc#n`; a replacing one `doc#n@<version>` (doc
+        ids never hold "@"), so both versions can exist side by side until the record is flipped."""
         for node in item.nodes:
-            base = node.node_id.split(".v", 1)[0]
-            node.id_ = f"{base}.v{item.version}" if replaces else base
+            base = node.node_id.split("@", 1)[0]
+            node.id_ = f"{base}@{item.version}" if replaces else base
 
     def _discard(self, ids: list[str]) -> None:
         """Best effort: a version that was never made current goes (else `repair` takes it)."""
