@@ -12,7 +12,8 @@ frequencies, the number of chunks and the mean length are kept for the live chun
 segments, so a query scores exactly as a fresh build of the whole corpus would. When the
 segments after the first hold more than a tenth of the chunks, they are merged into one
 (from the kept token ids: no text is read or tokenised again). On disk: the first segment
-(`main.npz`, rewritten at a merge) and a journal of the later changes (`delta.json`).
+(`main.npz`, rewritten at a merge) and a journal of the later changes, one line each
+(`delta.jsonl`, appended to).
 A fingerprint of the chunk ids tells whether the copy on disk is current (another process,
 or a Chroma server shared with other machines, may have changed the chunks).
 """
@@ -24,6 +25,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,6 +84,16 @@ def query_tokens(query: str) -> list[str]:
     return [stem(w) for w in _SPLIT.findall(query.lower()) if w not in _STOP_EN]
 
 
+def search_tokens(query: str) -> list[str]:
+    """The distinct tokens a search looks for: the question's, the words its kind of answer is
+    written with (`expand`), and its adjacent words joined ("front line" finds "frontline")."""
+    query = prepare(expand(query))
+    tokens = query_tokens(query)
+    words = re.findall(r"[a-z]+", query.lower())
+    tokens += [stem(a + b) for a, b in zip(words, words[1:])]
+    return list(dict.fromkeys(tokens))
+
+
 def _stems(words: list[str]) -> list[str]:
     """The answer checker's stems (irregular verbs to their base form: "wore" is "wear")."""
     return [stem(w) for w in words]
@@ -89,6 +101,7 @@ def _stems(words: list[str]) -> list[str]:
 
 K1, B = 1.5, 0.75  # bm25s's defaults, which the index was built with before it kept segments
 MERGE_SHARE = 0.1  # later segments are merged into the first once they hold this share of the chunks
+MERGE_MIN_SLOTS = 1000  # ...and at least this many slots (below it, replaying the journal at start-up is cheap)
 
 
 @lru_cache(maxsize=200_000)
@@ -165,8 +178,8 @@ class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._current = _Snapshot()
-        self._journal: list[dict[str, Any]] = []  # the changes since the first segment was saved
         self._changing = threading.Lock()
+        self._rewrite = False  # the journal on disk cannot be appended to (see _load)
         self.version = 0  # bumped on every change: what caches of search results are keyed on
         self._load()
 
@@ -196,7 +209,6 @@ class KeywordIndex:
             vocab: dict[str, int] = {}
             tokens = [_term_ids(text_tokens(t), vocab) for t in texts]
             snap = _compact(list(ids), [_meta(m) for m in metadatas], tokens, vocab)
-            self._journal = []
             self._save_first(snap)
             self._publish(snap)
 
@@ -211,16 +223,22 @@ class KeywordIndex:
                 return
             entry = {"remove": sorted(set(remove_docs)), "ids": list(ids), "meta": snap.meta[len(old.ids):],
                      "tokens": tokens_text}
-            if len(snap.ids) - snap.first_segment_slots > max(1000, MERGE_SHARE * snap.live):
+            if self._should_merge(old, snap):
                 snap = _compact([i for i, a in zip(snap.ids, snap.alive) if a],
                                 [m for m, a in zip(snap.meta, snap.alive) if a],
                                 [t for t, a in zip(snap.tokens, snap.alive) if a], snap.vocab)
-                self._journal = []
                 self._save_first(snap)
             else:
-                self._journal.append(entry)
-                self._save_journal(snap)
+                with open(self.path / "delta.jsonl", "a", encoding="utf-8") as journal:
+                    journal.write(json.dumps(entry) + "\n")
             self._publish(snap)
+
+    def _should_merge(self, old: _Snapshot, new: _Snapshot) -> bool:
+        """Merge when the later segments grew large (each costs a little per query and their
+        journal is replayed at start-up), or when there is no clean first segment on disk to
+        journal against."""
+        later = len(new.ids) - new.first_segment_slots
+        return self._rewrite or not old.generation or later > max(MERGE_MIN_SLOTS, MERGE_SHARE * new.live)
 
     def _publish(self, snap: _Snapshot) -> None:
         self._current = snap
@@ -233,12 +251,7 @@ class KeywordIndex:
         index = self._current
         if not index.live:
             return []
-        query = prepare(expand(query))
-        tokens = query_tokens(query)
-        # Compounds written apart in the question: "front line" finds "frontline".
-        words = re.findall(r"[a-z]+", query.lower())
-        tokens += [stem(a + b) for a, b in zip(words, words[1:])]
-        terms = [index.vocab.get(t) for t in dict.fromkeys(tokens)]
+        terms = [index.vocab.get(t) for t in search_tokens(query)]
         known = [t for t in terms if t is not None and t < len(index.df) and index.df[t] > 0]
         if not known:
             return []
@@ -279,13 +292,12 @@ class KeywordIndex:
         with open(tmp, "wb") as f:
             np.savez(f, flat=flat.astype(np.int32), offsets=offsets, head=np.frombuffer(head.encode(), np.uint8))
         os.replace(tmp, self.path / "main.npz")
-        self._save_journal(snap)
-
-    def _save_journal(self, snap: _Snapshot) -> None:
-        data = {"generation": snap.generation, "fingerprint": snap.fingerprint, "changes": self._journal}
-        tmp = self.path / f"delta.json.tmp-{os.getpid()}-{threading.get_ident()}"
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.path / "delta.json")
+        tmp = self.path / f"delta.jsonl.tmp-{os.getpid()}-{threading.get_ident()}"
+        tmp.write_text(json.dumps({"generation": snap.generation}) + "\n")
+        os.replace(tmp, self.path / "delta.jsonl")
+        self._rewrite = False
+        shutil.rmtree(self.path / "bm25", ignore_errors=True)  # left by code from before segments
+        (self.path / "chunks.json").unlink(missing_ok=True)
 
     def _load(self) -> None:
         try:
@@ -295,16 +307,19 @@ class KeywordIndex:
             vocab = {t: i for i, t in enumerate(head["vocab"])}
             tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(head["ids"]))]
             snap = _compact(head["ids"], head["meta"], tokens, vocab, generation=head["generation"])
-            journal = json.loads((self.path / "delta.json").read_text())
-            if journal["generation"] != snap.generation:
+            lines = (self.path / "delta.jsonl").read_text(encoding="utf-8").splitlines()
+            if json.loads(lines[0])["generation"] != snap.generation:
                 raise ValueError("the journal belongs to another first segment")
-            for change in journal["changes"]:
+            for line in lines[1:]:
+                try:
+                    change = json.loads(line)
+                except ValueError:  # cut short by a crash: the start-up check against the store catches up,
+                    self._rewrite = True  # and the next change writes a clean first segment
+                    break
                 snap = _apply(snap, set(change["remove"]), change["ids"], change["meta"], change["tokens"])
-            self._journal = journal["changes"]
             self._current = snap
         except Exception:  # missing, from older code, or damaged: rebuilt from the store
             self._current = _Snapshot()
-            self._journal = []
 
 
 def _meta(m: dict[str, Any]) -> dict[str, Any]:

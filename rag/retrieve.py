@@ -12,7 +12,7 @@ moves on every ingest and removal made through this process). A collection of up
 is then one exact matrix product (tens of microseconds for the seeds, where a Chroma
 query costs about a millisecond of Python); a larger one is searched by Chroma's HNSW
 index, asked for ids and distances only. Only chunks of each article's current version are
-ever returned (`ChromaStore.is_live`): a write in progress or cut short shows no half article.
+ever returned (`ChromaStore.live_only`): a write in progress or cut short shows no half article.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ class HybridRetriever:
                     self._records.clear()  # a very large collection: keep the recent ones only
                 self._records.update(fetched)
             found = [(fetched.get(cid) or self._records.get(cid), cos) for cid, cos in scored]
-        return [hit.with_cosine(cos) for hit, cos in found if hit is not None and self.store.is_live(hit.metadata)]
+        return self.store.live_only([hit.with_cosine(cos) for hit, cos in found if hit is not None])
 
     def mirror(self) -> Mirror | None:
         """The in-memory copy of the collection for the current index version, read on first
@@ -215,7 +215,7 @@ class HybridRetriever:
     def _dense(self, query: np.ndarray, n: int, filters: Filters | None) -> list[ChunkHit]:
         mirror = self.mirror()
         if mirror is not None:  # read before the last write of this process, maybe: current versions only
-            return [hit for hit in mirror.nearest(query, n, filters) if self.store.is_live(hit.metadata)]
+            return self.store.live_only(mirror.nearest(query, n, filters))
         return self._chunks(self.store.nearest(query, n, filters))
 
     def _retrieve(self, question: str, k: int, filters: Filters | None, mode: str) -> list[Passage]:

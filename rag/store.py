@@ -7,7 +7,7 @@ of its chunk embeddings, which finds near-duplicate articles).
 Each article is written as a new *version* (a stamp kept in the record and in each of its
 chunks): the new chunks go in beside the old ones, then the record is flipped to the new
 version in one write, then the old version's chunks are deleted. Readers take only chunks
-whose version is their article's current one (`ChromaStore.is_live`), so a write cut short
+whose version is their article's current one (`ChromaStore.live_only`), so a write cut short
 at any point (even by SIGKILL) shows either the whole old article or the whole new one; what
 it left behind (chunks of a version no record names) is removed by `repair` at the next start.
 """
@@ -238,10 +238,13 @@ class ChromaStore:
                 self._fault_point()
                 self.docs.upsert(**_record_columns(items))
             except Exception:
-                self._discard([row[0] for row in rows])
+                self._discard_unclaimed(items)
                 raise
             self._note_live({it.article.doc_id: it.version for it in items})
-            self._delete_stale([d for d in current if d in {it.article.doc_id for it in items}])
+            try:
+                self._delete_stale(list(current))
+            except Exception:  # the articles are stored: what is left is unreachable, and the next start removes it
+                log.warning("could not delete the replaced chunks of %d articles", len(current), exc_info=True)
 
     def _name_chunks(self, item: StoredArticle, replaces: bool) -> None:
         """A first version keeps the plain ids `doc#n`; a replacing one `doc#n@<version>` (doc
@@ -256,6 +259,16 @@ class ChromaStore:
             self._delete(ids)
         except Exception:
             log.warning("could not delete the chunks of an unfinished write; the next start removes them")
+
+    def _discard_unclaimed(self, items: Sequence[StoredArticle]) -> None:
+        """After a failed flip: the new chunks of articles whose record does not name them (a
+        write can fail after it was applied, on a server: those are kept)."""
+        try:
+            now = self._versions([it.article.doc_id for it in items])
+        except Exception:
+            return  # the store is away: `repair` decides at the next start
+        self._note_live({it.article.doc_id: it.version for it in items if now.get(it.article.doc_id) == it.version})
+        self._discard([n.node_id for it in items if now.get(it.article.doc_id) != it.version for n in it.nodes])
 
     def _delete_stale(self, doc_ids: list[str]) -> None:
         """Chunks of these articles whose version is not their record's (the replaced ones)."""
@@ -391,9 +404,17 @@ class ChromaStore:
                     live[doc_id] = version
             self._live = live
 
-    def is_live(self, metadata: dict[str, Any]) -> bool:
-        """Whether a chunk belongs to the current version of a listed article."""
-        return _is_live(metadata, self.live_versions())
+    def live_only(self, hits: list[ChunkHit]) -> list[ChunkHit]:
+        """The hits that belong to the current version of a listed article. A hit the map in
+        memory doubts has its article's record read again first (one read for all of them): on
+        a Chroma server another process may have changed the article since this one last looked."""
+        live = self.live_versions()
+        doubtful = {h.metadata.get("doc_id") for h in hits if not _is_live(h.metadata, live)}
+        if doubtful:
+            now = self._versions(sorted(d for d in doubtful if isinstance(d, str)))
+            self._note_live({d: now.get(d) for d in doubtful})
+            live = self.live_versions()
+        return [h for h in hits if _is_live(h.metadata, live)]
 
 
     # --- reading -----------------------------------------------------------------
@@ -496,12 +517,11 @@ class ChromaStore:
         got = self.chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         if ids is None:
             ids = got["ids"]
-        live = self.live_versions()
-        by_id = {
-            i: ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
-            for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
-            if _is_live(m, live)
-        }
+        hits = self.live_only(
+            [ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
+             for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])]
+        )
+        by_id = {h.chunk_id: h for h in hits}
         return [by_id[i] for i in ids if i in by_id]
 
     def nearest(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:

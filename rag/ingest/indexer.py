@@ -74,11 +74,14 @@ class Indexer:
         report = report or IngestReport()
         started = time.perf_counter()
         with nullcontext(bar) if bar is not None else tqdm(disable=not progress, unit="chunk") as bar:
-            bar.set_description("check")
             distinct = self._distinct_ids(articles, report)
             stored = self.store.stored_versions([a.doc_id for a in distinct]) if distinct else {}
             pending: list[tuple[Article, list, bool]] = []  # (article, nodes, is_update)
+            bar.reset(total=len(distinct))
+            bar.unit = "article"
+            bar.set_description("chunk")
             for article in distinct:
+                bar.update(1)
                 known = stored.get(article.doc_id)
                 if known and known[0] == article.content_hash and known[1] in ("", self.chunker.signature):
                     report.unchanged.append(article.doc_id)  # same text, chunked as RAG_CHUNK_SIZE/_OVERLAP say
@@ -236,10 +239,8 @@ class Indexer:
             gone = [d for d in indexed if d not in live]
             if not self.keyword.fingerprint or len(changed) > len(live) // 2:
                 self.keyword.rebuild(*self.store.all_chunks())
-            elif changed or gone:
+            elif changed or gone:  # a version's chunks never change: new and gone versions are the difference
                 self.keyword.update(set(changed) | set(gone), *self.store.chunks_of(changed))
-            if not self.keyword.is_current(self.store.chunk_ids()):  # chunks changed under one version
-                self.keyword.rebuild(*self.store.all_chunks())
 
     def ensure_keyword_index(self) -> None:
         """At start-up: remove what an interrupted write left and bring the keyword index up to
