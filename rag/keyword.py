@@ -100,7 +100,7 @@ def _stems(words: list[str]) -> list[str]:
 
 
 K1, B = 1.5, 0.75  # bm25s's defaults, which the index was built with before it kept segments
-MERGE_SHARE = 0.1  # later segments are merged into the first once they hold this share of the chunks
+MERGE_SHARE = 0.1  # later segments (and dead slots) are merged into the first at this share of the chunks
 MERGE_MIN_SLOTS = 1000  # ...and at least this many slots (below it, replaying the journal at start-up is cheap)
 
 
@@ -234,11 +234,12 @@ class KeywordIndex:
             self._publish(snap)
 
     def _should_merge(self, old: _Snapshot, new: _Snapshot) -> bool:
-        """Merge when the later segments grew large (each costs a little per query and their
-        journal is replayed at start-up), or when there is no clean first segment on disk to
-        journal against."""
-        later = len(new.ids) - new.first_segment_slots
-        return self._rewrite or not old.generation or later > max(MERGE_MIN_SLOTS, MERGE_SHARE * new.live)
+        """Merge when the later segments and the dead slots grew large (each costs a little per
+        query, and the journal is replayed at start-up), or when there is no clean first segment
+        on disk to journal against."""
+        first = new.first_segment_slots
+        dirty = len(new.ids) - first + int((~new.alive[:first]).sum())
+        return self._rewrite or not old.generation or dirty > max(MERGE_MIN_SLOTS, MERGE_SHARE * new.live)
 
     def _publish(self, snap: _Snapshot) -> None:
         self._current = snap

@@ -54,6 +54,7 @@ def _assert_scores_as_bm25s(index: KeywordIndex, docs: dict[str, list[str]]) -> 
 @pytest.mark.parametrize("merge_min", [1000, 0])  # journal only; merged after every change
 def test_changes_score_as_a_fresh_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merge_min: int):
     monkeypatch.setattr(keyword, "MERGE_MIN_SLOTS", merge_min)
+    monkeypatch.setattr(keyword, "MERGE_SHARE", 0.1 if merge_min else 0.0)
     docs = _articles()
     first = {d: c for d, c in docs.items() if d not in ("starter", "pump")}
     index = KeywordIndex(tmp_path / "kw")
