@@ -196,6 +196,11 @@ class KeywordIndex:
     def is_current(self, ids: list[str]) -> bool:
         return self.fingerprint == fingerprint(ids)
 
+    def live_chunks(self) -> list[tuple[str, str]]:
+        """(chunk id, version) of every indexed chunk."""
+        index = self._current
+        return [(i, m.get("version", "")) for i, m, a in zip(index.ids, index.meta, index.alive) if a]
+
     def doc_versions(self) -> dict[str, str]:
         """doc id -> version of the chunks indexed for it."""
         index = self._current

@@ -126,6 +126,7 @@ class HybridRetriever:
         self._results: OrderedDict[tuple, list[Passage]] = OrderedDict()
         self._mirror: Mirror | None = None
         self._mirror_version = -1  # the version `_mirror` was read for (None then: too many chunks)
+        self._last_mirror: Mirror | None = None  # the copy before the last change
         self._mirror_load = threading.Lock()  # one thread reads the collection, the others wait for it
 
     def _embed_query(self, question: str) -> np.ndarray:
@@ -177,6 +178,7 @@ class HybridRetriever:
             self._version = self.keyword.version
             self._records.clear()
             self._results.clear()
+            self._last_mirror = self._mirror or self._last_mirror  # brought up to date at the next read
             self._mirror = None
 
     def _chunks(self, scored: list[tuple[str, float]]) -> list[ChunkHit]:
@@ -204,13 +206,30 @@ class HybridRetriever:
                 if self._mirror_version == version:
                     return self._mirror
             count = self.store.count_chunks()
-            mirror = Mirror(self.store.get_chunks(None)) if count <= self.settings.memory_search_max else None
+            mirror = self._read_mirror() if count <= self.settings.memory_search_max else None
             with self._lock:
                 if version == self._version == self.keyword.version:
                     self._mirror, self._mirror_version = mirror, version
                     if mirror is not None and len(mirror.hits) <= MAX_RECORDS:
                         self._records.update((h.chunk_id, h) for h in mirror.hits)
             return mirror
+
+    def _read_mirror(self) -> Mirror:
+        """The collection in memory. After a change made here, the previous copy is brought up to
+        date: chunks the keyword index lists that it holds (same id, same version) are kept, and only
+        the others are read, so an added article costs its own chunks, not the whole collection."""
+        previous = self._last_mirror
+        if previous is None or not self.keyword.fingerprint:
+            return Mirror(self.store.get_chunks(None))
+        held = {h.chunk_id: h for h in previous.hits}
+        hits, missing = [], []
+        for chunk_id, version in self.keyword.live_chunks():
+            hit = held.get(chunk_id)
+            if hit is not None and hit.metadata.get("version", "") == version:
+                hits.append(hit)
+            else:
+                missing.append(chunk_id)
+        return Mirror(hits + self.store.get_chunks(missing))
 
     def _dense(self, query: np.ndarray, n: int, filters: Filters | None) -> list[ChunkHit]:
         mirror = self.mirror()
