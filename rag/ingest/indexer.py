@@ -77,9 +77,9 @@ class Indexer:
             distinct = self._distinct_ids(articles, report)
             stored = self.store.stored_versions([a.doc_id for a in distinct]) if distinct else {}
             pending: list[tuple[Article, list, bool]] = []  # (article, nodes, is_update)
-            bar.reset(total=len(distinct))
             bar.unit = "article"
-            bar.set_description("chunk")
+            bar.set_description("chunk", refresh=False)
+            bar.reset(total=len(distinct))
             for article in distinct:
                 bar.update(1)
                 known = stored.get(article.doc_id)
@@ -94,9 +94,9 @@ class Indexer:
                     report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
                     log.warning("skipped %s: %s", article.doc_id, e)
             if pending:
-                bar.reset(total=sum(len(nodes) for _, nodes, _ in pending))
                 bar.unit = "chunk"
-                bar.set_description("embed and store")
+                bar.set_description("embed and store", refresh=False)
+                bar.reset(total=sum(len(nodes) for _, nodes, _ in pending))
                 self._embed_and_store(pending, report, bar)
             elif not self.keyword.is_current(self.store.chunk_ids()):
                 self.refresh_keyword_index()
