@@ -56,6 +56,7 @@ def stage(files: list[Path], folder: Path) -> None:
 
 
 def run(corpus: Path, limit: int | None, searches: int, skip_second_raw: bool = False) -> dict:
+    from rag.errors import UnreadableFile
     from rag.ingest.load import iter_files, load_file
     from rag.pipeline import Pipeline
 
@@ -69,7 +70,12 @@ def run(corpus: Path, limit: int | None, searches: int, skip_second_raw: bool = 
         settings = base.model_copy(update={"data_dir": Path(tmp) / "data", "model_dir": base.models_path, "auto_seed": False})
         with Pipeline(settings, start_llm=False, progress=True) as pipeline:
             indexer = pipeline.indexer
-            articles = [a for f in iter_files([folder]) for a in load_file(f)]
+            articles = []
+            for f in iter_files([folder]):
+                try:
+                    articles += load_file(f)
+                except UnreadableFile:  # ingest reports it as skipped, too
+                    pass
             texts = [n.text for a in articles for n in indexer.chunker.split(a)]
             pipeline.embedding.get_text_embedding_batch(texts[:32])  # warm-up
 
