@@ -204,6 +204,10 @@ class ChromaStore:
         """Exclusive use of an embedded collection while writing (a Chroma server needs none)."""
         return self._lock.writing() if self._lock else nullcontext()
 
+    def _write_if_free(self) -> AbstractContextManager[bool]:
+        """Exclusive use now if no other process has the embedded collection open (no waiting)."""
+        return self._lock.writing_if_free() if self._lock else nullcontext(True)
+
     def put_article(
         self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str], chunking: str = ""
     ) -> None:
@@ -357,20 +361,26 @@ class ChromaStore:
                 leftover.append(chunk_id)
         removed = 0
         if leftover:
-            with self._lock.writing_if_free() if self._lock else nullcontext(True) as free:
+            with self._write_if_free() as free:
                 if free:
                     self._delete(leftover)
                     removed = len(leftover)
                     log.info("removed %d chunks left by an interrupted write", removed)
-        counts = self._record_chunk_counts()
-        broken = sorted(d for d, n in counts.items() if found.get(d, 0) < n)
-        for doc_id in broken:
-            log.warning("article %s misses some of its chunks: ingest it again to repair it", doc_id)
+        broken = self._mark_incomplete(found)
         return RepairReport(removed=removed, left=len(leftover) - removed + len(young), incomplete=broken)
 
-    def _record_chunk_counts(self) -> dict[str, int]:
+    def _mark_incomplete(self, found: dict[str, int]) -> list[str]:
+        """Records with fewer chunks of their version than they count (only code from before
+        versions could leave one): their content hash is cleared, so the next ingest of the
+        article writes it again instead of skipping it as unchanged."""
         got = self.docs.get(include=["metadatas"])
-        return {i: int((m or {}).get("chunks", 0)) for i, m in zip(got["ids"], got["metadatas"])}
+        broken = {i: m for i, m in zip(got["ids"], got["metadatas"]) if found.get(i, 0) < int((m or {}).get("chunks", 0))}
+        if broken:
+            log.warning("articles missing some of their chunks (ingest them again): %s", ", ".join(sorted(broken)))
+            with self._write_if_free() as free:
+                if free:
+                    self.docs.update(ids=list(broken), metadatas=[{**m, "content_hash": ""} for m in broken.values()])
+        return sorted(broken)
 
     # --- which version of each article readers see ---------------------------------------
 
