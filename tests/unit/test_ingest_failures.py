@@ -158,3 +158,26 @@ def test_jsonl_dates_without_a_zone_are_utc_and_line_separators_stay_inside_reco
     assert report.added == ["ancient", "noon"] and not report.skipped, report
     stamps = pipeline.store.chunks.get(where={"doc_id": "noon"}, include=["metadatas"])["metadatas"]
     assert stamps[0]["published_ts"] == 1747569600  # 2025-05-18 12:00 UTC, whatever this machine's zone
+
+
+def test_repair_removes_unclaimed_chunks_and_marks_an_incomplete_record_for_the_next_ingest(pipeline: Pipeline):
+    store = pipeline.store
+    article, nodes = _article_and_nodes("ledger-r", sentences=6, seed=5, chunk_size=24)
+    store.put_article(article, nodes, [])
+    current = _chunks(pipeline, "ledger-r")
+    # What an interrupted update leaves (chunks under a version no record names), and what
+    # older code could leave (a record with one of its chunks gone).
+    stray, stray_nodes = _article_and_nodes("ledger-r", sentences=3, seed=6, chunk_size=24)
+    rows = [(f"{n.node_id}@0000000000000", n.embedding, {"doc_id": "ledger-r", "version": "0000000000000",
+             "start": 0, "end": 1}, n.text) for n in stray_nodes]
+    store._upsert(rows)
+    assert store.get_chunks([r[0] for r in rows]) == []  # readers never get them
+    assert {h.chunk_id for h in store.get_chunks(sorted(current))} == set(current)
+    store.chunks.delete(ids=[sorted(current)[-1]])
+
+    report = store.repair()
+    assert report.removed == len(rows) and report.incomplete == ["ledger-r"]
+    assert set(_chunks(pipeline, "ledger-r")) == set(current) - {sorted(current)[-1]}
+    assert store.content_hash("ledger-r") == ""  # so the next ingest writes it again, whole
+    store.delete_article("ledger-r")
+    assert _chunks(pipeline, "ledger-r") == {}
