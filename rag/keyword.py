@@ -1,12 +1,21 @@
-"""The keyword (BM25) index: persisted beside the store, rebuilt when the chunks change.
+"""The keyword (BM25) index: persisted beside the store, kept current in segments.
 
 Words are stemmed as the answer checker stems them (irregular verbs to their base
 form), a question's adjacent words are also tried joined ("front line" finds
 "frontline"), and a question asking for a weekday or a month also looks for their
-names. It is rebuilt on ingest and remove (a few ms for thousands of chunks)
-and loaded from disk at start-up; a fingerprint of the chunk ids tells whether the copy on disk is
-current (another process, or a Chroma server shared with other machines, may have
-changed the chunks), so it is never rebuilt per query.
+names. Tokens are bm25s's (`bm25s.tokenize` with English stop words) and scores are
+bm25s's default BM25 (Lucene's idf; k1 1.5, b 0.75).
+
+An added or changed article does not rebuild the index: its chunks are tokenised alone
+and appended as a small segment, and the chunks they replace are marked dead. Document
+frequencies, the number of chunks and the mean length are kept for the live chunks of all
+segments, so a query scores exactly as a fresh build of the whole corpus would. When the
+segments after the first hold more than a tenth of the chunks, they are merged into one
+(from the kept token ids: no text is read or tokenised again). On disk: the first segment
+(`main.npz`, rewritten at a merge) and a journal of the later changes, one line each
+(`delta.jsonl`, appended to).
+A fingerprint of the chunk ids tells whether the copy on disk is current (another process,
+or a Chroma server shared with other machines, may have changed the chunks).
 """
 
 from __future__ import annotations
@@ -18,11 +27,12 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
@@ -42,7 +52,7 @@ def prepare(text: str) -> str:
 
 
 # Bumped when tokenisation changes, so that indexes saved by older code are rebuilt once.
-TOKENS_VERSION = 4
+TOKENS_VERSION = 5
 
 
 # Questions whose answer shares no word with them: "On which day did the talks take place?"
@@ -74,98 +84,299 @@ def query_tokens(query: str) -> list[str]:
     return [stem(w) for w in _SPLIT.findall(query.lower()) if w not in _STOP_EN]
 
 
+def search_tokens(query: str) -> list[str]:
+    """The distinct tokens a search looks for: the question's, the words its kind of answer is
+    written with (`expand`), and its adjacent words joined ("front line" finds "frontline")."""
+    query = prepare(expand(query))
+    tokens = query_tokens(query)
+    words = re.findall(r"[a-z]+", query.lower())
+    tokens += [stem(a + b) for a, b in zip(words, words[1:])]
+    return list(dict.fromkeys(tokens))
+
+
 def _stems(words: list[str]) -> list[str]:
     """The answer checker's stems (irregular verbs to their base form: "wore" is "wear")."""
     return [stem(w) for w in words]
 
 
+K1, B = 1.5, 0.75  # bm25s's defaults, which the index was built with before it kept segments
+MERGE_SHARE = 0.1  # later segments (and dead slots) are merged into the first at this share of the chunks
+MERGE_MIN_SLOTS = 1000  # ...and at least this many slots (below it, replaying the journal at start-up is cheap)
+
+
+@lru_cache(maxsize=200_000)
+def _stem_word(word: str) -> str:
+    return stem(word)
+
+
+def text_tokens(text: str) -> list[str]:
+    """A chunk's tokens, as `bm25s.tokenize` makes them (the same as `query_tokens` of the prepared text)."""
+    return [_stem_word(w) for w in _SPLIT.findall(prepare(text).lower()) if w not in _STOP_EN]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Postings of a run of chunk slots: term t occurs in slots `slots[ptr[t]:ptr[t + 1]]`,
+    `tfs` times each. Terms added to the vocabulary after it was built have no postings here."""
+
+    ptr: np.ndarray
+    slots: np.ndarray
+    tfs: np.ndarray
+
+    @classmethod
+    def build(cls, first_slot: int, tokens: list[np.ndarray], vocab_size: int) -> _Segment:
+        terms, slots, tfs = [], [], []
+        for offset, ids in enumerate(tokens):
+            unique, counts = np.unique(ids, return_counts=True)
+            terms.append(unique)
+            slots.append(np.full(len(unique), first_slot + offset, dtype=np.int32))
+            tfs.append(counts.astype(np.float32))
+        if not terms:
+            return cls(np.zeros(vocab_size + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+        term, slot, tf = np.concatenate(terms), np.concatenate(slots), np.concatenate(tfs)
+        order = np.argsort(term, kind="stable")
+        ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(np.bincount(term, minlength=vocab_size))
+        return cls(ptr, slot[order], tf[order])
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        if term + 1 >= len(self.ptr):
+            return self.slots[:0], self.tfs[:0]
+        a, b = self.ptr[term], self.ptr[term + 1]
+        return self.slots[a:b], self.tfs[a:b]
+
+
 @dataclass(frozen=True)
 class _Snapshot:
-    """One build of the index. Searches read one snapshot, and a rebuild publishes a new one in
-    a single assignment, so a search racing a rebuild never mixes old scores with new ids."""
+    """One state of the index. Searches read one snapshot, and every change publishes a new one
+    in a single assignment, so a search racing a change never mixes old scores with new ids.
+    Slots are positions of chunks; a replaced or removed chunk's slot stays, marked dead, until
+    the next merge."""
 
-    ids: list[str] = field(default_factory=list)
-    meta: list[dict[str, Any]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # slot -> chunk id
+    meta: list[dict[str, Any]] = field(default_factory=list)  # slot -> doc_id, published_ts, version
+    tokens: list[np.ndarray] = field(default_factory=list)  # slot -> term ids
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    df: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # over live chunks
+    vocab: dict[str, int] = field(default_factory=dict)  # append-only: shared by later snapshots
+    segments: tuple[_Segment, ...] = ()
+    first_segment_slots: int = 0
     fingerprint: str = ""
-    bm25: bm25s.BM25 | None = None
+    generation: str = ""  # names the first segment on disk; the journal applies to it only
+
+    @property
+    def live(self) -> int:
+        return int(self.alive.sum())
+
+
+def _live_fingerprint(snap: _Snapshot) -> str:
+    return fingerprint([i for i, a in zip(snap.ids, snap.alive) if a])
 
 
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._current = _Snapshot()
-        self.version = 0  # bumped on every rebuild: what caches of search results are keyed on
+        self._changing = threading.Lock()
+        self._rewrite = False  # the journal on disk cannot be appended to (see _load)
+        self.version = 0  # bumped on every change: what caches of search results are keyed on
         self._load()
 
     @property
     def fingerprint(self) -> str:
         return self._current.fingerprint
 
-    def _tokens(self, texts: list[str]) -> Any:
-        return bm25s.tokenize([prepare(t) for t in texts], stopwords="en", stemmer=_stems, show_progress=False)
-
     def knows(self, word: str) -> bool:
         """Whether the word (stemmed) occurs anywhere in the indexed chunks."""
-        bm25 = self._current.bm25
-        return bm25 is not None and stem(prepare(word).lower()) in bm25.vocab_dict
+        index = self._current
+        term = index.vocab.get(stem(prepare(word).lower()))
+        return term is not None and term < len(index.df) and index.df[term] > 0
 
     def is_current(self, ids: list[str]) -> bool:
         return self.fingerprint == fingerprint(ids)
 
+    def live_chunks(self) -> list[tuple[str, str]]:
+        """(chunk id, version) of every indexed chunk."""
+        index = self._current
+        return [(i, m.get("version", "")) for i, m, a in zip(index.ids, index.meta, index.alive) if a]
+
+    def doc_versions(self) -> dict[str, str]:
+        """doc id -> version of the chunks indexed for it."""
+        index = self._current
+        return {m.get("doc_id"): m.get("version", "") for m, a in zip(index.meta, index.alive) if a}
+
+    # --- changes ---------------------------------------------------------------------
+
     def rebuild(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        bm25 = None
-        if ids:
-            bm25 = bm25s.BM25()
-            bm25.index(self._tokens(texts), show_progress=False)
-        meta = [{"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1)} for m in metadatas]
-        built = _Snapshot(list(ids), meta, fingerprint(list(ids)), bm25)
-        self._save(built)
-        self._current = built
-        self.version += 1  # last: a search racing this rebuild is not cached as current
+        """The index of exactly these chunks, from scratch."""
+        with self._changing:
+            vocab: dict[str, int] = {}
+            tokens = [_term_ids(text_tokens(t), vocab) for t in texts]
+            snap = _compact(list(ids), [_meta(m) for m in metadatas], tokens, vocab)
+            self._save_first(snap)
+            self._publish(snap)
+
+    def update(self, remove_docs: Iterable[str], ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Drop every chunk of `remove_docs`, then add these chunks (a changed article: both).
+        Costs the new chunks' tokenisation and a copy of the per-slot and per-term arrays."""
+        tokens_text = [text_tokens(t) for t in texts]
+        with self._changing:
+            old = self._current
+            snap = _apply(old, set(remove_docs), list(ids), [_meta(m) for m in metadatas], tokens_text)
+            if snap is old:
+                return
+            entry = {"remove": sorted(set(remove_docs)), "ids": list(ids), "meta": snap.meta[len(old.ids):],
+                     "tokens": tokens_text}
+            if self._should_merge(old, snap):
+                snap = _compact([i for i, a in zip(snap.ids, snap.alive) if a],
+                                [m for m, a in zip(snap.meta, snap.alive) if a],
+                                [t for t, a in zip(snap.tokens, snap.alive) if a], snap.vocab)
+                self._save_first(snap)
+            else:
+                with open(self.path / "delta.jsonl", "a", encoding="utf-8") as journal:
+                    journal.write(json.dumps(entry) + "\n")
+            self._publish(snap)
+
+    def _should_merge(self, old: _Snapshot, new: _Snapshot) -> bool:
+        """Merge when the later segments and the dead slots grew large (each costs a little per
+        query, and the journal is replayed at start-up), or when there is no clean first segment
+        on disk to journal against."""
+        first = new.first_segment_slots
+        dirty = len(new.ids) - first + int((~new.alive[:first]).sum())
+        return self._rewrite or not old.generation or dirty > max(MERGE_MIN_SLOTS, MERGE_SHARE * new.live)
+
+    def _publish(self, snap: _Snapshot) -> None:
+        self._current = snap
+        self.version += 1  # last: a search racing this change is not cached as current
+
+    # --- search ------------------------------------------------------------------------
 
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks that share a term with the query."""
         index = self._current
-        if index.bm25 is None or not index.ids:
+        if not index.live:
             return []
-        query = prepare(expand(query))
-        tokens = query_tokens(query)
-        # Compounds written apart in the question: "front line" finds "frontline".
-        words = re.findall(r"[a-z]+", query.lower())
-        tokens += [stem(a + b) for a, b in zip(words, words[1:])]
-        known = list(dict.fromkeys(t for t in tokens if t in index.bm25.vocab_dict))
+        terms = [index.vocab.get(t) for t in search_tokens(query)]
+        known = [t for t in terms if t is not None and t < len(index.df) and index.df[t] > 0]
         if not known:
             return []
-        mask = None
+        scores = self._scores(index, known)
         if filters is not None:
-            mask = np.array([matches(filters, m) for m in index.meta], dtype=np.float32)
-            if not mask.any():
-                return []
-        # Scores of every chunk, then the top n: bm25s.retrieve would start a thread pool per query.
-        scores = index.bm25.get_scores(known, weight_mask=mask)
+            scores *= np.array([matches(filters, m) for m in index.meta], dtype=np.float32)
         k = min(n, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(index.ids[int(i)], float(scores[i])) for i in top if scores[i] > 0]
 
-    def _save(self, index: _Snapshot) -> None:
-        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")  # per writer
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if index.bm25 is not None:
-            index.bm25.save(str(tmp / "bm25"), show_progress=False)
-        manifest = {"fingerprint": index.fingerprint, "ids": index.ids, "meta": index.meta}
-        (tmp / "chunks.json").write_text(json.dumps(manifest))
-        shutil.rmtree(self.path, ignore_errors=True)
-        tmp.rename(self.path)
+    @staticmethod
+    def _scores(index: _Snapshot, terms: list[int]) -> np.ndarray:
+        """BM25 of every slot (0 for dead ones) with the live chunks' statistics."""
+        n_docs = index.live
+        mean_length = float(index.lengths[index.alive].sum()) / n_docs
+        norm = np.float32(K1) * (np.float32(1 - B) + np.float32(B) * index.lengths / np.float32(mean_length))
+        scores = np.zeros(len(index.ids), dtype=np.float32)
+        for term in terms:
+            df = float(index.df[term])
+            idf = np.float32(np.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
+            for segment in index.segments:
+                slots, tfs = segment.postings(term)
+                if len(slots):
+                    scores[slots] += idf * (tfs / (norm[slots] + tfs))
+        return scores * index.alive
+
+    # --- disk ----------------------------------------------------------------------------
+
+    def _save_first(self, snap: _Snapshot) -> None:
+        """The first segment, written whole (at a rebuild or a merge); the journal starts empty."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        flat = np.concatenate(snap.tokens) if snap.tokens else np.zeros(0, np.int32)
+        offsets = np.cumsum([0] + [len(t) for t in snap.tokens]).astype(np.int64)
+        vocab = sorted(snap.vocab, key=snap.vocab.get)
+        head = json.dumps({"ids": snap.ids, "meta": snap.meta, "vocab": vocab, "generation": snap.generation})
+        tmp = self.path / f"main.npz.tmp-{os.getpid()}-{threading.get_ident()}"  # per writer
+        with open(tmp, "wb") as f:
+            np.savez(f, flat=flat.astype(np.int32), offsets=offsets, head=np.frombuffer(head.encode(), np.uint8))
+        os.replace(tmp, self.path / "main.npz")
+        tmp = self.path / f"delta.jsonl.tmp-{os.getpid()}-{threading.get_ident()}"
+        tmp.write_text(json.dumps({"generation": snap.generation}) + "\n")
+        os.replace(tmp, self.path / "delta.jsonl")
+        self._rewrite = False
+        shutil.rmtree(self.path / "bm25", ignore_errors=True)  # left by code from before segments
+        (self.path / "chunks.json").unlink(missing_ok=True)
 
     def _load(self) -> None:
-        manifest = self.path / "chunks.json"
-        if not manifest.exists():
-            return
         try:
-            data = json.loads(manifest.read_text())
-            bm25 = bm25s.BM25.load(str(self.path / "bm25"), show_progress=False) if data["ids"] else None
-            self._current = _Snapshot(data["ids"], data["meta"], data["fingerprint"], bm25)
-        except Exception:  # a damaged copy is rebuilt from the store
+            with np.load(self.path / "main.npz") as f:
+                head = json.loads(f["head"].tobytes().decode())
+                flat, offsets = f["flat"], f["offsets"]
+            vocab = {t: i for i, t in enumerate(head["vocab"])}
+            tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(head["ids"]))]
+            snap = _compact(head["ids"], head["meta"], tokens, vocab, generation=head["generation"])
+            lines = (self.path / "delta.jsonl").read_text(encoding="utf-8").splitlines()
+            if json.loads(lines[0])["generation"] != snap.generation:
+                raise ValueError("the journal belongs to another first segment")
+            for line in lines[1:]:
+                try:
+                    change = json.loads(line)
+                except ValueError:  # cut short by a crash: the start-up check against the store catches up,
+                    self._rewrite = True  # and the next change writes a clean first segment
+                    break
+                snap = _apply(snap, set(change["remove"]), change["ids"], change["meta"], change["tokens"])
+            self._current = snap
+        except Exception:  # missing, from older code, or damaged: rebuilt from the store
             self._current = _Snapshot()
+
+
+def _meta(m: dict[str, Any]) -> dict[str, Any]:
+    return {"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1), "version": m.get("version", "")}
+
+
+def _term_ids(tokens: list[str], vocab: dict[str, int]) -> np.ndarray:
+    """Term ids of the tokens; new terms are appended to the (shared, append-only) vocabulary."""
+    return np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32, count=len(tokens))
+
+
+def _compact(ids: list[str], meta: list[dict[str, Any]], tokens: list[np.ndarray], vocab: dict[str, int],
+             generation: str | None = None) -> _Snapshot:
+    """One segment over these chunks (all live)."""
+    vocab = dict(vocab)  # a fresh first segment: later snapshots may share it, earlier ones keep theirs
+    df = np.zeros(len(vocab), dtype=np.int64)
+    for t in tokens:
+        df[np.unique(t)] += 1
+    snap = _Snapshot(
+        ids=list(ids), meta=list(meta), tokens=list(tokens), alive=np.ones(len(ids), bool),
+        lengths=np.array([len(t) for t in tokens], dtype=np.float32), df=df, vocab=vocab,
+        segments=(_Segment.build(0, tokens, len(vocab)),), first_segment_slots=len(ids),
+        generation=generation or os.urandom(8).hex(),
+    )
+    return _with_fingerprint(snap)
+
+
+def _apply(snap: _Snapshot, remove_docs: set[str], ids: list[str], meta: list[dict[str, Any]],
+           tokens_text: list[list[str]]) -> _Snapshot:
+    """The snapshot with the chunks of `remove_docs` dead and these chunks added as a segment."""
+    dead = np.array([m.get("doc_id") in remove_docs for m in snap.meta], dtype=bool) & snap.alive
+    if not dead.any() and not ids:
+        return snap
+    df = snap.df.copy()
+    for slot in np.flatnonzero(dead):
+        df[np.unique(snap.tokens[slot])] -= 1
+    vocab = snap.vocab  # appended to in place: older snapshots ignore term ids beyond their df
+    tokens = [_term_ids(t, vocab) for t in tokens_text]
+    df = np.concatenate([df, np.zeros(len(vocab) - len(df), np.int64)])
+    for t in tokens:
+        df[np.unique(t)] += 1
+    segments = snap.segments + ((_Segment.build(len(snap.ids), tokens, len(vocab)),) if ids else ())
+    new = _Snapshot(
+        ids=snap.ids + list(ids), meta=snap.meta + [_meta(m) for m in meta], tokens=snap.tokens + tokens,
+        alive=np.concatenate([snap.alive & ~dead, np.ones(len(ids), bool)]),
+        lengths=np.concatenate([snap.lengths, np.array([len(t) for t in tokens], dtype=np.float32)]),
+        df=df, vocab=vocab, segments=segments, first_segment_slots=snap.first_segment_slots,
+        generation=snap.generation,
+    )
+    return _with_fingerprint(new)
+
+
+def _with_fingerprint(snap: _Snapshot) -> _Snapshot:
+    return _Snapshot(**{**snap.__dict__, "fingerprint": _live_fingerprint(snap)})

@@ -11,7 +11,8 @@ moves on every ingest and removal made through this process). A collection of up
 `memory_search_max` chunks is read into memory once per index version, and dense search
 is then one exact matrix product (tens of microseconds for the seeds, where a Chroma
 query costs about a millisecond of Python); a larger one is searched by Chroma's HNSW
-index, asked for ids and distances only.
+index, asked for ids and distances only. Only chunks of each article's current version are
+ever returned (`ChromaStore.live_only`): a write in progress or cut short shows no half article.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class HybridRetriever:
         self._results: OrderedDict[tuple, list[Passage]] = OrderedDict()
         self._mirror: Mirror | None = None
         self._mirror_version = -1  # the version `_mirror` was read for (None then: too many chunks)
+        self._last_mirror: Mirror | None = None  # the copy before the last change
         self._mirror_load = threading.Lock()  # one thread reads the collection, the others wait for it
 
     def _embed_query(self, question: str) -> np.ndarray:
@@ -176,6 +178,7 @@ class HybridRetriever:
             self._version = self.keyword.version
             self._records.clear()
             self._results.clear()
+            self._last_mirror = self._mirror or self._last_mirror  # brought up to date at the next read
             self._mirror = None
 
     def _chunks(self, scored: list[tuple[str, float]]) -> list[ChunkHit]:
@@ -191,7 +194,7 @@ class HybridRetriever:
                     self._records.clear()  # a very large collection: keep the recent ones only
                 self._records.update(fetched)
             found = [(fetched.get(cid) or self._records.get(cid), cos) for cid, cos in scored]
-        return [hit.with_cosine(cos) for hit, cos in found if hit is not None]
+        return self.store.live_only([hit.with_cosine(cos) for hit, cos in found if hit is not None])
 
     def mirror(self) -> Mirror | None:
         """The in-memory copy of the collection for the current index version, read on first
@@ -203,7 +206,7 @@ class HybridRetriever:
                 if self._mirror_version == version:
                     return self._mirror
             count = self.store.count_chunks()
-            mirror = Mirror(self.store.get_chunks(None)) if count <= self.settings.memory_search_max else None
+            mirror = self._read_mirror() if count <= self.settings.memory_search_max else None
             with self._lock:
                 if version == self._version == self.keyword.version:
                     self._mirror, self._mirror_version = mirror, version
@@ -211,10 +214,27 @@ class HybridRetriever:
                         self._records.update((h.chunk_id, h) for h in mirror.hits)
             return mirror
 
+    def _read_mirror(self) -> Mirror:
+        """The collection in memory. After a change made here, the previous copy is brought up to
+        date: chunks the keyword index lists that it holds (same id, same version) are kept, and only
+        the others are read, so an added article costs its own chunks, not the whole collection."""
+        previous = self._last_mirror
+        if previous is None or not self.keyword.fingerprint:
+            return Mirror(self.store.get_chunks(None))
+        held = {h.chunk_id: h for h in previous.hits}
+        hits, missing = [], []
+        for chunk_id, version in self.keyword.live_chunks():
+            hit = held.get(chunk_id)
+            if hit is not None and hit.metadata.get("version", "") == version:
+                hits.append(hit)
+            else:
+                missing.append(chunk_id)
+        return Mirror(hits + self.store.get_chunks(missing))
+
     def _dense(self, query: np.ndarray, n: int, filters: Filters | None) -> list[ChunkHit]:
         mirror = self.mirror()
-        if mirror is not None:
-            return mirror.nearest(query, n, filters)
+        if mirror is not None:  # read before the last write of this process, maybe: current versions only
+            return self.store.live_only(mirror.nearest(query, n, filters))
         return self._chunks(self.store.nearest(query, n, filters))
 
     def _retrieve(self, question: str, k: int, filters: Filters | None, mode: str) -> list[Passage]:

@@ -3,6 +3,13 @@
 Two collections live side by side: `<name>` holds the chunks with their embeddings;
 `<name>_docs` holds one record per article (full cleaned text, metadata, and the mean
 of its chunk embeddings, which finds near-duplicate articles).
+
+Each article is written as a new *version* (a stamp kept in the record and in each of its
+chunks): the new chunks go in beside the old ones, then the record is flipped to the new
+version in one write, then the old version's chunks are deleted. Readers take only chunks
+whose version is their article's current one (`ChromaStore.live_only`), so a write cut short
+at any point (even by SIGKILL) shows either the whole old article or the whole new one; what
+it left behind (chunks of a version no record names) is removed by `repair` at the next start.
 """
 
 from __future__ import annotations
@@ -10,9 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import secrets
+import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,6 +39,8 @@ from rag.settings import Settings, public_url
 from rag.storelock import collection_lock
 
 log = logging.getLogger(__name__)
+
+ORPHAN_GRACE_S = 600.0  # a Chroma server's unclaimed chunks younger than this may be another writer's work in progress
 
 HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200, "hnsw:M": 32}
 
@@ -70,11 +84,81 @@ def _client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def _chunk_row(node: TextNode) -> tuple[str, list[float], dict[str, Any], str]:
-    """The row llama-index's `ChromaVectorStore.add` writes for a node (upserted here, so an update replaces it)."""
+_PAUSE_AT = int(os.environ.get("RAG_TEST_PAUSE_AT_WRITE") or 0)  # see ChromaStore._fault_point
+
+
+def new_version() -> str:
+    """A fresh version stamp: milliseconds since the epoch (how old an unclaimed write is), then
+    random bits (two writers in one millisecond)."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
+
+
+def version_ms(version: str) -> float:
+    """When a version was made; 0 for records and chunks from before versions (or unreadable)."""
+    try:
+        return float(int(version[:11], 16))
+    except ValueError:
+        return 0.0
+
+
+def _is_live(metadata: dict[str, Any] | None, live: dict[str, str]) -> bool:
+    metadata = metadata or {}
+    return live.get(metadata.get("doc_id"), None) == metadata.get("version", "")
+
+
+@dataclass
+class StoredArticle:
+    """One article on its way into the store: its chunks (with embeddings) and its record's extras."""
+
+    article: Article
+    nodes: list[TextNode]
+    near_duplicates: list[str]
+    chunking: str = ""
+    version: str = ""
+
+
+@dataclass
+class RepairReport:
+    removed: int = 0  # chunks of versions no record names, deleted
+    left: int = 0  # such chunks not deleted yet (maybe another writer's work in progress)
+    incomplete: list[str] = field(default_factory=list)  # records whose chunks are not all there
+
+
+def _chunk_row(node: TextNode, version: str) -> tuple[str, list[float], dict[str, Any], str]:
+    """The row llama-index's `ChromaVectorStore.add` writes for a node, stamped with its version."""
     metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
     metadata = {k: "" if v is None else v for k, v in metadata.items()}
+    metadata["version"] = version
     return node.node_id, node.get_embedding(), metadata, node.get_content(metadata_mode=MetadataMode.NONE)
+
+
+def _mean_embedding(nodes: Sequence[TextNode]) -> np.ndarray:
+    mean = np.mean(np.asarray([n.get_embedding() for n in nodes], dtype=np.float32), axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
+    """The docs-collection rows of a batch: one record per article, naming its version."""
+    return {
+        "ids": [it.article.doc_id for it in items],
+        "embeddings": [_mean_embedding(it.nodes).tolist() for it in items],
+        "documents": [it.article.text for it in items],
+        "metadatas": [
+            {
+                "title": it.article.title,
+                "url": it.article.url or "",
+                "published_at": it.article.published_at.isoformat() if it.article.published_at else "",
+                "content_hash": it.article.content_hash,
+                "chunking": it.chunking,
+                "chunks": len(it.nodes),
+                "chars": len(it.article.text),
+                "near_duplicates": json.dumps(it.near_duplicates),
+                "source": it.article.source or "",
+                "version": it.version,
+            }
+            for it in items
+        ],
+    }
 
 
 def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
@@ -110,6 +194,9 @@ class ChromaStore:
             )
         self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=metadata)
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+        self._live: dict[str, str] | None = None  # see live_versions
+        self._live_guard = threading.Lock()
+        self._writes = 0  # store writes made by this process (see _fault_point)
 
     # --- writing -----------------------------------------------------------------
 
@@ -117,69 +204,96 @@ class ChromaStore:
         """Exclusive use of an embedded collection while writing (a Chroma server needs none)."""
         return self._lock.writing() if self._lock else nullcontext()
 
+    def _write_if_free(self) -> AbstractContextManager[bool]:
+        """Exclusive use now if no other process has the embedded collection open (no waiting)."""
+        return self._lock.writing_if_free() if self._lock else nullcontext(True)
+
     def put_article(
         self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str], chunking: str = ""
     ) -> None:
-        """Replace the article's chunks, then its record.
+        """Store one article as a new version (see `put_articles`)."""
+        self.put_articles([StoredArticle(article, list(nodes), near_duplicates, chunking)])
 
-        New chunks are written (in batches Chroma accepts) before stale ones go, and the record,
-        with the content hash, comes last: if a write fails, the previous version is put back and
-        the old hash makes the next ingest try again.
+    def put_articles(self, items: Sequence[StoredArticle]) -> None:
+        """Store a batch of articles, each as a new version, in few Chroma calls.
+
+        1. every article's chunks are written under its new version (beside any old one);
+        2. the records are flipped to the new versions (one write: from here readers see them);
+        3. the old versions' chunks are deleted.
+        A failure before 2 deletes what 1 wrote (the old versions stay whole, and their old
+        content hash makes the next ingest try again); anything an interruption leaves is
+        unreachable for readers and removed by `repair`. Each node's id is set to the id
+        it is stored under (an update's chunks carry their version in the id).
         """
+        if not items:
+            return
         with self.writing():
-            self._replace_chunks(article, nodes)
-            self._put_record(article, nodes, near_duplicates, chunking)
+            current = self._versions([it.article.doc_id for it in items])
+            for it in items:
+                it.version = new_version()
+                self._name_chunks(it, replaces=it.article.doc_id in current)
+            rows = [_chunk_row(n, it.version) for it in items for n in it.nodes]
+            try:
+                self._upsert(rows)
+            except Exception:
+                self._discard([row[0] for row in rows])
+                raise
+            try:
+                self._fault_point()
+                self.docs.upsert(**_record_columns(items))
+            except Exception:
+                self._discard_unclaimed(items)
+                raise
+            self._note_live({it.article.doc_id: it.version for it in items})
+            try:
+                self._delete_stale(list(current))
+            except Exception:  # the articles are stored: what is left is unreachable, and the next start removes it
+                log.warning("could not delete the replaced chunks of %d articles", len(current), exc_info=True)
 
-    def _replace_chunks(self, article: Article, nodes: Sequence[TextNode]) -> None:
-        old = self.chunks.get(where={"doc_id": article.doc_id}, include=["embeddings", "metadatas", "documents"])
-        old_rows = list(zip(old["ids"], old["embeddings"], old["metadatas"], old["documents"]))
-        new_ids = {n.node_id for n in nodes}
+    def _name_chunks(self, item: StoredArticle, replaces: bool) -> None:
+        """A first version keeps the plain ids `doc#n`; a replacing one `doc#n@<version>` (doc
+        ids never hold "@"), so both versions can exist side by side until the record is flipped."""
+        for node in item.nodes:
+            base = node.node_id.split("@", 1)[0]
+            node.id_ = f"{base}@{item.version}" if replaces else base
+
+    def _discard(self, ids: list[str]) -> None:
+        """Best effort: a version that was never made current goes (else `repair` takes it)."""
         try:
-            self._upsert([_chunk_row(n) for n in nodes])
+            self._delete(ids)
         except Exception:
-            self._restore(old_rows, new_ids)
-            raise
-        self._delete([i for i in old["ids"] if i not in new_ids])
+            log.warning("could not delete the chunks of an unfinished write; the next start removes them")
 
-    def _put_record(
-        self, article: Article, nodes: Sequence[TextNode], near_duplicates: list[str], chunking: str
-    ) -> None:
-        mean = np.mean([n.get_embedding() for n in nodes], axis=0)
-        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        self.docs.upsert(
-            ids=[article.doc_id],
-            embeddings=[mean.tolist()],
-            documents=[article.text],
-            metadatas=[
-                {
-                    "title": article.title,
-                    "url": article.url or "",
-                    "published_at": article.published_at.isoformat() if article.published_at else "",
-                    "content_hash": article.content_hash,
-                    "chunking": chunking,
-                    "chunks": len(nodes),
-                    "chars": len(article.text),
-                    "near_duplicates": json.dumps(near_duplicates),
-                    "source": article.source or "",
-                }
-            ],
-        )
-
-    def _restore(self, old_rows: list[tuple], new_ids: set[str]) -> None:
-        """Undo a half-written replacement: the old chunks back, the new version's other chunks gone."""
+    def _discard_unclaimed(self, items: Sequence[StoredArticle]) -> None:
+        """After a failed flip: the new chunks of articles whose record does not name them (a
+        write can fail after it was applied, on a server: those are kept)."""
         try:
-            self._upsert(old_rows)
-            self._delete(sorted(new_ids - {row[0] for row in old_rows}))
+            now = self._versions([it.article.doc_id for it in items])
         except Exception:
-            log.exception("could not put the previous chunks back; ingest the article again to repair it")
+            return  # the store is away: `repair` decides at the next start
+        self._note_live({it.article.doc_id: it.version for it in items if now.get(it.article.doc_id) == it.version})
+        self._discard([n.node_id for it in items if now.get(it.article.doc_id) != it.version for n in it.nodes])
+
+    def _delete_stale(self, doc_ids: list[str]) -> None:
+        """Chunks of these articles whose version is not their record's (the replaced ones)."""
+        if not doc_ids:
+            return
+        live = self._versions(doc_ids)
+        stale = []
+        for batch in self._batches(doc_ids):
+            got = self.chunks.get(where={"doc_id": {"$in": batch}}, include=["metadatas"])
+            stale += [i for i, m in zip(got["ids"], got["metadatas"]) if not _is_live(m, live)]
+        self._delete(stale)
 
     def _upsert(self, rows: list[tuple]) -> None:
         for batch in self._batches(rows):
+            self._fault_point()
             ids, embeddings, metadatas, documents = (list(column) for column in zip(*batch))
             self.chunks.upsert(ids=ids, embeddings=embeddings, metadatas=metadatas, documents=documents)
 
     def _delete(self, ids: list[str]) -> None:
         for batch in self._batches(ids):
+            self._fault_point()
             self.chunks.delete(ids=batch)
 
     def _batches(self, items: list) -> Iterator[list]:
@@ -188,12 +302,28 @@ class ChromaStore:
         for start in range(0, len(items), step):
             yield items[start : start + step]
 
+    def _fault_point(self) -> None:
+        """Test hook for interruption tests: with RAG_TEST_PAUSE_AT_WRITE=N, the Nth store write of
+        this process is not made; the process says so on stderr and waits to be killed."""
+        self._writes += 1
+        if _PAUSE_AT and self._writes == _PAUSE_AT:
+            print(f"paused before store write {self._writes}", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(60)
+
     def delete_article(self, doc_id: str) -> None:
-        if not self.docs.get(ids=[doc_id], include=[])["ids"]:
+        """The record goes first (readers stop seeing the article at once), then its chunks.
+        An article of which only chunks are left (an interrupted write) can be removed too."""
+        has_record = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
+        if not has_record and not self.chunks.get(where={"doc_id": doc_id}, include=[], limit=1)["ids"]:
             raise UnknownDocument(doc_id)
         with self.writing():
+            if has_record:
+                self._fault_point()
+                self.docs.delete(ids=[doc_id])
+            self._note_live({doc_id: None})
+            self._fault_point()
             self.chunks.delete(where={"doc_id": doc_id})
-            self.docs.delete(ids=[doc_id])
             self._forget_near_duplicate(doc_id)
 
     def _forget_near_duplicate(self, doc_id: str) -> None:
@@ -206,6 +336,96 @@ class ChromaStore:
                 changed[other] = {**meta, "near_duplicates": json.dumps([d for d in near if d != doc_id])}
         if changed:
             self.docs.update(ids=list(changed), metadatas=list(changed.values()))
+
+    def repair(self) -> RepairReport:
+        """Remove what interrupted writes left: chunks of a version that no record names.
+
+        In the embedded store no other process can be writing while this one has the collection
+        open (see rag.storelock), so every such chunk is left over, and goes if no other process
+        has the collection open (else a later start removes it; readers skip it meanwhile). On a
+        Chroma server other writers may be at work, so only chunks older than `ORPHAN_GRACE_S`
+        go. A record whose own chunks are incomplete (left by code from before versions) is
+        reported, not deleted.
+        """
+        live = self.live_versions(refresh=True)
+        got = self.chunks.get(include=["metadatas"])
+        leftover, young, found = [], [], {}
+        now_ms = time.time() * 1000
+        for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+            meta = meta or {}
+            if _is_live(meta, live):
+                found[meta.get("doc_id")] = found.get(meta.get("doc_id"), 0) + 1
+            elif self._lock is None and now_ms - version_ms(meta.get("version", "")) < ORPHAN_GRACE_S * 1000:
+                young.append(chunk_id)
+            else:
+                leftover.append(chunk_id)
+        removed = 0
+        if leftover:
+            with self._write_if_free() as free:
+                if free:
+                    self._delete(leftover)
+                    removed = len(leftover)
+                    log.info("removed %d chunks left by an interrupted write", removed)
+        broken = self._mark_incomplete(found)
+        return RepairReport(removed=removed, left=len(leftover) - removed + len(young), incomplete=broken)
+
+    def _mark_incomplete(self, found: dict[str, int]) -> list[str]:
+        """Records with fewer chunks of their version than they count (only code from before
+        versions could leave one): their content hash is cleared, so the next ingest of the
+        article writes it again instead of skipping it as unchanged."""
+        got = self.docs.get(include=["metadatas"])
+        broken = {i: m for i, m in zip(got["ids"], got["metadatas"]) if found.get(i, 0) < int((m or {}).get("chunks", 0))}
+        if broken:
+            log.warning("articles missing some of their chunks (ingest them again): %s", ", ".join(sorted(broken)))
+            with self._write_if_free() as free:
+                if free:
+                    self.docs.update(ids=list(broken), metadatas=[{**m, "content_hash": ""} for m in broken.values()])
+        return sorted(broken)
+
+    # --- which version of each article readers see ---------------------------------------
+
+    def _versions(self, doc_ids: list[str]) -> dict[str, str]:
+        """The current version of each of these articles that has a record ("" for records
+        from before versions)."""
+        out: dict[str, str] = {}
+        for batch in self._batches(list(dict.fromkeys(doc_ids))):
+            got = self.docs.get(ids=batch, include=["metadatas"])
+            out.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
+        return out
+
+    def live_versions(self, refresh: bool = False) -> dict[str, str]:
+        """doc id -> current version, kept in memory: read once, updated by this process's
+        writes, re-read on `refresh` (another process may have written: see the store watcher)."""
+        with self._live_guard:
+            if self._live is None or refresh:
+                got = self.docs.get(include=["metadatas"])
+                self._live = {i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])}
+            return self._live
+
+    def _note_live(self, changes: dict[str, str | None]) -> None:
+        with self._live_guard:
+            if self._live is None:
+                return
+            live = dict(self._live)  # readers iterate the old dict undisturbed
+            for doc_id, version in changes.items():
+                if version is None:
+                    live.pop(doc_id, None)
+                else:
+                    live[doc_id] = version
+            self._live = live
+
+    def live_only(self, hits: list[ChunkHit]) -> list[ChunkHit]:
+        """The hits that belong to the current version of a listed article. A hit the map in
+        memory doubts has its article's record read again first (one read for all of them): on
+        a Chroma server another process may have changed the article since this one last looked."""
+        live = self.live_versions()
+        doubtful = {h.metadata.get("doc_id") for h in hits if not _is_live(h.metadata, live)}
+        if doubtful:
+            now = self._versions(sorted(d for d in doubtful if isinstance(d, str)))
+            self._note_live({d: now.get(d) for d in doubtful})
+            live = self.live_versions()
+        return [h for h in hits if _is_live(h.metadata, live)]
+
 
     # --- reading -----------------------------------------------------------------
 
@@ -238,13 +458,33 @@ class ChromaStore:
             raise UnknownDocument(doc_id)
         return _metadata_to_docinfo(doc_id, got["metadatas"][0]), got["documents"][0]
 
+    def stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """(content hash, chunking) of each of these articles that is stored, in few reads."""
+        out: dict[str, tuple[str, str]] = {}
+        for batch in self._batches(list(dict.fromkeys(doc_ids))):
+            got = self.docs.get(ids=batch, include=["metadatas"])
+            for i, m in zip(got["ids"], got["metadatas"]):
+                out[i] = ((m or {}).get("content_hash", ""), (m or {}).get("chunking", ""))
+        return out
+
     def similar_docs(self, embedding: np.ndarray, exclude: str, threshold: float) -> list[str]:
-        if self.docs.count() == 0:
-            return []
+        return self.similar_docs_many(np.asarray([embedding]), [exclude], threshold)[0]
+
+    def similar_docs_many(
+        self, embeddings: np.ndarray, excludes: list[str], threshold: float, n: int = 5
+    ) -> list[list[str]]:
+        """For each embedding, the stored articles (other than its own) at cosine >= threshold,
+        of the n nearest: one query for the whole batch."""
+        count = self.docs.count()
+        if count == 0 or len(embeddings) == 0:
+            return [[] for _ in excludes]
         got = self.docs.query(
-            query_embeddings=[embedding.tolist()], n_results=min(5, self.docs.count()), include=["distances"]
+            query_embeddings=np.asarray(embeddings).tolist(), n_results=min(n, count), include=["distances"]
         )
-        return [i for i, d in zip(got["ids"][0], got["distances"][0]) if i != exclude and 1 - d >= threshold]
+        return [
+            [i for i, d in zip(ids, dists) if i != exclude and 1 - d >= threshold]
+            for ids, dists, exclude in zip(got["ids"], got["distances"], excludes)
+        ]
 
     def count_chunks(self) -> int:
         return self.chunks.count()
@@ -252,27 +492,46 @@ class ChromaStore:
     def articles_fingerprint(self) -> str:
         """Changes whenever an article is added, changed or removed (by any process)."""
         got = self.docs.get(include=["metadatas"])
-        pairs = sorted(f"{i}\t{(m or {}).get('content_hash', '')}" for i, m in zip(got["ids"], got["metadatas"]))
+        pairs = sorted(
+            f"{i}\t{(m or {}).get('content_hash', '')}\t{(m or {}).get('version', '')}"
+            for i, m in zip(got["ids"], got["metadatas"])
+        )
         return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
 
     def chunk_ids(self) -> list[str]:
+        """Every chunk id in the collection, those of unfinished or replaced versions included."""
         return sorted(self.chunks.get(include=[])["ids"])
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """The chunks readers see (of current versions): ids, texts, metadata."""
         got = self.chunks.get(include=["documents", "metadatas"])
-        return got["ids"], got["documents"], got["metadatas"]
+        live = self.live_versions()
+        rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]) if _is_live(m, live)]
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+    def chunks_of(self, doc_ids: list[str]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """The current chunks of these articles: ids, texts, metadata."""
+        ids, texts, metas = [], [], []
+        live = self.live_versions()
+        for batch in self._batches(list(doc_ids)):
+            got = self.chunks.get(where={"doc_id": {"$in": batch}}, include=["documents", "metadatas"])
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]):
+                if _is_live(m, live):
+                    ids.append(i), texts.append(t), metas.append(m)
+        return ids, texts, metas
 
     def get_chunks(self, ids: list[str] | None) -> list[ChunkHit]:
-        """The chunks with these ids (all chunks for None), without a cosine."""
+        """The chunks with these ids (all chunks for None) that readers may see, without a cosine."""
         if ids is not None and not ids:
             return []
         got = self.chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         if ids is None:
             ids = got["ids"]
-        by_id = {
-            i: ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
-            for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
-        }
+        hits = self.live_only(
+            [ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
+             for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])]
+        )
+        by_id = {h.chunk_id: h for h in hits}
         return [by_id[i] for i in ids if i in by_id]
 
     def nearest(self, embedding: np.ndarray, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:

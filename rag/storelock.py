@@ -45,9 +45,28 @@ class CollectionLock:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Exclusive use of the collection for the duration (re-entrant)."""
+        with self._writing_within(WRITE_WAIT_S):
+            yield
+
+    @contextmanager
+    def writing_if_free(self) -> Iterator[bool]:
+        """Exclusive use if no other process has the collection open right now (no waiting):
+        yields whether it was had. For work that may as well be left to a later start."""
         with self._writing:
             if self._depth == 0:
-                self._acquire_exclusive()
+                try:
+                    self._acquire_exclusive(0.0)
+                except StoreBusy:
+                    yield False
+                    return
+            with self._writing_within(0.0):
+                yield True
+
+    @contextmanager
+    def _writing_within(self, wait_s: float) -> Iterator[None]:
+        with self._writing:
+            if self._depth == 0:
+                self._acquire_exclusive(wait_s)
             self._depth += 1
             try:
                 yield
@@ -56,10 +75,10 @@ class CollectionLock:
                 if self._depth == 0 and fcntl is not None:
                     fcntl.flock(self._fd, fcntl.LOCK_SH)
 
-    def _acquire_exclusive(self) -> None:
+    def _acquire_exclusive(self, wait_s: float = WRITE_WAIT_S) -> None:
         if fcntl is None:
             return
-        deadline = time.monotonic() + WRITE_WAIT_S
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -78,14 +78,14 @@ def test_an_article_that_fails_to_store_is_reported_and_the_rest_indexed(
 ):
     (tmp_path / "kiln.txt").write_text("Kiln news\nThe Wexcombe kiln fired 900 bricks an hour in its first week.")
     (tmp_path / "weir.txt").write_text("Weir news\nThe Ostrow weir was raised by 40 centimetres before the floods.")
-    put_article = pipeline.store.put_article
+    put_articles = pipeline.store.put_articles
 
-    def failing_for_weir(article, nodes, near, **kwargs):
-        if article.doc_id == "weir":
+    def failing_for_weir(items):  # a batch holding weir fails; then each article is tried alone
+        if any(it.article.doc_id == "weir" for it in items):
             raise ConnectionError("store went away")
-        put_article(article, nodes, near, **kwargs)
+        put_articles(items)
 
-    monkeypatch.setattr(pipeline.store, "put_article", failing_for_weir)
+    monkeypatch.setattr(pipeline.store, "put_articles", failing_for_weir)
     report = pipeline.ingest([tmp_path])
     assert report.added == ["kiln"]
     assert "not stored (ConnectionError: store went away)" in report.skipped[str(tmp_path / "weir.txt")]
@@ -158,3 +158,26 @@ def test_jsonl_dates_without_a_zone_are_utc_and_line_separators_stay_inside_reco
     assert report.added == ["ancient", "noon"] and not report.skipped, report
     stamps = pipeline.store.chunks.get(where={"doc_id": "noon"}, include=["metadatas"])["metadatas"]
     assert stamps[0]["published_ts"] == 1747569600  # 2025-05-18 12:00 UTC, whatever this machine's zone
+
+
+def test_repair_removes_unclaimed_chunks_and_marks_an_incomplete_record_for_the_next_ingest(pipeline: Pipeline):
+    store = pipeline.store
+    article, nodes = _article_and_nodes("ledger-r", sentences=6, seed=5, chunk_size=24)
+    store.put_article(article, nodes, [])
+    current = _chunks(pipeline, "ledger-r")
+    # What an interrupted update leaves (chunks under a version no record names), and what
+    # older code could leave (a record with one of its chunks gone).
+    stray, stray_nodes = _article_and_nodes("ledger-r", sentences=3, seed=6, chunk_size=24)
+    rows = [(f"{n.node_id}@0000000000000", n.embedding, {"doc_id": "ledger-r", "version": "0000000000000",
+             "start": 0, "end": 1}, n.text) for n in stray_nodes]
+    store._upsert(rows)
+    assert store.get_chunks([r[0] for r in rows]) == []  # readers never get them
+    assert {h.chunk_id for h in store.get_chunks(sorted(current))} == set(current)
+    store.chunks.delete(ids=[sorted(current)[-1]])
+
+    report = store.repair()
+    assert report.removed == len(rows) and report.incomplete == ["ledger-r"]
+    assert set(_chunks(pipeline, "ledger-r")) == set(current) - {sorted(current)[-1]}
+    assert store.content_hash("ledger-r") == ""  # so the next ingest writes it again, whole
+    store.delete_article("ledger-r")
+    assert _chunks(pipeline, "ledger-r") == {}

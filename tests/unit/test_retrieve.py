@@ -179,3 +179,33 @@ def test_keyword_search_during_rebuilds_sees_one_whole_index(tmp_path):
         stop.set()
         searcher.join()
     assert not failures, failures[:3]
+
+
+def test_the_in_memory_copy_follows_adds_updates_and_removals_as_a_fresh_read(fake_pipeline: Pipeline):
+    """After a change, the in-memory copy is brought up to date (only new chunks read): it must
+    hold exactly what reading the whole collection again would."""
+    from rag.retrieve import Mirror
+
+    retriever = fake_pipeline.retriever
+
+    def assert_fresh() -> None:
+        kept = retriever.mirror()
+        fresh = Mirror(fake_pipeline.store.get_chunks(None))
+        assert sorted((h.chunk_id, h.text, h.metadata.get("version")) for h in kept.hits) == sorted(
+            (h.chunk_id, h.text, h.metadata.get("version")) for h in fresh.hits
+        )
+        query = retriever.embed_query("How much rye flour does the starter get?")
+        assert [h.chunk_id for h in kept.nearest(query, 5)] == [h.chunk_id for h in fresh.nearest(query, 5)]
+
+    assert_fresh()
+    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 50 grams of rye flour a day."}, "s")
+    assert_fresh()
+    fake_pipeline.remove("starter")  # and added again at once: the same plain chunk ids, another version
+    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 65 grams of rye flour a day."}, "s")
+    assert_fresh()
+    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 80 grams of rye flour twice a day."}, "s")
+    assert_fresh()
+    assert "80 grams" in fake_pipeline.search("How much rye flour does the starter get?", k=1, mode="dense")[0].text
+    fake_pipeline.remove("starter")
+    fake_pipeline.remove("002_2a3384441d849c70")
+    assert_fresh()

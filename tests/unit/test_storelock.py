@@ -18,6 +18,10 @@ TRY_WRITE = textwrap.dedent(
     from rag.storelock import collection_lock
     lock = collection_lock(Path(sys.argv[1]), sys.argv[2])
     print("opened", flush=True)
+    if sys.argv[3:] == ["if-free"]:
+        with lock.writing_if_free() as free:
+            print("wrote" if free else "left for later")
+        sys.exit()
     try:
         with lock.writing():
             print("wrote")
@@ -27,9 +31,9 @@ TRY_WRITE = textwrap.dedent(
 )
 
 
-def other_process_writes(store_dir: Path, collection: str) -> str:
+def other_process_writes(store_dir: Path, collection: str, *how: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", TRY_WRITE, str(store_dir), collection], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", TRY_WRITE, str(store_dir), collection, *how], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -48,6 +52,13 @@ def test_a_collection_open_here_may_not_be_changed_by_another_process(tmp_path: 
 
 def test_a_collection_nobody_else_has_open_can_be_changed(tmp_path: Path):
     assert "wrote" in other_process_writes(tmp_path, "articles")
+
+
+def test_work_that_can_wait_is_left_for_later_without_waiting_when_the_collection_is_open(tmp_path: Path):
+    """The start-up repair's way to write: never blocks a process beside a running service."""
+    assert "wrote" in other_process_writes(tmp_path, "repair-free", "if-free")
+    collection_lock(tmp_path, "repair-held")
+    assert "left for later" in other_process_writes(tmp_path, "repair-held", "if-free")
 
 
 def rag_cli(settings, *args: str) -> subprocess.CompletedProcess:
