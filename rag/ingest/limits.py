@@ -48,6 +48,9 @@ class LimitedIndexer(Indexer):
         super().__init__(*args, **kwargs)
         self.max_chars = max_chars
 
-    def ingest_articles(self, articles: list[Article], progress: bool = False, report: IngestReport | None = None) -> IngestReport:
+    def ingest_articles(
+        self, articles: list[Article], progress: bool = False, report: IngestReport | None = None, **kwargs
+    ) -> IngestReport:
         report = report or IngestReport()
-        return super().ingest_articles(within_limit(articles, self.max_chars, report), progress=progress, report=report)
+        kept = within_limit(articles, self.max_chars, report)
+        return super().ingest_articles(kept, progress=progress, report=report, **kwargs)
