@@ -64,7 +64,7 @@ def pct(values: Sequence[float], q: float) -> float | None:
 
 def spread(values: Sequence[float], digits: int = 3) -> dict[str, float | int | None]:
     """p50, p95 and how many values they come from (a p95 of 5 values is nearly the max)."""
-    r = lambda v: None if v is None else round(v, digits)  # noqa: E731
+    r = lambda v: None if v is None else (round(v) if digits == 0 else round(v, digits))  # noqa: E731
     return {"p50": r(pct(values, 50)), "p95": r(pct(values, 95)), "n": len(values)}
 
 
@@ -306,7 +306,9 @@ def server_slots(base_url: str | None) -> int | None:
     return slots if isinstance(slots, int) and slots > 0 else None
 
 
-def starter(pipeline: Any, corpus: Path | None, questions: Sequence[str], warm_up: str, progress: bool) -> dict[str, Any]:
+def starter(
+    pipeline: Any, corpus: Path | None, questions: Sequence[str], warm_up: str, progress: bool
+) -> dict[str, Any]:
     """The plain LlamaIndex starter (see the module doc), built with `eval.baselines`."""
     from llama_index.core.query_engine import CitationQueryEngine
 
@@ -363,7 +365,7 @@ def _load_questions(opts: Options, seeds_dir: Path) -> tuple[Path, list[dict[str
     if opts.corpus is not None and not opts.corpus.exists():
         raise InvalidInput(f"--corpus {opts.corpus}: no such file or folder.")
     if opts.gold is None and opts.corpus is not None and opts.corpus.resolve() != seeds_dir.resolve():
-        raise InvalidInput("--corpus needs --gold: a JSONL of questions about those articles (one \"question\" a line).")
+        raise InvalidInput('--corpus needs --gold: a JSONL of questions about those articles (one "question" a line).')
     gold = opts.gold or SEEDS_GOLD
     try:
         rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -371,7 +373,7 @@ def _load_questions(opts: Options, seeds_dir: Path) -> tuple[Path, list[dict[str
         raise InvalidInput(f"--gold {gold}: cannot read it as JSONL ({type(e).__name__}); give a file of "
                            "{\"question\": ...} lines.") from None  # fmt: skip
     if not all(isinstance(r, dict) and isinstance(r.get("question"), str) for r in rows) or not rows:
-        raise InvalidInput(f"--gold {gold}: every line must be an object with a \"question\" string.")
+        raise InvalidInput(f'--gold {gold}: every line must be an object with a "question" string.')
     return gold, rows
 
 
@@ -478,7 +480,7 @@ def _times(value: float | None, factor: float, digits: int) -> float | None:
 
 
 def askers_list(text: str) -> tuple[int, ...]:
-    """"1,2,4" -> (1, 2, 4): positive counts, each once, in the order given."""
+    """ "1,2,4" -> (1, 2, 4): positive counts, each once, in the order given."""
     try:
         values = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
     except ValueError:
@@ -510,8 +512,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="questions to answer with the LLM, answerable ones spread over the gold set (0: no LLM)",
     )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=5, help="rounds of retrieval timing")
-    parser.add_argument("--askers", type=askers_list, default=(1, 2, 4), help="concurrent askers to measure (default 1,2,4)")
-    parser.add_argument("--corpus", type=Path, default=None, help="articles to ingest (default: the seeds); needs --gold")
+    parser.add_argument(
+        "--askers", type=askers_list, default=(1, 2, 4), help="concurrent askers to measure (default 1,2,4)"
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="articles to ingest (default: the seeds); needs --gold"
+    )
     parser.add_argument("--gold", type=Path, default=None, help="questions, JSONL (default eval/gold/seeds.jsonl)")
     parser.add_argument("--skip-starter", action="store_true", help="leave out the plain LlamaIndex starter")
     parser.add_argument(

@@ -81,15 +81,19 @@ def test_a_question_never_accounted_for_is_reported_lost() -> None:
 def _result() -> dict:
     levels = [
         bench.summarise_askers(1, 4, [bench.Outcome("answer", s) for s in (5.0, 6.0, 5.5, 7.0)], 23.5),
-        bench.summarise_askers(2, 4, [bench.Outcome("answer", s) for s in (8.0, 9.0, 9.5)] + [bench.Outcome("error", 1.0, "X: y")], 15.0),
-    ]  # fmt: skip
+        bench.summarise_askers(
+            2, 4, [bench.Outcome("answer", s) for s in (8.0, 9.0, 9.5)] + [bench.Outcome("error", 1.0, "X: y")], 15.0
+        ),
+    ]
     one = {
         "answers": 4, "errors": 0, "abstained": 1, "error_kinds": [],
         "evidence_s": bench.spread([0.12, 0.2, 0.15, 0.18]), "first_token_s": bench.spread([2.0, 2.5, 2.2]),
         "answer_s": bench.spread([5.0, 6.0, 5.5, 7.0]), "prompt_tokens": bench.spread([210, 230, 190], 0),
     }  # fmt: skip
-    starter = {"engine": "CitationQueryEngine", "answers": 4, "errors": 0, "error_kinds": [],
-               "answer_s": bench.spread([30.0, 31.0, 29.0, 40.0]), "prompt_tokens": bench.spread([1400, 1500], 0)}  # fmt: skip
+    starter = {
+        "engine": "CitationQueryEngine", "answers": 4, "errors": 0, "error_kinds": [],
+        "answer_s": bench.spread([30.0, 31.0, 29.0, 40.0]), "prompt_tokens": bench.spread([1400, 1500], 0),
+    }  # fmt: skip
     return {
         "corpus": "seeds", "gold": "eval/gold/seeds.jsonl", "questions": 4, "chunks": 58,
         "embed_raw_chunks_per_s": 16.6, "ingest_chunks_per_s": 17.1, "ingest_vs_raw": 1.03,
