@@ -338,6 +338,15 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server {name} not ready in 240 s: see {self.log_path}")
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (all threads): work per answer, which other
+        programs on a shared CPU change far less than they change wall time."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
     def rss_mb(self) -> tuple[float, float]:
         """(private, file-backed) resident MB: the model file's pages are shared by all servers."""
         try:
@@ -366,6 +375,7 @@ class Sample:
     total: float
     text: str
     timings: dict = field(default_factory=dict)
+    cpu: float = float("nan")
 
 
 def ask(port: int, body: dict, timeout: float = 300.0) -> tuple[float, float, str, dict]:
@@ -422,11 +432,13 @@ def run_interleaved(names: list[str], models, prompts, rounds: int, log_dir: Pat
                 step += 1
                 for name in live[k:] + live[:k]:
                     variant = CONFIGS[name].get("@variant", "schema")
+                    cpu0 = servers[name].cpu_s()
                     ttft, total, text, timings = ask(servers[name].port, request_body(user, variant))
-                    samples[name].append(Sample(name, i, ttft, total, text, timings))
+                    cpu = servers[name].cpu_s() - cpu0
+                    samples[name].append(Sample(name, i, ttft, total, text, timings, cpu))
                     progress(f"  r{rnd + 1} p{i} {name}: ttft {ttft:.2f}s total {total:.2f}s "
                              f"prompt_n {timings.get('prompt_n')} cache_n {timings.get('cache_n')} "
-                             f"out {timings.get('predicted_n')}")  # fmt: skip
+                             f"out {timings.get('predicted_n')} cpu {cpu:.1f}s")  # fmt: skip
                 base = med([s.total for s in samples["baseline"]])
                 for name in live:
                     if name != "baseline" and len(samples[name]) >= drop_after:
@@ -456,6 +468,7 @@ def summarise(samples: dict[str, list[Sample]], rss: dict) -> list[dict]:
             "n": len(ss),
             "ttft_s": med([s.ttft for s in ss]),
             "total_s": med([s.total for s in ss]),
+            "cpu_s": med([s.cpu for s in ss]),
             "prompt_n": med([x.get("prompt_n") for x in t]),
             "cache_n": med([x.get("cache_n") for x in t]),
             "prompt_tok_s": med([x.get("prompt_per_second") for x in t]),
@@ -469,7 +482,7 @@ def summarise(samples: dict[str, list[Sample]], rss: dict) -> list[dict]:
         })  # fmt: skip
     base = next((r for r in rows if r["config"] == "baseline"), None)
     for r in rows:
-        for k in ("ttft_s", "total_s", "gen_tok_s"):
+        for k in ("ttft_s", "total_s", "cpu_s", "gen_tok_s"):
             r[f"{k}_ratio"] = (r[k] / base[k]) if base and base[k] else None
     return rows
 
@@ -482,7 +495,7 @@ def _valid(text: str) -> bool:
 
 
 def print_table(rows: list[dict]) -> None:
-    head = (f"{'config':20} {'n':>3} {'ttft':>6} {'x':>5} {'total':>6} {'x':>5} {'pr_n':>5} {'cache':>5} "
+    head = (f"{'config':20} {'n':>3} {'ttft':>6} {'x':>5} {'total':>6} {'x':>5} {'cpu s':>6} {'x':>5} {'pr_n':>5} {'cache':>5} "
             f"{'pr t/s':>6} {'gen t/s':>7} {'x':>5} {'out':>4} {'acc':>5} {'same':>5} {'json':>5} {'anonMB':>6} {'fileMB':>6}")  # fmt: skip
     print(head)
     for r in rows:
@@ -490,7 +503,8 @@ def print_table(rows: list[dict]) -> None:
             return format(v, fmt) if isinstance(v, (int, float)) and v == v else "-"
 
         print(f"{r['config']:20} {r['n']:>3} {f(r['ttft_s'], '6.2f')} {f(r['ttft_s_ratio'], '5.2f')} "
-              f"{f(r['total_s'], '6.2f')} {f(r['total_s_ratio'], '5.2f')} {f(r['prompt_n'], '5.0f')} "
+              f"{f(r['total_s'], '6.2f')} {f(r['total_s_ratio'], '5.2f')} {f(r['cpu_s'], '6.2f')} "
+              f"{f(r['cpu_s_ratio'], '5.2f')} {f(r['prompt_n'], '5.0f')} "
               f"{f(r['cache_n'], '5.0f')} {f(r['prompt_tok_s'], '6.1f')} {f(r['gen_tok_s'], '7.1f')} "
               f"{f(r['gen_tok_s_ratio'], '5.2f')} {f(r['out_tokens'], '4.0f')} {f(r['accept'], '5.2f')} "
               f"{f(r['same_as_base'], '5.2f')} {f(r['valid_json'], '5.2f')} {f(r['rss_anon_mb'], '6.0f')} "
