@@ -238,6 +238,7 @@ CONFIGS: dict[str, dict] = {
     "compact_json": {"@variant": "compact"},
 }
 DEFAULT_CONFIGS = list(CONFIGS)
+BASE_ENV: dict[str, str] = {}  # --env: environment of every server, the baseline's included
 
 
 def baseline_params(model: str, port: int):
@@ -322,7 +323,7 @@ class ServerProcess:
         cfg = json.dumps({"model": models[0], "draft": models[1], "overrides": overrides})
         cmd = [sys.executable, "-m", "tests.benchmarks.bench_decoding", "--serve", cfg,
                "--port", str(self.port), "--parent", str(os.getpid())]  # fmt: skip
-        env = {**os.environ, **overrides.get("@env", {})}
+        env = {**os.environ, **BASE_ENV, **overrides.get("@env", {})}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         deadline = time.monotonic() + 240
@@ -559,6 +560,8 @@ def main() -> None:
     ap.add_argument("--askers", default="1,2,4")
     ap.add_argument("--drop-after", type=int, default=4, help="prompts before a slow configuration may be dropped")
     ap.add_argument("--drop-ratio", type=float, default=2.5)
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment for every server (e.g. OMP_WAIT_POLICY=PASSIVE), baseline included")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
@@ -581,6 +584,7 @@ def main() -> None:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    BASE_ENV.update(kv.split("=", 1) for kv in args.env)
     import xllamacpp as xlc
 
     models = model_paths()
@@ -588,8 +592,8 @@ def main() -> None:
     prompts = prompts[: args.prompts] + prompts[-1:]
     log_dir = Path(tempfile.mkdtemp(prefix="bench_decoding_"))
     print(f"xllamacpp {getattr(xlc, '__version__', '?')}; runtime CPU features: {xlc.get_system_info().strip()}")
-    print(f"{len(prompts) - 1} prompts, {args.rounds} rounds; server logs in {log_dir}")
-    out: dict = {"system_info": xlc.get_system_info()}
+    print(f"{len(prompts) - 1} prompts, {args.rounds} rounds; environment {BASE_ENV}; server logs in {log_dir}")
+    out: dict = {"system_info": xlc.get_system_info(), "env": BASE_ENV}
     if not args.concurrency_only:
         samples, rss, dropped = run_interleaved(names, models, prompts, args.rounds, log_dir, progress,
                                                 args.drop_after, args.drop_ratio)  # fmt: skip
