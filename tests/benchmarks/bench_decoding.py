@@ -133,15 +133,17 @@ def seed_sentences() -> list[str]:
     return sentences
 
 
-def build_prompts() -> list[tuple[str, str]]:
+def build_prompts(variant: int = 0) -> list[tuple[str, str]]:
     """(question, user message) pairs: the best-overlapping seed sentences as numbered evidence.
 
     Evidence is chosen by word overlap with the question (a stand-in for retrieval), one sentence
     of unrelated news is mixed in, and the order is shuffled with a fixed seed so the answer is not
-    always evidence [1].
+    always evidence [1]. Each `variant` orders the evidence differently: a prompt sent again must
+    be new to the server, or its RAM prompt cache (`cache_ram_mib`) restores it whole and the
+    prompt costs nothing (a real asker's question is new). The warm-up prompt (last) is fixed.
     """
     pool = seed_sentences()
-    rng = random.Random(14)
+    rng = random.Random(14 + 1000 * variant)
     prompts = []
     for i, question in enumerate([*QUESTIONS, WARMUP_QUESTION]):
         q = _words(question)
@@ -156,7 +158,8 @@ def build_prompts() -> list[tuple[str, str]]:
             if len(chosen) == 4 or words > EVIDENCE_WORD_BUDGET - 8:
                 break
         chosen.append(OTHER_NEWS[i % len(OTHER_NEWS)])
-        rng.shuffle(chosen)
+        if i < len(QUESTIONS):
+            rng.shuffle(chosen)
         evidence = "\n".join(f"[{k}] {s}" for k, s in enumerate(chosen, 1))
         prompts.append((question, f"Evidence:\n{evidence}\n\nQuestion: {question}"))
     return prompts
@@ -409,7 +412,7 @@ def p95(values: list[float]) -> float:
     return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))] if values else float("nan")
 
 
-def run_interleaved(names: list[str], models, prompts, rounds: int, log_dir: Path, progress,
+def run_interleaved(names: list[str], models, prompt_sets, rounds: int, log_dir: Path, progress,
                     drop_after: int, drop_ratio: float) -> tuple[dict[str, list[Sample]], dict, list[str]]:  # fmt: skip
     """All configurations' servers up at once (the model file's pages are shared), each prompt
     sent to each of them in turn, the order rotated per prompt: every configuration sees the
@@ -424,10 +427,10 @@ def run_interleaved(names: list[str], models, prompts, rounds: int, log_dir: Pat
             progress(f"starting {name}")
             servers[name] = ServerProcess(name, CONFIGS[name], models, log_dir)
             variant = CONFIGS[name].get("@variant", "schema")
-            ask(servers[name].port, request_body(prompts[-1][1], variant))  # prime the instruction prefix
+            ask(servers[name].port, request_body(prompt_sets[0][-1][1], variant))  # prime the instruction prefix
         step = 0
         for rnd in range(rounds):
-            for i, (_, user) in enumerate(prompts[:-1]):
+            for i, (_, user) in enumerate(prompt_sets[rnd][:-1]):
                 live = [n for n in names if n not in dropped]
                 k = step % len(live)
                 step += 1
@@ -517,7 +520,7 @@ def concurrency(models, prompts, log_dir: Path, slots: list[int], askers: list[i
     """Answers per minute and latency p50/p95 for each (n_parallel, concurrent askers), interleaved."""
     results: dict[tuple[int, int], list[float]] = {}
     elapsed: dict[tuple[int, int], float] = {}
-    users = [u for _, u in prompts[:-1]]
+    n_prompts = len(prompts) - 1
     for rnd in range(rounds):
         order = slots if rnd % 2 == 0 else slots[::-1]
         for n in order:
@@ -525,7 +528,8 @@ def concurrency(models, prompts, log_dir: Path, slots: list[int], askers: list[i
             try:
                 for _ in range(n):  # prime each slot's prompt cache
                     ask(server.port, request_body(prompts[-1][1], extra.get("@variant", "schema")))
-                for c in askers:
+                for j, c in enumerate(askers):
+                    users = [u for _, u in build_prompts(10 + j + 100 * rnd)[:n_prompts]]  # new to the cache
                     lat: list[float] = []
                     t0 = time.perf_counter()
                     with cf.ThreadPoolExecutor(c) as pool:
@@ -595,7 +599,8 @@ def main() -> None:
     print(f"{len(prompts) - 1} prompts, {args.rounds} rounds; environment {BASE_ENV}; server logs in {log_dir}")
     out: dict = {"system_info": xlc.get_system_info(), "env": BASE_ENV}
     if not args.concurrency_only:
-        samples, rss, dropped = run_interleaved(names, models, prompts, args.rounds, log_dir, progress,
+        prompt_sets = [(build_prompts(r)[: args.prompts] + prompts[-1:]) for r in range(args.rounds)]
+        samples, rss, dropped = run_interleaved(names, models, prompt_sets, args.rounds, log_dir, progress,
                                                 args.drop_after, args.drop_ratio)  # fmt: skip
         rows = summarise(samples, rss)
         print("\nmedians over rounds x prompts; x = ratio to baseline in this run (lower is faster for times)")
