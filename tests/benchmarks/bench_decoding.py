@@ -380,6 +380,7 @@ class Sample:
     text: str
     timings: dict = field(default_factory=dict)
     cpu: float = float("nan")
+    rnd: int = 0
 
 
 def ask(port: int, body: dict, timeout: float = 300.0) -> tuple[float, float, str, dict]:
@@ -439,7 +440,7 @@ def run_interleaved(names: list[str], models, prompt_sets, rounds: int, log_dir:
                     cpu0 = servers[name].cpu_s()
                     ttft, total, text, timings = ask(servers[name].port, request_body(user, variant))
                     cpu = servers[name].cpu_s() - cpu0
-                    samples[name].append(Sample(name, i, ttft, total, text, timings, cpu))
+                    samples[name].append(Sample(name, i, ttft, total, text, timings, cpu, rnd))
                     progress(f"  r{rnd + 1} p{i} {name}: ttft {ttft:.2f}s total {total:.2f}s "
                              f"prompt_n {timings.get('prompt_n')} cache_n {timings.get('cache_n')} "
                              f"out {timings.get('predicted_n')} cpu {cpu:.1f}s")  # fmt: skip
@@ -461,7 +462,7 @@ def run_interleaved(names: list[str], models, prompt_sets, rounds: int, log_dir:
 
 
 def summarise(samples: dict[str, list[Sample]], rss: dict) -> list[dict]:
-    base_text = {s.prompt: s.text for s in samples.get("baseline", [])}
+    base_text = {(s.rnd, s.prompt): s.text for s in samples.get("baseline", [])}
     rows = []
     for name, ss in samples.items():
         t = [s.timings for s in ss]
@@ -479,7 +480,7 @@ def summarise(samples: dict[str, list[Sample]], rss: dict) -> list[dict]:
             "gen_tok_s": med([x.get("predicted_per_second") for x in t]),
             "out_tokens": med([x.get("predicted_n") for x in t]),
             "accept": (accepted / drafted) if drafted else None,
-            "same_as_base": (sum(s.text == base_text.get(s.prompt) for s in ss) / len(ss)) if base_text else None,
+            "same_as_base": (sum(s.text == base_text.get((s.rnd, s.prompt)) for s in ss) / len(ss)) if base_text else None,
             "valid_json": sum(_valid(s.text) for s in ss) / len(ss),
             "rss_anon_mb": rss.get(name, (0.0, 0.0))[0],
             "rss_file_mb": rss.get(name, (0.0, 0.0))[1],
@@ -609,7 +610,7 @@ def main() -> None:
             print(f"dropped after {args.drop_after} prompts (median total > {args.drop_ratio}x baseline): {dropped}")
         out["configs"] = rows
         out["dropped"] = dropped
-        out["answers"] = {n: [s.text for s in ss[: len(prompts) - 1]] for n, ss in samples.items()}
+        out["samples"] = {n: [vars(s) for s in ss] for n, ss in samples.items()}
     if args.concurrency or args.concurrency_only:
         slots = [int(x) for x in args.slots.split(",")]
         askers = [int(x) for x in args.askers.split(",")]
