@@ -13,13 +13,16 @@ tokens that mostly copy words from the evidence.
 
 Each configuration is a set of `xllamacpp.CommonParams` fields over today's parameters (those of
 `rag/llm/serve.py`), served by a child process of this script (`--serve`). Configurations are
-interleaved A/B: every round starts each configuration's server in turn (the order reversed on odd
-rounds, so slow drift of a shared CPU falls on all alike), primes its prompt cache with one request,
-then sends every prompt once. Reported per configuration: medians of time to first token, total
-time, prompt tokens actually evaluated (the server's `timings.prompt_n`; `cache_n` were reused),
+interleaved A/B: all servers of a run stay up (the model file's pages are shared, ~0.9 GB private
+memory each), each primed with one request, then every prompt goes to every server in turn, the
+order rotated per prompt, so a shared CPU's ups and downs fall on all alike. Each round orders the
+evidence anew (a prompt seen before would be restored whole from the server's RAM cache). Reported
+per configuration: medians of time to first token, total time, CPU seconds of the server per
+answer, prompt tokens actually evaluated (the server's `timings.prompt_n`; `cache_n` were reused),
 prompt and generation tok/s, drafted/accepted tokens, whether the answer is the baseline's
-(greedy decoding: speculative decoding must not change it), the server's RSS; and the ratio of each
-median to the baseline's in the same run.
+(greedy decoding: speculative decoding should not change it), the server's RSS; and the ratio of
+each median to the baseline's in the same run. `--env OMP_WAIT_POLICY=PASSIVE` sets an environment
+for every server; see docs/decoding.md for the figures and what to adopt.
 
 Concurrency (`--concurrency`): servers with n_parallel 1, 2 and 4 slots (continuous batching) answer
 the prompts with 1, 2 and 4 concurrent askers: answers per minute and p50/p95 latency.
