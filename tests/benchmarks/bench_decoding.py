@@ -1,7 +1,7 @@
 """Decoding benchmark of the local model server (not a test; timings never decide one).
 
     python -m tests.benchmarks.bench_decoding                      # all configurations, 2 rounds
-    python -m tests.benchmarks.bench_decoding --configs baseline,draft_n8 --rounds 3
+    python -m tests.benchmarks.bench_decoding --configs baseline,flash_attn_off,draft_n3 --rounds 3
     python -m tests.benchmarks.bench_decoding --concurrency-only   # n_parallel 1/2/4 at 1/2/4 askers
     python -m tests.benchmarks.bench_decoding --list               # the configurations and what they set
 
