@@ -597,7 +597,7 @@ def main() -> None:
     BASE_ENV.update(kv.split("=", 1) for kv in args.env)
     import xllamacpp as xlc
 
-    used = [CONFIGS[n] for n in names] + [CONFIGS[args.concurrency_config]]
+    used = ([] if args.concurrency_only else [CONFIGS[n] for n in names]) + [CONFIGS[args.concurrency_config]]
     models = model_paths(any(DRAFT in o.values() for o in used))
     prompts = build_prompts()
     prompts = prompts[: args.prompts] + prompts[-1:]
