@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     llm_model: str | None = None  # RAG_LLM_MODEL; defaults per backend (see `llm_model_name`)
     local_model: LocalModelName = "qwen2.5-coder-1.5b"
     llm_threads: int = Field(default=2, ge=1)
-    llm_context: int = Field(default=4096, ge=512)
+    llm_context: int = Field(default=12288, ge=512)  # shared by the slots: 3,072 tokens each with 4
+    llm_slots: int = Field(default=4, ge=1, le=16)  # local model: requests answered at once (continuous batching)
     llm_port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free loopback port
     llm_timeout_s: float = Field(default=120.0, gt=0)
     max_answer_tokens: int = Field(default=120, ge=1)

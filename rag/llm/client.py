@@ -40,7 +40,8 @@ class ChatLLM:
         if settings.use_local_llm:
             if local_base_url is None:
                 raise ValueError("a local LLM needs the base URL of its running server")
-            return cls(local_base_url, "local", settings.llm_model_name, settings.llm_timeout_s, settings.max_answer_tokens, 1)
+            return cls(local_base_url, "local", settings.llm_model_name, settings.llm_timeout_s, settings.max_answer_tokens,
+                       settings.llm_slots)  # fmt: skip
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         return cls(
             settings.openai_base_url or "https://api.openai.com/v1",

@@ -209,6 +209,7 @@ class LocalLLMServer:
             "--port", str(self.port),
             "--threads", str(self.settings.llm_threads),
             "--context", str(self.settings.llm_context),
+            "--slots", str(self.settings.llm_slots),
             "--alias", self.spec.name,
             "--parent", str(os.getpid()),
         ]  # fmt: skip
