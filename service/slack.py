@@ -48,7 +48,6 @@ from service.slack_blocks import (
     fallback_text,
 )
 from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
-from service.streaming import answer_items
 
 log = logging.getLogger(__name__)
 
@@ -230,20 +229,45 @@ class SlackBot:
 
     async def _answer(self, client: AsyncWebClient, channel: str, ts: str, history: list[Message], asked: str) -> Answer:
         """Through the same admission gate as HTTP; the placeholder shows the best evidence
-        as soon as it is found, before the model writes."""
+        as soon as it is found, before the model writes. The pipeline runs in one worker
+        thread (plain asyncio, as the bot's tasks live outside any request)."""
         gate, metrics = self._admission()
         ticket = gate.admit()  # QueueFull is a RagError: the user is told to try again shortly
-        answer = None
-        async for item in answer_items(self.pipeline, ticket, metrics, clean_question(asked), history=history):
-            if isinstance(item, list) and item:
-                try:
-                    await client.chat_update(channel=channel, ts=ts, text=evidence_text(item))
-                except SlackApiError as e:
-                    log.warning("could not show the evidence in %s: %s", channel, e.response.get("error"))
-            elif isinstance(item, Answer):
-                answer = item
+        loop = asyncio.get_running_loop()
+        shown: list[asyncio.Future] = []
+
+        def show(evidence: list) -> None:
+            text = evidence_text(evidence)
+            shown.append(asyncio.run_coroutine_threadsafe(self._update(client, channel, ts, text), loop))
+
+        def work() -> Answer | None:
+            question = clean_question(asked)
+            if history:
+                question = self.pipeline.condense(history, question)
+            answer = None
+            for item in self.pipeline.stream(question, evidence=True):
+                if isinstance(item, list) and item:
+                    show(item)
+                elif isinstance(item, Answer):
+                    answer = item
+            return answer
+
+        try:
+            async with ticket.turn():
+                answer = await asyncio.to_thread(work)
+        finally:
+            ticket.release()
+        for update in shown:  # the evidence goes up before the answer replaces it, never after
+            await asyncio.wrap_future(update)
         assert answer is not None, "the pipeline ended without an answer"
+        metrics.observe_answer(answer)
         return answer
+
+    async def _update(self, client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
+        try:
+            await client.chat_update(channel=channel, ts=ts, text=text)
+        except SlackApiError as e:
+            log.warning("could not show the evidence in %s: %s", channel, e.response.get("error"))
 
     async def history(
         self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None

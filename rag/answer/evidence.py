@@ -35,10 +35,14 @@ _INSTRUCTION = re.compile(
 )
 
 
-def instruction_like(text: str) -> bool:
-    """Whether a sentence reads as an instruction to a model rather than reporting (see above).
-    Such sentences are never evidence: article text is data."""
-    return bool(_INSTRUCTION.search(text))  # share of the passage's fused retrieval score in a sentence's score
+_ROLE_BEFORE = re.compile(r"(?:system|assistant|user|developer|human|ai|model)\s*:\s*$", re.IGNORECASE)
+
+
+def instruction_like(text: str, before: str = "") -> bool:
+    """Whether a sentence reads as an instruction to a model rather than reporting (see above),
+    or follows a role prefix that the sentence splitter cut off (`before`: the text just
+    before it). Such sentences are never evidence: article text is data."""
+    return bool(_INSTRUCTION.search(text) or _ROLE_BEFORE.search(before))  # share of the passage's fused retrieval score in a sentence's score
 _OPENS_MID_THOUGHT = {"PRON", "CCONJ"}
 
 
@@ -67,7 +71,7 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for i, (p, doc) in enumerate(zip(passages, docs)):
         for s in sentences(p.text):
-            if not re.search(r"[A-Za-z0-9]", s.text) or instruction_like(s.text):
+            if not re.search(r"[A-Za-z0-9]", s.text) or instruction_like(s.text, p.text[max(0, s.start - 40) : s.start]):
                 continue
             span = doc.char_span(s.start, s.end, alignment_mode="expand")
             toks = list(span) if span is not None else []
