@@ -42,7 +42,7 @@ def test_mention_gets_a_real_answer_with_sources(real_pipeline: Pipeline, slack_
             mine = [
                 m for m in slack_api.messages["C0E2E001"] if m.get("thread_ts") == message["ts"] and m.get("bot_id")
             ]
-            return mine[0] if mine and mine[0]["text"] != WORKING else None
+            return mine[0] if mine and not mine[0]["text"].startswith(WORKING) else None  # past the evidence preview
 
         reply = slack_api.wait_for(answered, timeout=240, what="the real model's answer")
     blocks = json.dumps(reply["blocks"], ensure_ascii=False)  # type: ignore[index]
