@@ -108,12 +108,14 @@ class Answerer:
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        kept, unsupported = self._checked(drafts or [], q, shown, abbreviations)
+        surroundings = {p.chunk_id: f"{p.title} {p.text}" for p in everything}
+        kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):
             # Nothing the model wrote holds (or it found nothing, though an evidence sentence gives
             # a value of the kind asked right next to the question's words): quote what answers.
-            found = self._quote(q, shown, abbreviations, check.MIN_FOCUS_QUOTED if drafts else check.MIN_FOCUS_OVERRULED)
+            floor = check.MIN_FOCUS_QUOTED if drafts else check.MIN_FOCUS_OVERRULED
+            found = self._quote(q, shown, abbreviations, floor, surroundings)
             if found:
                 kept, quoted = [found], True
         if not kept:
@@ -127,8 +129,9 @@ class Answerer:
         return answer
 
     def _checked(
-        self, drafts: list[Draft], q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str]
-    ) -> tuple[list[AnswerSentence], list[str]]:
+        self, drafts: list[Draft], q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str],
+        surroundings: dict[str, str],
+    ) -> tuple[list[AnswerSentence], list[str]]:  # fmt: skip
         by_id = {e.id: e for e in shown}
         context = {
             e.id: prev for prev, e in zip(shown, shown[1:])
@@ -143,7 +146,7 @@ class Answerer:
                 continue
             seen.add(text.lower())
             cited = [by_id[i] for i in draft.evidence if i in by_id]
-            verdict = check.check(text, cited, shown, q, abbreviations, context)
+            verdict = check.check(text, cited, shown, q, abbreviations, context, surroundings)
             if verdict.ok:
                 kept.append(AnswerSentence(text=_sentence(text), evidence=verdict.evidence or []))
             else:
@@ -151,11 +154,14 @@ class Answerer:
         return kept, unsupported
 
     def _quote(
-        self, q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str], min_focus: float
-    ) -> AnswerSentence | None:
+        self, q: Question, shown: list[EvidenceSentence], abbreviations: dict[str, str], min_focus: float,
+        surroundings: dict[str, str],
+    ) -> AnswerSentence | None:  # fmt: skip
         """The best-scored evidence sentence that answers the question by itself, quoted."""
         for e in sorted(shown, key=lambda e: -e.score):
-            if not check.looping(e.text) and not check.answers(e.text, [e], q, abbreviations, min_focus):
+            if check.looping(e.text) or not check.about_the_subject([e], q, abbreviations, surroundings):
+                continue
+            if not check.answers(e.text, [e], q, abbreviations, min_focus):
                 return AnswerSentence(text=_sentence(e.text), evidence=[e.id], kind="quote")
         return None
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import Question, terms
-from rag.nlp.names import mentions, name_in, same_name
+from rag.nlp.names import mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import fold
 from rag.nlp.values import amounts, date_spans, same_date
 from rag.schema import EvidenceSentence
 
 MIN_COVERAGE = 0.5
-MAX_HOPS = 3
+MAX_HOPS = 4
 MIN_FOCUS = 1 / 3
 MIN_FOCUS_QUOTED = 0.5  # a quoted evidence sentence must be about the question by itself
 MIN_FOCUS_OVERRULED = 2 / 3  # and more so when the model found no answer in the evidence
@@ -197,14 +197,14 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
 
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
     """Whether a sentence speaks of the relation the question asks about: it has the
-    question's main verb ("won" for "Who won the final?"), or all but one of the question's
-    words and at least two ("nine civilians were killed when a drone hit a minibus" for "How
-    many civilians died when a drone hit a minibus?"): a sentence that only shares the
-    topic ("the final was played in Paris") does not."""
+    question's main verb ("won" for "Who won the final?"), or at least two and half of the
+    question's words ("nine civilians were killed when a drone hit a minibus" for "How many
+    civilians died when a drone hit a minibus?"): a sentence that only shares the topic
+    ("the final was played in Paris") does not."""
     if not question.verb or question.verb in sentence_terms:
         return True
     shared = len(question.focus & sentence_terms)
-    return shared >= 2 and shared >= len(question.focus) - 1
+    return shared >= 2 and shared >= len(question.focus) / 2
 
 
 def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> bool:
@@ -252,8 +252,26 @@ def answers(
     return ""
 
 
+def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],
+                      surroundings: dict[str, str]) -> bool:  # fmt: skip
+    """Whether the evidence is about what the question names: at least half of the question's
+    names (one at least) occur, in any allowed form, in the cited sentences' passages or
+    article titles (`surroundings`: chunk id -> title and passage text). A sentence about
+    another story ("the project is led by ..." in an article on trains) does not answer a
+    question about a telescope project, however well its words fit."""
+    if not question.names:
+        return True
+    text = " ".join(surroundings.get(e.chunk_id, e.text) for e in evidence)
+    named = mentions(parse(text))
+    found = sum(
+        1 for n in question.names if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named)
+    )
+    return found >= max(1, len(question.names) / 2)
+
+
 def check(text: str, cited: list[EvidenceSentence], shown: list[EvidenceSentence], question: Question,
-          abbreviations: dict[str, str], context: dict[int, EvidenceSentence]) -> Verdict:  # fmt: skip
+          abbreviations: dict[str, str], context: dict[int, EvidenceSentence],
+          surroundings: dict[str, str] | None = None) -> Verdict:  # fmt: skip
     """Keep (with the evidence ids that back it), re-point, or drop one draft sentence.
     `context` gives, for an evidence id, the sentence before it in its article, when shown."""
     if not re.search(r"[A-Za-z0-9]", text):
@@ -273,6 +291,9 @@ def check(text: str, cited: list[EvidenceSentence], shown: list[EvidenceSentence
         if why:
             if evs is cited:
                 reason = why
+            continue
+        if surroundings is not None and not about_the_subject(evs, question, abbreviations, surroundings):
+            reason = "its evidence is about another story than the one the question names"
             continue
         off = answers(text, with_context(evs), question, abbreviations)
         if off:

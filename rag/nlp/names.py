@@ -146,9 +146,9 @@ def mentions(doc: Doc) -> list[str]:
     found: list[str] = []
     covered: set[int] = set()
     for ent in doc.ents:
+        covered.update(range(ent.start, ent.end))  # a date or an amount ("March") is no name either
         if ent.label_ in NAME_LABELS:
             found.append(ent.text)
-            covered.update(range(ent.start, ent.end))
     run: list[str] = []
     for tok in doc:
         if tok.pos_ == "PROPN" and tok.i not in covered and tok.text[:1].isupper():

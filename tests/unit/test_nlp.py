@@ -182,3 +182,22 @@ def test_a_role_prefix_cut_off_by_the_splitter_still_marks_the_sentence():
     found = sentences(text)
     flags = [instruction_like(s.text, text[max(0, s.start - 40) : s.start]) for s in found]
     assert flags[:2] == [True, True] and flags[-1] is False
+
+
+def test_evidence_from_another_story_does_not_answer_a_question_that_names_its_subject():
+    from rag.answer.check import about_the_subject
+
+    science = Question.read("Who leads the Event Horizon Telescope project?")
+    trains = ev("The project is led by CRRC Qingdao Sifang, one of three bullet-train makers.")
+    assert not about_the_subject([trains], science, {}, {"d1#0": "Bullet trains for export. " + trains.text})
+    telescope = ev("The project is led by Shep Doeleman.")
+    assert about_the_subject([telescope], science, {}, {"d1#0": "Event Horizon Telescope images a black hole. " + telescope.text})
+    crime = Question.read("Who is the spokesman of Ghana's president?")
+    congo = ev("Charles Bambara, spokesman for the MONUSCO mission, said the two went missing.")
+    assert not about_the_subject([congo], crime, {}, {"d1#0": "Two UN experts missing in DR Congo. " + congo.text})
+
+
+def test_a_month_in_a_question_is_a_date_not_a_name():
+    assert not any("January" in n for n in Question.read("What high did bitcoin reach in early January?").names)
+    fed = Question.read("Who voted against the Federal Reserve's March rate increase?").names
+    assert any("Federal Reserve" in n for n in fed) and not any("March" in n for n in fed)
