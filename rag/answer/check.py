@@ -36,6 +36,7 @@ from rag.schema import EvidenceSentence
 
 MIN_COVERAGE = 0.5
 MAX_HOPS = 4
+CLOSE_HOPS = 1  # a value that modifies a word of the question, or is modified by it
 MIN_FOCUS = 1 / 3
 MIN_FOCUS_QUOTED = 0.5  # a quoted evidence sentence must be about the question by itself
 MIN_FOCUS_OVERRULED = 2 / 3  # and more so when the model found no answer in the evidence
@@ -146,9 +147,10 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
     elif kind == "date":
         groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
     elif kind in ("name", "place"):
-        labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else None
+        # "Who" is answered by a person or an organisation; a place or a people is where or whose.
+        labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
         for ent in doc.ents:
-            if (labels is None and ent.label_ in ("PERSON", "ORG", "NORP", "GPE")) or (labels and ent.label_ in labels):
+            if ent.label_ in labels:
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
         if not groups:
@@ -203,22 +205,26 @@ def states_relation(sentence_terms: set[str], question: Question) -> bool:
     ("the final was played in Paris") does not."""
     if not question.verb or question.verb in sentence_terms:
         return True
-    shared = len(question.focus & sentence_terms)
-    return shared >= 2 and shared >= len(question.focus) / 2
+    plain = question.focus - question.name_terms or question.focus  # names locate the story, not the relation
+    shared = len(plain & sentence_terms)
+    return shared >= 2 and shared >= len(plain) / 2
 
 
 def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> bool:
     """Whether a value the claim gives is, in some evidence sentence, the value of the kind
-    asked that stands nearest to the question's words, within `MAX_HOPS` dependency links."""
+    asked that stands nearest to the question's words: within `MAX_HOPS` dependency links in
+    a sentence that `states_relation`, within `CLOSE_HOPS` in any other ("Kremlin spokesman
+    Dmitry Peskov" names the spokesman whatever the sentence goes on to say)."""
     claim_values = value_tokens(claim, question, abbreviations)
     if not claim_values:
         return False
     for e in evidence:
         ev = parse(e.text)
         focus = focus_tokens(ev, question)
-        if not focus or not states_relation(terms(ev), question):
+        if not focus:
             continue
-        distances = [(g, _hops(g, focus, MAX_HOPS)) for g in value_tokens(ev, question, abbreviations)]
+        limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
+        distances = [(g, _hops(g, focus, limit)) for g in value_tokens(ev, question, abbreviations)]
         near = [(g, d) for g, d in distances if d is not None]
         if not near:
             continue

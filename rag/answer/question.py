@@ -66,6 +66,11 @@ class Question:
     names: list[str] = field(default_factory=list)  # names it mentions
     verb: str | None = None  # stem of its main verb, the relation asked about ("won", "led"), unless light
 
+    @property
+    def name_terms(self) -> set[str]:
+        """The focus stems that come from the names it mentions."""
+        return {t for n in self.names for t in terms(parse(n))}
+
     @classmethod
     def read(cls, text: str) -> Question:
         doc = parse(text)
