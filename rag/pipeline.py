@@ -115,6 +115,7 @@ class Pipeline:
         self._closing.set()
         if self.local_llm:
             self.local_llm.stop()
+        self.store.close()
 
     def __enter__(self) -> Pipeline:
         return self

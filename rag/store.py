@@ -200,6 +200,16 @@ class ChromaStore:
 
     # --- writing -----------------------------------------------------------------
 
+
+    def close(self) -> None:
+        """Release the Chroma client (an embedded store's system stops when its last client
+        goes: its indexes leave memory)."""
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing twice, or a server already gone
+                pass
     def writing(self) -> AbstractContextManager:
         """Exclusive use of an embedded collection while writing (a Chroma server needs none)."""
         return self._lock.writing() if self._lock else nullcontext()
