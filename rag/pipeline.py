@@ -91,7 +91,7 @@ class Pipeline:
 
     @property
     def answerer(self) -> Answerer:
-        return Answerer(self.llm, self.settings, known=self.keyword.knows)
+        return Answerer(self.llm, self.settings)
 
     def llm_ready(self) -> bool:
         if self._llm is None:

@@ -11,14 +11,15 @@ name the exact sentences behind them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from rag.answer import check, conflicts, evidence, prompts
 from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
 from rag.answer.short import in_source, tighten
 from rag.llm.client import ChatLLM, Completion
-from rag.nlp.names import defined_abbreviations, name_in, short_form_of
+from rag.nlp.names import defined_abbreviations, mentions, name_in, short_form_of
+from rag.nlp.parse import parse
 from rag.schema import (
     Answer,
     AnswerSentence,
@@ -37,10 +38,9 @@ ABSTAIN_TEXT = "The articles don't say."
 
 
 class Answerer:
-    def __init__(self, llm: ChatLLM, settings: Settings, known: Callable[[str], bool] = lambda word: True) -> None:
+    def __init__(self, llm: ChatLLM, settings: Settings) -> None:
         self.llm = llm
         self.settings = settings
-        self.known = known  # whether a word occurs anywhere in the corpus
 
     def precheck(self, question: Question, passages: list[Passage], abbreviations: dict[str, str]) -> str | None:
         """A reason to abstain without asking the model, or None: no passage, none similar
@@ -51,9 +51,6 @@ class Answerer:
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
         text = " ".join(p.text for p in passages)
-        from rag.nlp.names import mentions
-        from rag.nlp.parse import parse
-
         named = mentions(parse(text))
         missing = [
             n for n in question.names
