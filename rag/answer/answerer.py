@@ -19,7 +19,7 @@ from rag.answer.question import Question
 from rag.answer.short import in_source, tighten
 from rag.llm.client import ChatLLM, Completion
 from rag.nlp.names import defined_abbreviations, mentions, name_in, short_form_of
-from rag.nlp.parse import parse
+from rag.nlp.parse import parse_many
 from rag.schema import (
     Answer,
     AnswerSentence,
@@ -51,7 +51,7 @@ class Answerer:
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
         text = " ".join(p.text for p in passages)
-        named = mentions(parse(text))
+        named = [n for doc in parse_many([p.text for p in passages]) for n in mentions(doc)]  # parses cached per passage
         missing = [
             n for n in question.names
             if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)

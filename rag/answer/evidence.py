@@ -126,28 +126,18 @@ def select(question: Question, passages: list[Passage], max_sentences: int, max_
     for i, p in enumerate(passages):
         first_rank.setdefault(p.doc_id, i)
     order = sorted(chosen, key=lambda j: (first_rank[passages[found[j].passage].doc_id], found[j].start))
-    evidence = []
-    for n, j in enumerate(order, 1):
-        c, p = found[j], passages[found[j].passage]
-        evidence.append(
-            EvidenceSentence(
-                id=n, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=c.text, start=c.start, end=c.end,
-                score=round(c.score, 4), url=p.url, published_at=p.published_at,
-            )  # fmt: skip
-        )
-    return evidence
+    return [_evidence(n, found[j], passages) for n, j in enumerate(order, 1)]
 
 
 def pool(passages: list[Passage]) -> list[EvidenceSentence]:
     """Every sentence of the passages as unnumbered evidence (id 0): what checks may read
     beyond what the model was shown (other reports of the same point, for conflicts)."""
-    out = []
-    for c in candidates(passages):
-        p = passages[c.passage]
-        out.append(
-            EvidenceSentence(
-                id=0, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=c.text, start=c.start, end=c.end,
-                score=0.0, url=p.url, published_at=p.published_at,
-            )  # fmt: skip
-        )
-    return out
+    return [_evidence(0, c, passages) for c in candidates(passages)]
+
+
+def _evidence(n: int, c: Candidate, passages: list[Passage]) -> EvidenceSentence:
+    p = passages[c.passage]
+    return EvidenceSentence(
+        id=n, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=c.text, start=c.start, end=c.end,
+        score=round(c.score, 4), url=p.url, published_at=p.published_at,
+    )  # fmt: skip
