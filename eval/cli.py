@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval import runner
+from eval.replay import ReplayLLM
 from eval.report import compare, load_summary, write_report
 from eval.squad import load_articles, load_squad, sample_questions
 from rag.pipeline import Pipeline
@@ -66,6 +67,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--collection", default=None, help=f"collection (default {GOLD_COLLECTION} / {runner.SQUAD_COLLECTION})"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--replay", type=Path, default=None, metavar="DIR",
+                        help="keep the model's replies in DIR and reuse them for the same request (tuning the checks)")
     parser.set_defaults(func=_exit_with)
 
 
@@ -97,6 +100,14 @@ def corpus_collection(gold_path: Path) -> str:
     return f"eval_{stem}"[:63]
 
 
+def replay(pipeline: Pipeline, args: argparse.Namespace) -> None:
+    """With --replay DIR, the model's replies are kept in DIR and replayed (`eval.replay`)."""
+    if getattr(args, "replay", None) is None:
+        return
+    s = pipeline.settings
+    pipeline.wrap_llm(lambda start: ReplayLLM(start, args.replay, s.llm_model_name, s.llm_slots))
+
+
 def run_gold(args: argparse.Namespace, settings: Settings) -> int:
     gold = runner.load_gold(args.gold)[:: max(args.stride, 1)][: args.limit or None]
     corpus = getattr(args, "corpus", None)
@@ -111,6 +122,7 @@ def run_gold(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update=update)
     k = args.k or settings.top_k
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
+        replay(pipeline, args)
         if corpus is not None:
             try:
                 report = runner.ingest_corpus(pipeline, corpus, gold)
@@ -177,6 +189,7 @@ def run_squad(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"collection": collection, "auto_seed": False})
     k = args.k or 5
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
+        replay(pipeline, args)
         runner.ingest_squad(pipeline, articles, progress=not args.quiet)
         result = runner.run_squad(
             pipeline, questions, k, bm25=args.bm25, progress=not args.quiet, answer=not args.retrieval_only

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.answer import prompts
@@ -81,13 +81,22 @@ class Pipeline:
         """The chat model; a local one is started (assembled first if need be) on first use."""
         with self._llm_lock:
             if self._llm is None:
-                base_url = None
-                if self.settings.use_local_llm:
-                    self.local_llm = LocalLLMServer(self.settings)
-                    self.local_llm.start(progress=self.progress)
-                    base_url = self.local_llm.base_url
-                self._llm = ChatLLM.from_settings(self.settings, base_url)
+                self._llm = self._start_llm()
             return self._llm
+
+    def _start_llm(self) -> ChatLLM:
+        base_url = None
+        if self.settings.use_local_llm:
+            self.local_llm = LocalLLMServer(self.settings)
+            self.local_llm.start(progress=self.progress)
+            base_url = self.local_llm.base_url
+        return ChatLLM.from_settings(self.settings, base_url)
+
+    def wrap_llm(self, wrapper: Callable[[Callable[[], ChatLLM]], ChatLLM]) -> None:
+        """Put a layer between the pipeline and its model (the eval suite's replay of kept
+        replies): `wrapper` gets the function that starts the real model, to call when needed."""
+        with self._llm_lock:
+            self._llm = wrapper(self._start_llm)
 
     @property
     def answerer(self) -> Answerer:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     llm_port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free loopback port
     llm_timeout_s: float = Field(default=120.0, gt=0)
     max_answer_tokens: int = Field(default=120, ge=1)
+    # A folder of prompt files (`answer_system.txt`, ...) that take the place of the packaged ones.
+    prompts_dir: Path | None = None
     stream_tokens: bool = True  # stream from the LLM (gives time to first token)
 
     # Embeddings: local ONNX MiniLM by default; OpenAI embeddings by setting.
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
     # Passages ranked after the top k, read only for disagreeing reports.
     conflict_candidates: int = Field(default=4, ge=0)
     evidence_sentences: int = Field(default=6, ge=1, le=40)  # evidence sentences shown to the model, at most
-    evidence_words: int = Field(default=120, ge=10, le=2000)  # and at most this many words of them
+    evidence_words: int = Field(default=100, ge=10, le=2000)  # and at most this many words of them
     rrf_k: int = Field(default=60, ge=1)
     near_duplicate: float = Field(default=0.85, gt=0, le=1)  # cosine at which two passages count as the same text
     # Below this, and with no keyword hit, abstain without asking the LLM.
