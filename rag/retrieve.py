@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import numpy as np
@@ -295,5 +296,14 @@ class HybridRetriever:
             dense_score=round(c.hit.cosine, 4),
             keyword_score=round(c.keyword, 4) if c.keyword is not None else None,
             url=m.get("url") or None,
+            published_at=published(m),
             also_in=c.collapsed,
         )
+
+
+def published(metadata: dict) -> datetime | None:
+    """The article's date from a chunk's metadata (`published_ts`, seconds; -1 when unknown)."""
+    ts = metadata.get("published_ts")
+    if ts is None or int(ts) == -1:
+        return None
+    return datetime.fromtimestamp(int(ts), tz=timezone.utc)

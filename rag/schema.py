@@ -111,6 +111,7 @@ class ConflictClaim(BaseModel):
     marker: int
     doc_id: str
     quote: str  # the words in that passage that state this side
+    published_at: datetime | None = None  # the date of the article that states it, when known
 
 
 class Conflict(BaseModel):

@@ -166,49 +166,16 @@ class Answerer:
         self, q: Question, kept: list[AnswerSentence], findings: list[conflicts.Finding], shown: list[EvidenceSentence],
         everything: list[Passage], completion: Completion, timings: Timings, unsupported: list[str], quoted: bool,
     ) -> Answer:  # fmt: skip
-        """Number the citations in the order the answer first cites them; one citation per
-        passage, naming the exact sentences of it that back the answer."""
-        chunk_of = {p.chunk_id: p for p in everything}
-        marker: dict[str, int] = {}
-        spans: dict[str, list[EvidenceSentence]] = {}
-
-        def cite(e: EvidenceSentence) -> int:
-            n = marker.setdefault(e.chunk_id, len(marker) + 1)
-            if all((s.start, s.end) != (e.start, e.end) for s in spans.setdefault(e.chunk_id, [])):
-                spans[e.chunk_id].append(e)
-            return n
-
+        markers = _Markers()
         by_id = {e.id: e for e in shown}
         for s in kept:
-            s.markers = list(dict.fromkeys(cite(by_id[i]) for i in s.evidence))
-        records = []
-        for f in findings:
-            parts = []
-            claims = []
-            for e, words in f.sides:
-                n = cite(e)
-                parts.append(f'"{words}" [{n}]')
-                claims.append(ConflictClaim(marker=n, doc_id=e.doc_id, quote=words))
-            kept.append(AnswerSentence(text=f"The reports differ on {f.about}: {'; '.join(parts)}.", kind="conflict",
-                                       markers=[c.marker for c in claims]))  # fmt: skip
-            records.append(Conflict(about=f.about, claims=claims))
-        citations = []
-        for chunk_id, n in marker.items():
-            p = chunk_of.get(chunk_id)
-            sentences = [CitedSentence(evidence_id=e.id, doc_id=e.doc_id, start=e.start, end=e.end, text=e.text)
-                         for e in spans[chunk_id]]  # fmt: skip
-            if p is None:  # a sentence from the pool always comes from a retrieved passage
-                continue
-            citations.append(
-                Citation(
-                    marker=n, doc_id=p.doc_id, title=p.title, chunk_id=p.chunk_id, start=p.start, end=p.end,
-                    text=p.text, score=p.score, url=p.url, sentences=sentences, published_at=p.published_at,
-                )  # fmt: skip
-            )
+            s.markers = list(dict.fromkeys(markers.cite(by_id[i]) for i in s.evidence))
+        records = [_conflict(f, markers) for f in findings]
+        kept += [_conflict_sentence(r) for r in records]
         return Answer(
             answer=" ".join(render(s) for s in kept),
             abstained=False,
-            citations=sorted(citations, key=lambda c: c.marker),
+            citations=markers.citations(everything),
             conflicts=records,
             model=self.llm.model,
             timings=timings,
@@ -257,6 +224,59 @@ class Answerer:
             ),
             evidence=shown or [],
         )
+
+
+class _Markers:
+    """Citation numbers in the order the answer first cites them: one per passage, naming the
+    exact sentences of it that back the answer."""
+
+    def __init__(self) -> None:
+        self.marker: dict[str, int] = {}
+        self.spans: dict[str, list[EvidenceSentence]] = {}
+
+    def cite(self, e: EvidenceSentence) -> int:
+        n = self.marker.setdefault(e.chunk_id, len(self.marker) + 1)
+        if all((s.start, s.end) != (e.start, e.end) for s in self.spans.setdefault(e.chunk_id, [])):
+            self.spans[e.chunk_id].append(e)
+        return n
+
+    def citations(self, everything: list[Passage]) -> list[Citation]:
+        chunk_of = {p.chunk_id: p for p in everything}
+        found = []
+        for chunk_id, n in self.marker.items():
+            p = chunk_of.get(chunk_id)
+            if p is None:  # a sentence from the pool always comes from a retrieved passage
+                continue
+            sentences = [CitedSentence(evidence_id=e.id, doc_id=e.doc_id, start=e.start, end=e.end, text=e.text)
+                         for e in self.spans[chunk_id]]  # fmt: skip
+            found.append(Citation(
+                marker=n, doc_id=p.doc_id, title=p.title, chunk_id=p.chunk_id, start=p.start, end=p.end, text=p.text,
+                score=p.score, url=p.url, sentences=sentences, published_at=p.published_at,
+            ))  # fmt: skip
+        return sorted(found, key=lambda c: c.marker)
+
+
+def _conflict(f: conflicts.Finding, markers: _Markers) -> Conflict:
+    claims = [ConflictClaim(marker=markers.cite(e), doc_id=e.doc_id, quote=words, published_at=e.published_at)
+              for e, words in f.sides]  # fmt: skip
+    return Conflict(about=f.about, claims=claims)
+
+
+def _conflict_sentence(c: Conflict) -> AnswerSentence:
+    """'The reports differ on X: "a" [1]; "b" [2].' When the sides come from articles of
+    different dates, each side says its date and the latest is marked: a later report may
+    correct an earlier one, and the reader should know which is newer."""
+    dates = {claim.published_at.date() for claim in c.claims if claim.published_at}
+    dated = len(dates) > 1 and all(claim.published_at for claim in c.claims)
+    parts = []
+    for claim in c.claims:
+        when = ""
+        if dated:
+            day = claim.published_at.date()
+            when = f" ({day:%-d %B %Y}{', the latest' if day == max(dates) else ''})"
+        parts.append(f'"{claim.quote}" [{claim.marker}]{when}')
+    return AnswerSentence(text=f"The reports differ on {c.about}: {'; '.join(parts)}.", kind="conflict",
+                          markers=[claim.marker for claim in c.claims])  # fmt: skip
 
 
 def _sentence(text: str) -> str:

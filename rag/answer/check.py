@@ -37,6 +37,7 @@ from rag.schema import EvidenceSentence
 MIN_COVERAGE = 0.5
 MAX_HOPS = 4
 CLOSE_HOPS = 1  # a value that modifies a word of the question, or is modified by it
+NEAREST_SLACK = 1  # the parse of a long sentence can attach a clause one link off ("an aide to Putin who headed ...")
 MIN_FOCUS = 1 / 3
 MIN_FOCUS_QUOTED = 0.5  # a quoted evidence sentence must be about the question by itself
 MIN_FOCUS_OVERRULED = 2 / 3  # and more so when the model found no answer in the evidence
@@ -229,7 +230,7 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if not near:
             continue
         nearest = min(d for _, d in near)
-        if any(d == nearest and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
+        if any(d <= nearest + NEAREST_SLACK and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
             return True
     return False
 

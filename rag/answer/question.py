@@ -34,6 +34,13 @@ _KIND_WORDS = {stem(w) for w in "many much long far old big large time day date 
                "name happen exact specific percentage amount city country town place region state province venue "
                "location village county district continent".split()}  # fmt: skip
 _CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
+# spaCy's stop list (built for topic models) also holds nouns and adjectives that carry what a
+# question is about ("How long is the *front* line?", "the *last* match", "which *side*"):
+# those count as content words here.
+_CONTENT_STOP_WORDS = frozenset(
+    "front back bottom top side part name amount call move show full empty serious whole first last third former "
+    "latter next".split()
+)
 # Light verbs carry little of the relation asked about ("What did he say?", "What happened?").
 # "Hold", "occur" and "happen" only say that an event took place ("Where were the talks held?").
 LIGHT_VERBS = {stem(w) for w in "be have do make take get give go come happen occur hold say tell use put set see show".split()}
@@ -46,7 +53,9 @@ def kind_of(question: str) -> str | None:
 
 def term(tok: Token) -> str | None:
     """The stem of a content word (its lemma, stemmed), or None for function words."""
-    if tok.pos_ not in _CONTENT_POS or tok.is_stop or not any(c.isalpha() for c in tok.text):
+    if tok.pos_ not in _CONTENT_POS or not any(c.isalpha() for c in tok.text):
+        return None
+    if tok.is_stop and tok.lower_ not in _CONTENT_STOP_WORDS:
         return None
     lemma = tok.lemma_.lower() if tok.pos_ != "PROPN" else tok.text.lower()
     if lemma in STOPWORDS:

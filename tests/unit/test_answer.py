@@ -12,11 +12,11 @@ from rag.schema import Answer, EvidenceSentence
 SWAP = "How many prisoners did each side agree to swap?"
 CHAIR = "Who chaired the meeting between the Ukrainian and Russian sides?"
 QUAKE = [
-    {"id": "quake-a", "title": "Earthquake strikes coastal town",
+    {"id": "quake-a", "title": "Earthquake strikes coastal town", "published_at": "2025-03-04",
      "text": "A magnitude 6.1 earthquake struck the coastal town of Marlow on Tuesday. "
              "Officials said 48 people were killed in the earthquake and hundreds were injured. "
              "Rescue teams from three countries arrived on Wednesday."},
-    {"id": "quake-b", "title": "Death toll rises after Marlow quake",
+    {"id": "quake-b", "title": "Death toll rises after Marlow quake", "published_at": "2025-03-06",
      "text": "Rescuers kept digging through rubble in Marlow after the earthquake. "
              "The health ministry said 55 people were killed in the earthquake. "
              "The prime minister visited the town on Thursday."},
@@ -120,6 +120,10 @@ def test_disagreeing_counts_from_two_reports_are_both_cited(fake_pipeline: Pipel
     assert "48" in quotes["quake-a"] and "55" in quotes["quake-b"]
     for claim in answer.conflicts[0].claims:
         assert f"[{claim.marker}]" in answer.answer
+    # reports of different days: each side says its date, and which is the latest
+    dates = {c.doc_id: c.published_at.date().isoformat() for c in answer.conflicts[0].claims}
+    assert dates == {"quake-a": "2025-03-04", "quake-b": "2025-03-06"}
+    assert "(6 March 2025, the latest)" in answer.answer and "(4 March 2025)" in answer.answer
 
 
 def test_a_duration_conflict_becomes_a_cited_sentence_and_a_record(fake_pipeline: Pipeline):

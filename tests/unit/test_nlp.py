@@ -92,6 +92,17 @@ def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
 
 
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [("How long is the front line?", "front"), ("Who scored in the last match of the season?", "last"),
+     ("Which side of the river floods first?", "side"), ("What part of the budget went to schools?", "part")],
+)  # fmt: skip
+def test_content_words_on_spacys_stop_list_stay_in_the_questions_focus(question, word):
+    focus = Question.read(question).focus
+    assert word in focus
+    assert not focus & {"the", "of", "is", "what", "which", "how"}
+
+
 def test_loops_are_degenerate_prose():
     assert looping("the immediate focus of the immediate focus is completing a swap")
     assert looping("Goals goals goals goals were scored.")

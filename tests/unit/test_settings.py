@@ -52,3 +52,26 @@ def test_urls_in_messages_carry_no_credentials(tmp_path):
     with pytest.raises(StoreUnavailable) as failed:
         Pipeline(make_settings(tmp_path / "data", chroma_url="http://bob:s3cret@127.0.0.1:9"), start_llm=False)
     assert "http://127.0.0.1:9" in failed.value.message and "s3cret" not in failed.value.message
+
+
+def test_prompts_are_package_data_and_a_folder_overrides_them(tmp_path, monkeypatch) -> None:
+    from rag.answer import prompts
+    from rag.settings import get_settings
+
+    packaged = prompts.load("answer_system")
+    assert "evidence" in packaged and "Qwen" not in packaged  # model-neutral
+    (tmp_path / "answer_system.txt").write_text("Answer briefly from the evidence.\n", encoding="utf-8")
+    monkeypatch.setenv("RAG_PROMPTS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert prompts.load("answer_system") == "Answer briefly from the evidence."
+        assert prompts.load("condense") == prompts._load("condense", None)  # names the folder lacks: packaged
+        monkeypatch.setenv("RAG_PROMPTS_DIR", str(tmp_path / "missing"))
+        get_settings.cache_clear()
+        try:
+            prompts.load("answer_system")
+            raise AssertionError("a missing prompts folder must be reported")
+        except FileNotFoundError as e:
+            assert "RAG_PROMPTS_DIR" in str(e)
+    finally:
+        get_settings.cache_clear()
