@@ -7,10 +7,18 @@ same point (it holds at least `SAME_POINT` of the question's words) and gives a 
 the same kind, likewise next to the question's words, is compared with it. When the
 values differ (amounts and durations once written out, dates once resolved, names by
 `same_name`), the answer says so and cites each side.
+
+Questions that ask for no kind of value can still ask for words: "What words did the coach
+use ...?", "What verb was used ...?" ask for what a source said, and the values are the
+quoted words ("a disgrace" against "incompetent"); "What was the mood like ...?" asks for a
+description, and the values are the adjectives said of the thing asked about ("the mood was
+angry" against "the mood was calm"). Reports that quote or describe it differently are the
+same kind of disagreement, found the same way.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spacy.tokens import Token
@@ -26,7 +34,12 @@ from rag.schema import EvidenceSentence
 SAME_POINT = 0.4
 SCALE = 10
 ABOUT = {"amount": "the numbers", "measure": "the figures", "date": "when it happened", "name": "who it was",
-         "place": "where it happened"}  # fmt: skip
+         "place": "where it happened", "words": "the words used", "description": "what it was like"}  # fmt: skip
+# Questions that ask for a source's own words, or for what something was like (closed-class English).
+_ASKS_WORDS = re.compile(r"\b(?:what|which) (?:words?|verbs?|terms?|phrases?|expressions?|adjectives?|language|slogans?)\b"
+                         r"|\bhow did\b.*\b(?:describe|call|characteri[sz]e|label)\b", re.IGNORECASE)  # fmt: skip
+_ASKS_DESCRIPTION = re.compile(r"\bwhat (?:was|is|were|are|has been)\b.*\blike\b", re.IGNORECASE)
+_QUOTED = re.compile(r'"([^"]{2,80})"|“([^”]{2,80})”|‘([^’]{2,80})’')
 
 
 @dataclass
@@ -104,35 +117,113 @@ def _same(kind: str, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSen
     return same_name(a.words, b.words) or fold(a.words) in fold(b.words) or fold(b.words) in fold(a.words)
 
 
+def wording(question: Question) -> str | None:
+    """'words' or 'description' for questions that ask for either (see the module's doc)."""
+    if question.kind is not None:
+        return None
+    if _ASKS_WORDS.search(question.text):
+        return "words"
+    if _ASKS_DESCRIPTION.search(question.text):
+        return "description"
+    return None
+
+
+def worded_values(e: EvidenceSentence, question: Question, asks: str, strict: bool = True) -> list[Value]:
+    """The quoted words, or the adjectives said of the question's subject, that a sentence
+    about the question's words gives."""
+    doc = parse(e.text)
+    focus = focus_tokens(doc, question)
+    if not focus:
+        return []
+    if asks == "words":
+        return [Value(next(g for g in m.groups() if g).strip(" ,.;:"), None, 0) for m in _QUOTED.finditer(e.text)]
+    adjectives = [
+        t for t in doc
+        if t.pos_ == "ADJ" and t.dep_ in ("acomp", "amod") and (t.head.i in focus or any(c.i in focus for c in t.head.children))
+    ]  # fmt: skip
+    return [Value(t.text, None, 0) for t in adjectives]
+
+
+class _Values:
+    """Values of a kind (amount, measure, date, name, place): found by `stated_values`."""
+
+    def __init__(self, question: Question) -> None:
+        self.question, self.kind = question, question.kind
+
+    def of(self, e: EvidenceSentence, strict: bool = True) -> list[Value]:
+        return stated_values(e, self.question, strict)
+
+    def comparable(self, a: Value, b: Value) -> bool:
+        return comparable(self.kind, a, b)
+
+    def same(self, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSentence) -> bool:
+        return _same(self.kind, a, a_e, b, b_e)
+
+    def topic(self, cited: list[EvidenceSentence]) -> set[str]:
+        """The words a report of the same point shares: the question's and its answer's."""
+        return self.question.focus | set().union(*(terms(parse(e.text)) for e in cited))
+
+
+class _Words(_Values):
+    """Quoted words or descriptions (`worded_values`): any two can be compared; the same when
+    they read the same."""
+
+    def __init__(self, question: Question, asks: str) -> None:
+        self.question, self.kind = question, asks
+
+    def of(self, e: EvidenceSentence, strict: bool = True) -> list[Value]:
+        return worded_values(e, self.question, self.kind)
+
+    def comparable(self, a: Value, b: Value) -> bool:
+        return True
+
+    def same(self, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSentence) -> bool:
+        return fold(a.words) == fold(b.words)
+
+    def topic(self, cited: list[EvidenceSentence]) -> set[str]:
+        """The question's words only: the rest of a quoting sentence is each source's own phrasing."""
+        return set(self.question.focus)
+
+
 def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceSentence]) -> list[Finding]:
     """At most one finding: the answer's value against the differing reports of other articles.
 
     Another article's sentence reports on the same point when it, with the other sentences
     of its passage, holds at least `SAME_POINT` of the words of the question and of the
     answer's evidence (values aside)."""
-    kind = question.kind
-    if kind is None or not question.focus:
+    if not question.focus:
         return []
-    mine = [(e, v) for e in cited for v in stated_values(e, question)[:1]]
+    asks = wording(question)
+    values = _Values(question) if question.kind else _Words(question, asks) if asks else None
+    if values is None:
+        return []
+    mine = [(e, v) for e in cited for v in values.of(e)[:1]]
     if not mine:
         return []
-    topic = question.focus | set().union(*(terms(parse(e.text)) for e in cited))
+    sides = _sides(cited, pool, mine[0], values)
+    if len(sides) < 2:
+        return []
+    about = "how long it lasted" if values.kind == "measure" and all(durations(v.words) for _, v in sides) else ABOUT[values.kind]
+    return [Finding(about=about, sides=[(e, v.words) for e, v in sides])]
+
+
+def _sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], mine: tuple[EvidenceSentence, Value],
+           values: _Values) -> list[tuple[EvidenceSentence, Value]]:  # fmt: skip
+    """The answer's side, then the first differing value of each other article on the same point."""
+    topic = values.topic(cited)
     by_chunk: dict[str, set[str]] = {}
     for e in pool:
         by_chunk.setdefault(e.chunk_id, set()).update(terms(parse(e.text)))
-    sides: list[tuple[EvidenceSentence, Value]] = [mine[0]]
+    sides: list[tuple[EvidenceSentence, Value]] = [mine]
     seen_docs = {e.doc_id for e in cited}
     for e in pool:
         if e.doc_id in seen_docs or len(by_chunk[e.chunk_id] & topic) < SAME_POINT * len(topic):
             continue
-        for value in stated_values(e, question, strict=False):
-            if not comparable(kind, value, mine[0][1]):
+        for value in values.of(e, strict=False):
+            if not values.comparable(value, mine[1]):
                 continue
-            if not any(_same(kind, value, e, v, se) for se, v in sides):
+            if not any(values.same(value, e, v, se) for se, v in sides):
                 sides.append((e, value))
                 seen_docs.add(e.doc_id)
             break  # one value a sentence: the one nearest the question's words
-    if len(sides) < 2:
-        return []
-    about = "how long it lasted" if kind == "measure" and all(durations(v.words) for _, v in sides) else ABOUT[kind]
-    return [Finding(about=about, sides=[(e, v.words) for e, v in sides])]
+    return sides

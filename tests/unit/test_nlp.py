@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from rag.answer import conflicts
 from rag.answer.check import answers, looping, supports
 from rag.answer.question import Question, kind_of
 from rag.nlp.names import defined_abbreviations, same_name
@@ -101,6 +102,26 @@ def test_content_words_on_spacys_stop_list_stay_in_the_questions_focus(question,
     focus = Question.read(question).focus
     assert word in focus
     assert not focus & {"the", "of", "is", "what", "which", "how"}
+
+
+def _conflict(question: str, cited: EvidenceSentence, other: EvidenceSentence) -> list[tuple[str, list[str]]]:
+    found = conflicts.find(Question.read(question), [cited], [cited, other])
+    return [(f.about, [words for _, words in f.sides]) for f in found]
+
+
+def test_reports_that_quote_or_describe_differently_disagree():
+    sport = ("What words did the coach use to describe the referee?",
+             ev('The coach called the referee "a disgrace" after the match.', 1, "a"),
+             ev('The coach said the referee was "incompetent" in a post-match interview.', 2, "b"))  # fmt: skip
+    assert _conflict(*sport) == [("the words used", ["a disgrace", "incompetent"])]
+    business = ("What was the mood like at the shareholder meeting?",
+                ev("The mood at the shareholder meeting was angry, one investor said.", 1, "c"),
+                ev("The mood at the shareholder meeting was calm, the company said.", 2, "d"))  # fmt: skip
+    assert _conflict(*business) == [("what it was like", ["angry", "calm"])]
+    agreeing = ev("The mood at the shareholder meeting was angry, a banker said.", 2, "e")
+    assert _conflict(business[0], business[1], agreeing) == []
+    # a question that asks for neither words nor a description: no worded conflict
+    assert _conflict("Why did the coach criticise the referee?", sport[1], sport[2]) == []
 
 
 def test_loops_are_degenerate_prose():
