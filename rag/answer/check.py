@@ -213,7 +213,8 @@ def states_relation(sentence_terms: set[str], question: Question) -> bool:
 
 def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> bool:
     """Whether a value the claim gives is, in some evidence sentence, the value of the kind
-    asked that stands nearest to the question's words: within `MAX_HOPS` dependency links in
+    asked that stands nearest to the question's words (or at most `NEAREST_SLACK` links
+    farther than the nearest, for parses that attach a clause one link off): within `MAX_HOPS` dependency links in
     a sentence that `states_relation`, within `CLOSE_HOPS` in any other ("Kremlin spokesman
     Dmitry Peskov" names the spokesman whatever the sentence goes on to say)."""
     claim_values = value_tokens(claim, question, abbreviations)
