@@ -60,14 +60,16 @@ Summary (`summarise`)
 
 from __future__ import annotations
 
-import math
 import re
 import string
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from rag.nlp.parse import sentences as parsed_sentences
+from rag.nlp.text import STOPWORDS, fold_marks
 from rag.schema import Answer, Passage
 
 SUMMARY_KEYS = (
@@ -91,20 +93,12 @@ SUPPORT_OVERLAP = 0.6  # fallback rule: share of a sentence's content tokens fou
 # ---------------------------------------------------------------------------
 # Normalisation and fact matching
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
-_QUOTES = {
-    **dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4"), "'"),
-    **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"), '"'),
-}
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def _fold(text: str) -> str:
     """Everything `normalise` does except lowercasing."""
-    text = text.translate(_DASHES).translate(_QUOTES)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _THOUSANDS.sub("", text)
+    text = _THOUSANDS.sub("", fold_marks(text))
     return " ".join(text.split())
 
 
@@ -146,41 +140,21 @@ def facts_found(answer_text: str, facts: Sequence[Sequence[str]]) -> list[bool]:
 _MARKER = re.compile(r"\[(\d+)\]")
 # Markers right after the final punctuation belong to the sentence before: "Istanbul. [1]"
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
-_ABBREVIATION = re.compile(r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Jr|Sr|vs|etc|No)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split an answer into sentences, keeping each sentence's citation markers with it.
 
-    Does not split after initials and common abbreviations ("U.S.", "Mr.").
+    The sentences are the parser's (`rag.nlp.parse.sentences`, as ingest and answering split
+    them): initials, abbreviations and times stay inside a sentence ("U.S.", "Mr.", "9 a.m. Monday.").
     """
     text = _TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text.strip())
-    sentences, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        head = text[start : m.end()].rstrip()
-        if _ABBREVIATION.search(head):
-            continue
-        sentences.append(head)
-        start = m.end()
-    if text[start:].strip():
-        sentences.append(text[start:].strip())
-    return sentences
+    return [s.text for s in parsed_sentences(text)]
 
 
 def markers(sentence: str) -> list[int]:
     """The citation markers in a sentence, in order, without repeats."""
     return list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
-
-
-STOPWORDS = frozenset(
-    """a an the and or but nor so yet of in on at to for from by with about as into onto
-    over under after before during since until than then that this these those there here
-    is are was were be been being am has have had do does did will would shall should can
-    could may might must it its it's he him his she her they them their we us our you your
-    i me my not no also which who whom whose what when where why how all any both each
-    some such only very just more most other another said says say according""".split()  # noqa: SIM905
-)
 
 
 def content_tokens(text: str) -> list[str]:
@@ -334,13 +308,10 @@ def score_question(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """q-th percentile (0..100), linear interpolation between order statistics (as numpy)."""
+    """q-th percentile (0..100), numpy's linear interpolation between order statistics."""
     if not values:
         raise ValueError("percentile of no values")
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return float(np.percentile(values, q))
 
 
 def _mean(values: Iterable[float | bool | None]) -> float | None:

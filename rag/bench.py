@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from tqdm import tqdm
 
 from rag.errors import Busy, InvalidInput
@@ -54,12 +55,7 @@ STARTER_TOP_K = 3
 
 def pct(values: Sequence[float], q: float) -> float | None:
     """q-th percentile (0..100) with linear interpolation (as numpy's default); None for no values."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def spread(values: Sequence[float], digits: int = 3) -> dict[str, float | int | None]:

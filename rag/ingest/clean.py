@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rag.nlp.parse import sentences
+
 # Lines that belong to the page, not the report. Matched against whole lines.
 BOILERPLATE_LINES = [
     re.compile(p, re.IGNORECASE)
@@ -31,8 +33,6 @@ _ABOUT_THE_PAGE = re.compile(
     re.IGNORECASE,
 )
 _QUOTE_MARKS = re.compile(r"[\"“”«»]")
-# Where a sentence ends: after . ! ? or … (and a closing quote or bracket), or at a line break.
-_SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n+")
 
 # A wire-service credit such as "(Reuters)" closing the article.
 TRAILING_CREDIT = re.compile(r"\s*\((?:[A-Z][A-Za-z&.]+(?: [A-Z][A-Za-z&.]+)?)\)\s*$")
@@ -74,15 +74,26 @@ def strip_trailing_notices(text: str) -> str:
     """The text without the comment-section notices at its end (see `is_comment_notice`).
 
     Only trailing sentences are looked at, one by one from the end: that is where a page's
-    comment section sits, and a sentence inside the report stays whatever it says.
+    comment section sits, and a sentence inside the report stays whatever it says. A line
+    break ends a sentence; within a line the parser finds the sentences (`rag.nlp.parse`), so
+    "Comments close at 9 a.m. Monday." is one sentence, not a notice and a stray "Monday.".
+    Only the last lines are parsed, not the whole article.
     """
     while text:
-        ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
-        start = ends[-1] if ends else 0
-        if not is_comment_notice(text[start:]):
-            return text
-        text = text[:start].rstrip()
+        head, _, line = text.rpartition("\n")
+        kept = _line_without_trailing_notices(line)
+        if kept:
+            return f"{head}\n{kept}" if head else kept
+        text = head.rstrip()
     return text
+
+
+def _line_without_trailing_notices(line: str) -> str:
+    """The line up to the end of its last sentence that is not a notice ("" if all are)."""
+    for sentence in reversed(sentences(line)):
+        if not is_comment_notice(sentence.text):
+            return line[: sentence.end]
+    return ""
 
 
 def remove_boilerplate(text: str, title: str | None = None) -> str:
@@ -116,10 +127,13 @@ def split_title(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+_FIRST_SENTENCE_CHARS = 1000  # enough for any first sentence: the title keeps only its first words
+
+
 def derive_title(text: str, max_words: int = 12) -> str:
     """A title for an article that has none: its first sentence, shortened."""
-    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-    words = first.split()
+    found = sentences(text.strip()[:_FIRST_SENTENCE_CHARS])
+    words = found[0].text.split() if found else []
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 
 
