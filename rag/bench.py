@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -302,43 +303,20 @@ def server_slots(base_url: str | None) -> int | None:
     return slots if isinstance(slots, int) and slots > 0 else None
 
 
-def starter(
-    pipeline: Any, corpus: Path | None, questions: Sequence[str], warm_up: str, progress: bool
-) -> dict[str, Any]:
-    """The plain LlamaIndex starter (see the module doc), built with `eval.baselines`."""
-    from llama_index.core.query_engine import CitationQueryEngine
+Starter = Callable[[Any, "Path | None", Sequence[str], str, bool], dict[str, Any]]
+BASELINES = "rag.baselines"  # the entry-point group where the eval suite offers the starter
 
-    from eval.baselines import _UsageCounter, build_plain_index, llamaindex_llm
 
-    index = build_plain_index(pipeline, corpus=corpus)
-    llm = llamaindex_llm(pipeline)
-    engine = CitationQueryEngine.from_args(index, llm=llm, similarity_top_k=STARTER_TOP_K)
-    counter = _UsageCounter()
-    try:
-        engine.query(warm_up)  # first-call costs (tokenizer, prompt templates) are not answering
-    except Exception:  # noqa: BLE001 - the measured questions will show the failure
-        pass
-    seconds, tokens, errors = [], [], []
-    for question in tqdm(questions, desc="starter", unit="q", disable=not progress, leave=False, file=sys.stderr):
-        counter.take()
-        started = time.perf_counter()
+def registered_starter() -> Starter | None:
+    """The plain LlamaIndex starter to compare with, as the eval suite registers it (entry point
+    `starter` in the `rag.baselines` group, see pyproject.toml): the library does not import
+    the suite above it. None when the suite is not installed (the comparison is then skipped)."""
+    for ep in entry_points(group=BASELINES, name="starter"):
         try:
-            engine.query(question)
-        except Exception as e:  # noqa: BLE001 - counted and shown, the run goes on
-            errors.append(f"{type(e).__name__}: {e}"[:200])
-            continue
-        seconds.append(time.perf_counter() - started)
-        if used := counter.take().prompt_tokens:
-            tokens.append(used)
-    return {
-        "engine": f"CitationQueryEngine.from_args(index, similarity_top_k={STARTER_TOP_K}), default chunks, "
-        f"OpenAILike max_tokens={llm.max_tokens}",
-        "answers": len(seconds),
-        "errors": len(errors),
-        "answer_s": spread(seconds),
-        "prompt_tokens": spread(tokens, 0),
-        "error_kinds": sorted(set(errors))[:5],
-    }
+            return ep.load()
+        except ImportError:
+            return None
+    return None
 
 
 @dataclass
@@ -350,6 +328,7 @@ class Options:
     gold: Path | None = None  # None: eval/gold/seeds.jsonl (only with the seeds)
     skip_starter: bool = False
     progress: bool = True
+    starter: Starter | None = None  # None: the registered one (`registered_starter`)
 
 
 def _note(message: str, progress: bool) -> None:
@@ -452,7 +431,8 @@ def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) 
         answer_p95_s=_times(one["answer_s"]["p95"], 1, 2),
         prompt_tokens_p50=one["prompt_tokens"]["p50"],
     )
-    if not opts.skip_starter:
+    starter = None if opts.skip_starter else (opts.starter or registered_starter())
+    if starter is not None:
         _note("building the plain LlamaIndex starter", opts.progress)
         out["starter"] = starter(pipeline, opts.corpus, questions, warm_up, opts.progress)
         theirs = out["starter"]["answer_s"]["p50"]

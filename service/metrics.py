@@ -47,10 +47,12 @@ class Metrics:
                                 ["method", "route", "status"], registry=r)  # fmt: skip
         self.latency = Histogram("rag_http_request_duration_seconds", "HTTP request latency by method and route.",
                                  ["method", "route"], buckets=BUCKETS, registry=r)  # fmt: skip
-        self.prompt_tokens = Counter("rag_llm_prompt_tokens_total", "Prompt tokens sent to the LLM for answers.", registry=r)
-        self.completion_tokens = Counter("rag_llm_completion_tokens_total", "Completion tokens the LLM wrote for answers.",
-                                         registry=r)  # fmt: skip
-        self.answers = Counter("rag_answers_total", "Answers given, by whether they abstained.", ["abstained"], registry=r)
+        self.prompt_tokens = Counter("rag_llm_prompt_tokens_total", "Prompt tokens sent to the LLM for answers.",
+                                     registry=r)  # fmt: skip
+        self.completion_tokens = Counter("rag_llm_completion_tokens_total",
+                                         "Completion tokens the LLM wrote for answers.", registry=r)  # fmt: skip
+        self.answers = Counter("rag_answers_total", "Answers given, by whether they abstained.", ["abstained"],
+                               registry=r)  # fmt: skip
         for abstained in ("false", "true"):  # both series from the start, at 0
             self.answers.labels(abstained=abstained)
         self.disconnects = Counter("rag_stream_disconnects_total", "Answers whose client went away before the end.",

@@ -36,6 +36,7 @@ from rag.schema import Answer
 from rag.settings import Settings
 from service.gate import LLMGate
 from service.metrics import Metrics
+from service.settings import ServiceSettings
 from service.slack_blocks import (
     APOLOGY,
     FEEDBACK_DOWN,
@@ -117,7 +118,19 @@ def _unescape(text: str) -> str:
 PipelineSource = Pipeline | Callable[[], Pipeline | None]
 # The model's admission gate and the metrics answers are counted in (the service's, when mounted on it).
 Admission = Callable[[], "tuple[LLMGate, Metrics]"]
-QUEUE_SIZE = 4
+
+
+def own_admission(pipeline: Callable[[], Pipeline], service: ServiceSettings) -> Admission:
+    """The gate and metrics of a process that serves no HTTP (Socket Mode), made on first use
+    (when the model, whose concurrency sizes the gate, is there) and then kept."""
+    made: list[tuple[LLMGate, Metrics]] = []
+
+    def admission() -> tuple[LLMGate, Metrics]:
+        if not made:
+            made.append((LLMGate.for_model(pipeline().llm.concurrency, service), Metrics()))
+        return made[0]
+
+    return admission
 
 
 class SlackBot:
@@ -132,10 +145,9 @@ class SlackBot:
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
-        if admission is None:  # a process of its own (Socket Mode): its own gate, as `rag serve` has one
-            own = (LLMGate(1 if settings.use_local_llm else 4, QUEUE_SIZE), Metrics())
-            admission = lambda: own  # noqa: E731
-        self._admission = admission  # the service's gate and metrics: Slack queues with HTTP
+        # Mounted on the service: its gate and metrics, so Slack queues with HTTP. A process of its
+        # own (Socket Mode): the process's one gate, sized by the same settings as `rag serve`'s.
+        self._admission = admission or own_admission(lambda: self.pipeline, ServiceSettings())
 
     @property
     def pipeline(self) -> Pipeline:

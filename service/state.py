@@ -67,10 +67,9 @@ class AppState:
             assert self.pipeline is not None
             try:
                 llm = self.pipeline.llm
-                concurrency = self.service.llm_concurrency or llm.concurrency
-                self.gate = LLMGate(concurrency, self.service.queue_size)
-                log.info("model %s ready at %s (%d at once, %d may wait)", llm.model, llm.base_url, concurrency,
-                         self.service.queue_size)  # fmt: skip
+                self.gate = LLMGate.for_model(llm.concurrency, self.service)
+                log.info("model %s ready at %s (%d at once, %d may wait)", llm.model, llm.base_url,
+                         self.gate.concurrency, self.gate.queue_size)  # fmt: skip
             except RagError as e:
                 self.llm_error = e.message
                 log.error("the model did not start: %s", e.message)

@@ -11,7 +11,8 @@ import anyio
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.types import Message as ASGIMessage, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
+from starlette.types import Receive, Scope, Send
 
 from rag.errors import RagError
 from rag.llm.client import Message

@@ -19,7 +19,8 @@ def test_requests_latency_answers_and_disconnects_are_counted_under_their_names(
     m.observe_request("POST", "/v1/ask", 200, 0.2)
     m.observe_request("POST", "/v1/ask", 200, 3.0)
     m.observe_request("POST", "/v1/ask", 429, 0.001)
-    m.observe_answer(Answer(question="q", answer="a", abstained=True, model="m", usage=Usage(prompt_tokens=120, completion_tokens=30)))
+    usage = Usage(prompt_tokens=120, completion_tokens=30)
+    m.observe_answer(Answer(question="q", answer="a", abstained=True, model="m", usage=usage))
     m.observe_disconnect()
     s = _samples(m)
     ask = (("method", "POST"), ("route", "/v1/ask"))
@@ -38,7 +39,8 @@ def test_requests_latency_answers_and_disconnects_are_counted_under_their_names(
 def test_values_kept_elsewhere_are_read_at_each_scrape_and_apps_do_not_share_counts() -> None:
     line = {"waiting": 0}
     m = Metrics()
-    m.read_at_scrape(lambda: {"rag_llm_queue_waiting": ("waiting", line["waiting"]), "rag_llm_rejected_total": ("refused", 3)})
+    m.read_at_scrape(lambda: {"rag_llm_queue_waiting": ("waiting", line["waiting"]),
+                              "rag_llm_rejected_total": ("refused", 3)})  # fmt: skip
     assert _samples(m)[("rag_llm_queue_waiting", ())] == 0
     line["waiting"] = 2
     text = m.render().decode()

@@ -14,7 +14,8 @@ def test_a_named_event_is_one_event_line_one_data_line_and_a_blank_line() -> Non
 
 
 def test_openai_chunks_have_no_event_name_and_the_stream_ends_with_done() -> None:
-    assert sse(None, {"choices": [{"delta": {"content": "Hi"}}]}) == 'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n'
+    chunk = {"choices": [{"delta": {"content": "Hi"}}]}
+    assert sse(None, chunk) == 'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n'
     assert sse_raw("[DONE]") == "data: [DONE]\n\n"
 
 
