@@ -247,18 +247,45 @@ def score_question(
     ans = answer if isinstance(answer, Answer) else Answer.model_validate(answer)
     facts = [list(forms) for forms in gold["facts"]]
     answerable = bool(gold["answerable"])
-
     found = facts_found(ans.answer, facts)
+    return {
+        "id": gold["id"],
+        "question": gold["question"],
+        "answerable": answerable,
+        "conflict": bool(gold.get("conflict", False)),
+        "answer": ans.answer,
+        "abstained": ans.abstained,
+        **_fact_scores(found, ans.abstained, answerable and bool(facts)),
+        "abstention_correct": ans.abstained == (not answerable),
+        **_citation_scores(ans, facts, found),
+        "conflict_reported": conflict_reported(ans),
+        **_retrieval_scores(passages, gold, facts, k),
+        "k": k,
+        "latency_s": latency_s if latency_s is not None or not ans.timings.total_ms else ans.timings.total_ms / 1000,
+        "prompt_tokens": ans.usage.prompt_tokens,
+        "completion_tokens": ans.usage.completion_tokens,
+    }
+
+
+def _fact_scores(found: list[bool], abstained: bool, applies: bool) -> dict[str, Any]:
+    """fact_recall and answer_correct (None for unanswerable questions and those without facts)."""
+    return {
+        "facts_found": found,
+        "fact_recall": sum(found) / len(found) if applies else None,
+        "answer_correct": (all(found) and not abstained) if applies else None,
+    }
+
+
+def _citation_scores(ans: Answer, facts: list[list[str]], found: list[bool]) -> dict[str, Any]:
+    """Citations in the text, those supported, and the found facts a citation backs (module doc)."""
     by_marker = {c.marker: c for c in ans.citations}
     sentences = split_sentences(ans.answer)
-
     cited = supported = 0
     for sentence in sentences:
         for marker in markers(sentence):
             cited += 1
             citation = by_marker.get(marker)
-            if citation is not None and citation_supported(sentence, citation.text, facts):
-                supported += 1
+            supported += citation is not None and citation_supported(sentence, citation.text, facts)
 
     def backed_by_citation(forms: list[str]) -> bool:
         """Some sentence states the fact and cites a passage that holds it."""
@@ -268,39 +295,23 @@ def score_question(
         )
 
     backed = sum(backed_by_citation(forms) for forms, is_found in zip(facts, found) if is_found)
-
-    hit = rr = None
-    if passages is not None and facts:
-        ps = [p if isinstance(p, Passage) else Passage.model_validate(p) for p in passages]
-        relevance = [passage_relevant(p, gold) for p in ps]
-        hit, rr = hit_at_k(relevance, k), reciprocal_rank(relevance)
-
-    if latency_s is None and ans.timings.total_ms:
-        latency_s = ans.timings.total_ms / 1000
-
     return {
-        "id": gold["id"],
-        "question": gold["question"],
-        "answerable": answerable,
-        "conflict": bool(gold.get("conflict", False)),
-        "answer": ans.answer,
-        "abstained": ans.abstained,
-        "facts_found": found,
-        "fact_recall": sum(found) / len(found) if answerable and facts else None,
-        "answer_correct": (all(found) and not ans.abstained) if answerable and facts else None,
-        "abstention_correct": ans.abstained == (not answerable),
         "citations_in_text": cited,
         "citations_supported": supported,
         "citation_precision": supported / cited if cited else None,
         "citation_recall": backed / sum(found) if any(found) else None,
-        "conflict_reported": conflict_reported(ans),
-        "hit_at_k": hit,
-        "mrr": rr,
-        "k": k,
-        "latency_s": latency_s,
-        "prompt_tokens": ans.usage.prompt_tokens,
-        "completion_tokens": ans.usage.completion_tokens,
     }
+
+
+def _retrieval_scores(
+    passages: Sequence[Passage | Mapping[str, Any]] | None, gold: Mapping[str, Any], facts: list[list[str]], k: int
+) -> dict[str, float | None]:
+    """hit_at_k and mrr of the retrieved passages (None when not recorded or without facts)."""
+    if passages is None or not facts:
+        return {"hit_at_k": None, "mrr": None}
+    ps = [p if isinstance(p, Passage) else Passage.model_validate(p) for p in passages]
+    relevance = [passage_relevant(p, gold) for p in ps]
+    return {"hit_at_k": hit_at_k(relevance, k), "mrr": reciprocal_rank(relevance)}
 
 
 # ---------------------------------------------------------------------------

@@ -132,7 +132,8 @@ def _ms(value: float | None) -> str:
 
 
 def render(result: dict[str, Any]) -> str:
-    """The result as a readable table (what `rag bench` prints)."""
+    """The result as a readable table (what `rag bench` prints): ingest and retrieval, then
+    one asker, the concurrency levels and the starter, each where it was measured."""
     lines = [
         f"rag bench: {result['questions']} questions from {result['gold']} over {result['corpus']} "
         f"({result['chunks']} chunks)",
@@ -143,62 +144,74 @@ def render(result: dict[str, Any]) -> str:
         f"  retrieval p50 / p95      {result['retrieve_p50_ms']} / {result['retrieve_p95_ms']} ms "
         f"({result['retrieve_n']} searches)",
     ]
-    one = result.get("one_asker")
-    if one:
-        lines += [
-            "",
-            f"model {result['model']}, {result['slots']} server slot(s) ({result['slots_source']})",
-            f"one asker: {one['answers']} answers ({one['abstained']} abstained), {one['errors']} errors",
-            f"  {'':<24}{'p50':>22}{'p95':>11}",
-        ]
-        for label, key, fmt in (
-            ("time to first evidence", "evidence_s", _ms),
-            ("time to first token", "first_token_s", lambda v: _num(v, " s")),
-            ("total answer time", "answer_s", lambda v: _num(v, " s")),
-        ):
-            s = one[key]
-            lines.append(f"  {label:<24}{fmt(s['p50']):>22}{fmt(s['p95']):>11}")
-        tokens = one["prompt_tokens"]
-        lines.append(f"  {'prompt tokens':<24}{_num(tokens['p50'], '', 0):>22}{_num(tokens['p95'], '', 0):>11}")
-    levels = result.get("concurrency") or []
-    if levels:
-        base = levels[0]["answers_per_min"] if levels[0]["askers"] == 1 else None
-        lines += [
-            "",
-            f"concurrent askers ({result['slots']} server slot(s))",
-            "  askers  asked  answers  errors  rejected  lost  answers/min  vs 1 asker   p50 s   p95 s",
-        ]
-        for lv in levels:
-            gain = ratio(lv["answers_per_min"], base)
-            lines.append(
-                f"  {lv['askers']:>6}{lv['asked']:>7}{lv['answers']:>9}{lv['errors']:>8}{lv['rejected']:>10}"
-                f"{lv['lost']:>6}{_num(lv['answers_per_min']):>13}{_num(gain, 'x'):>12}"
-                f"{_num(lv['answer_s']['p50']):>8}{_num(lv['answer_s']['p95']):>8}"
-            )
-            for kind in lv["error_kinds"]:
-                lines.append(f"      error: {kind}")
-    starter = result.get("starter")
-    if starter:
-        s = starter["answer_s"]
-        lines += [
-            "",
-            f"plain LlamaIndex starter ({starter['engine']}; same questions, model and server)",
-            f"  total answer time p50 / p95   {_num(s['p50'], ' s')} / {_num(s['p95'], ' s')}   "
-            f"prompt tokens p50 {_num(starter['prompt_tokens']['p50'], '', 0)}   "
-            f"answers {starter['answers']}, errors {starter['errors']}",
-            f"  ours / starter at p50         {_num(result['ours_vs_starter_p50'], '', 3)}"
-            f"  (starter {_num(result['starter_vs_ours_p50'], 'x')} slower)",
-        ]
-        if result.get("ours_after_vs_starter_p50") is not None:
-            lines.append(
-                f"  same, ours measured after it  {_num(result['ours_after_vs_starter_p50'], '', 3)}"
-                "  (1-asker phase; a gap from the line above is CPU drift)"
-            )
-        for kind in starter["error_kinds"]:
-            lines.append(f"      error: {kind}")
+    if result.get("one_asker"):
+        lines += _one_asker_lines(result)
+    if result.get("concurrency"):
+        lines += _concurrency_lines(result)
+    if result.get("starter"):
+        lines += _starter_lines(result)
     elif result.get("questions"):
         lines += ["", "plain LlamaIndex starter: skipped"]
     return "\n".join(lines)
+
+
+def _one_asker_lines(result: dict[str, Any]) -> list[str]:
+    one = result["one_asker"]
+    lines = [
+        "",
+        f"model {result['model']}, {result['slots']} server slot(s) ({result['slots_source']})",
+        f"one asker: {one['answers']} answers ({one['abstained']} abstained), {one['errors']} errors",
+        f"  {'':<24}{'p50':>22}{'p95':>11}",
+    ]
+    for label, key, fmt in (
+        ("time to first evidence", "evidence_s", _ms),
+        ("time to first token", "first_token_s", lambda v: _num(v, " s")),
+        ("total answer time", "answer_s", lambda v: _num(v, " s")),
+    ):
+        s = one[key]
+        lines.append(f"  {label:<24}{fmt(s['p50']):>22}{fmt(s['p95']):>11}")
+    tokens = one["prompt_tokens"]
+    lines.append(f"  {'prompt tokens':<24}{_num(tokens['p50'], '', 0):>22}{_num(tokens['p95'], '', 0):>11}")
+    return lines
+
+
+def _concurrency_lines(result: dict[str, Any]) -> list[str]:
+    levels = result["concurrency"]
+    base = levels[0]["answers_per_min"] if levels[0]["askers"] == 1 else None
+    lines = [
+        "",
+        f"concurrent askers ({result['slots']} server slot(s))",
+        "  askers  asked  answers  errors  rejected  lost  answers/min  vs 1 asker   p50 s   p95 s",
+    ]
+    for lv in levels:
+        gain = ratio(lv["answers_per_min"], base)
+        lines.append(
+            f"  {lv['askers']:>6}{lv['asked']:>7}{lv['answers']:>9}{lv['errors']:>8}{lv['rejected']:>10}"
+            f"{lv['lost']:>6}{_num(lv['answers_per_min']):>13}{_num(gain, 'x'):>12}"
+            f"{_num(lv['answer_s']['p50']):>8}{_num(lv['answer_s']['p95']):>8}"
+        )
+        lines += [f"      error: {kind}" for kind in lv["error_kinds"]]
+    return lines
+
+
+def _starter_lines(result: dict[str, Any]) -> list[str]:
+    starter = result["starter"]
+    s = starter["answer_s"]
+    lines = [
+        "",
+        f"plain LlamaIndex starter ({starter['engine']}; same questions, model and server)",
+        f"  total answer time p50 / p95   {_num(s['p50'], ' s')} / {_num(s['p95'], ' s')}   "
+        f"prompt tokens p50 {_num(starter['prompt_tokens']['p50'], '', 0)}   "
+        f"answers {starter['answers']}, errors {starter['errors']}",
+        f"  ours / starter at p50         {_num(result['ours_vs_starter_p50'], '', 3)}"
+        f"  (starter {_num(result['starter_vs_ours_p50'], 'x')} slower)",
+    ]
+    if result.get("ours_after_vs_starter_p50") is not None:
+        lines.append(
+            f"  same, ours measured after it  {_num(result['ours_after_vs_starter_p50'], '', 3)}"
+            "  (1-asker phase; a gap from the line above is CPU drift)"
+        )
+    return lines + [f"      error: {kind}" for kind in starter["error_kinds"]]
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -353,7 +366,6 @@ def _load_questions(opts: Options, seeds_dir: Path) -> tuple[Path, list[dict[str
 
 
 def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
-    from rag.ingest.load import iter_files, load_file
     from rag.pipeline import Pipeline
 
     base = base or get_settings()
@@ -370,25 +382,10 @@ def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
             "search_cache": 0,  # every question measured as a new one
         })  # fmt: skip
         with Pipeline(settings, start_llm=False, progress=opts.progress) as pipeline:
-            _note("measuring raw embedding speed", opts.progress)
-            articles = [a for f in iter_files([corpus_dir]) for a in load_file(f, skipped={})]
-            texts = [n.text for a in articles for n in pipeline.indexer.chunker.split(a)][:512]
-            pipeline.embedding.get_text_embedding_batch(texts[:8])  # warm-up
-            started = time.perf_counter()
-            pipeline.embedding.get_text_embedding_batch(texts)
-            raw = len(texts) / (time.perf_counter() - started)
-
+            raw = raw_embedding_speed(pipeline, corpus_dir, opts.progress)
             report = pipeline.ingest([corpus_dir])
             ingest = report.chunks / report.seconds
-
-            retrieve_ms = []
-            for _ in tqdm(range(opts.repeats), desc="retrieval", unit="round", disable=not opts.progress, leave=False):
-                pipeline.retriever.embed_query.cache_clear()  # measure the whole path, not the cache
-                for q in searches:
-                    t = time.perf_counter()
-                    pipeline.search(q)
-                    retrieve_ms.append((time.perf_counter() - t) * 1000)
-
+            retrieve_ms = retrieval_times(pipeline, searches, opts)
             result: dict[str, Any] = {
                 "corpus": "seeds" if opts.corpus is None else str(opts.corpus),
                 "gold": str(gold.relative_to(PROJECT_ROOT) if gold.is_relative_to(PROJECT_ROOT) else gold),
@@ -404,6 +401,32 @@ def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
             if questions:
                 result.update(answering(pipeline, questions, warm_up, opts))
     return result
+
+
+def raw_embedding_speed(pipeline: Any, corpus_dir: Path, progress: bool) -> float:
+    """Chunks per second the embedder alone manages on (up to 512 of) the corpus's chunks:
+    what ingest's own speed is compared with."""
+    from rag.ingest.load import iter_files, load_file
+
+    _note("measuring raw embedding speed", progress)
+    articles = [a for f in iter_files([corpus_dir]) for a in load_file(f, skipped={})]
+    texts = [n.text for a in articles for n in pipeline.indexer.chunker.split(a)][:512]
+    pipeline.embedding.get_text_embedding_batch(texts[:8])  # warm-up
+    started = time.perf_counter()
+    pipeline.embedding.get_text_embedding_batch(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def retrieval_times(pipeline: Any, searches: list[str], opts: Options) -> list[float]:
+    """Milliseconds of each search, `opts.repeats` rounds over the questions, uncached."""
+    retrieve_ms = []
+    for _ in tqdm(range(opts.repeats), desc="retrieval", unit="round", disable=not opts.progress, leave=False):
+        pipeline.retriever.embed_query.cache_clear()  # measure the whole path, not the cache
+        for q in searches:
+            t = time.perf_counter()
+            pipeline.search(q)
+            retrieve_ms.append((time.perf_counter() - t) * 1000)
+    return retrieve_ms
 
 
 def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) -> dict[str, Any]:

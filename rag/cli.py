@@ -211,17 +211,24 @@ def add_registered_commands(sub: argparse._SubParsersAction) -> None:
         register(sub.add_parser(ep.name))
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb"):  # bm25s: rag.keyword quiets it (it sets its own level on import)
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def build_parser() -> argparse.ArgumentParser:
+    """The `rag` command line: the library's commands, then those registered by the packages above."""
     parser = argparse.ArgumentParser(
         prog="rag", description="Questions over news articles, with checked citations.",
         epilog="`rag serve`, `rag slack` and `rag eval` come with the installed package (entry points in the "
         f"{COMMANDS!r} group): if they are missing, reinstall it with `pip install -e .`.",
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_question_commands(sub)
+    _add_document_commands(sub)
+    from rag.bench import register as register_bench
 
+    register_bench(sub.add_parser("bench"))
+    add_registered_commands(sub)
+    return parser
+
+
+def _add_question_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
@@ -233,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--k", type=int, default=None)
     p.set_defaults(func=cmd_chat)
 
+
+def _add_document_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="add or update articles (files, folders, RSS/Atom feed URLs, page URLs)")
     p.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     p.set_defaults(func=cmd_ingest)
@@ -254,11 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("setup", help="prepare the local model and ingest the seeds")
     p.set_defaults(func=cmd_setup)
 
-    from rag.bench import register as register_bench
 
-    register_bench(sub.add_parser("bench"))
-    add_registered_commands(sub)
-
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb"):  # bm25s: rag.keyword quiets it (it sets its own level on import)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -20,8 +20,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -36,7 +35,7 @@ from rag.schema import Answer
 from rag.settings import Settings
 from service.gate import LLMGate
 from service.metrics import Metrics
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, SlackSettings
 from service.slack_blocks import (
     APOLOGY,
     FEEDBACK_DOWN,
@@ -58,23 +57,6 @@ UNEXPECTED = (
     "Something went wrong on my side: try again in a minute, and if it keeps failing "
     "ask whoever runs the bot to check the service log."
 )
-
-
-class SlackSettings(BaseSettings):
-    """Slack credentials, from Slack's own variable names; the API URL from RAG_SLACK_API_URL."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
-
-    bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "bot_token"))
-    signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "signing_secret")
-    )
-    app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "app_token"))
-    api_url: str = Field(default=AsyncWebClient.BASE_URL, validation_alias=AliasChoices("RAG_SLACK_API_URL", "api_url"))
-
-    @property
-    def events_api_enabled(self) -> bool:
-        return bool(self.bot_token and self.signing_secret)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -138,7 +120,7 @@ class SlackBot:
     background task, the blocking pipeline in a worker thread."""
 
     def __init__(
-        self, pipeline: PipelineSource, settings: Settings, state: SlackState, feedback: FeedbackStore,
+        self, pipeline: PipelineSource, state: SlackState, feedback: FeedbackStore,
         admission: Admission | None = None,
     ) -> None:  # fmt: skip
         self._pipeline = pipeline
@@ -338,7 +320,7 @@ def build_slack_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
-    bot = SlackBot(pipeline, settings, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings), admission)
+    bot = SlackBot(pipeline, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings), admission)
     bot.register(app)
     return app, bot
 

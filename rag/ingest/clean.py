@@ -77,7 +77,7 @@ def strip_trailing_notices(text: str) -> str:
     comment section sits, and a sentence inside the report stays whatever it says. A line
     break ends a sentence; within a line the parser finds the sentences (`rag.nlp.parse`), so
     "Comments close at 9 a.m. Monday." is one sentence, not a notice and a stray "Monday.".
-    Only the last lines are parsed, not the whole article.
+    Only the end of the article is parsed, never all of it.
     """
     while text:
         head, _, line = text.rpartition("\n")
@@ -88,12 +88,21 @@ def strip_trailing_notices(text: str) -> str:
     return text
 
 
+_TAIL_CHARS = 2000  # notices are short (at most 300 characters): the end of a long line is enough to read
+
+
 def _line_without_trailing_notices(line: str) -> str:
-    """The line up to the end of its last sentence that is not a notice ("" if all are)."""
-    for sentence in reversed(sentences(line)):
+    """The line without the notices that end it ("" if it is all notices). Only its last
+    _TAIL_CHARS are parsed; the first piece found there may be a sentence cut in two, so it
+    is kept, never judged."""
+    offset = max(0, len(line) - _TAIL_CHARS)
+    found = sentences(line[offset:])[1 if offset else 0 :]
+    cut = len(line)
+    for sentence in reversed(found):
         if not is_comment_notice(sentence.text):
-            return line[: sentence.end]
-    return ""
+            return line[: offset + sentence.end]
+        cut = offset + sentence.start
+    return line[:cut].rstrip()
 
 
 def remove_boilerplate(text: str, title: str | None = None) -> str:

@@ -150,3 +150,11 @@ def test_a_notice_holding_a_time_is_removed_whole(report: str, notice: str):
 )
 def test_a_derived_title_is_the_whole_first_sentence(body: str, title: str):
     assert derive_title(body) == title
+
+
+@pytest.mark.parametrize("topic", ["The harbour reopened after the storm.", "The orchestra played Brahms on Friday."])
+def test_an_article_on_one_long_line_loses_only_its_closing_notice(topic: str):
+    """Only the end of a long line is read (a million characters would not fit the parser)."""
+    report = " ".join([topic] * 200)
+    _, text = clean_article(f"{report} Comments are moderated. Please keep your comments civil.", title="A headline")
+    assert text == report

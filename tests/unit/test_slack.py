@@ -379,7 +379,7 @@ def test_export_feedback_command_writes_gold_lines(
     store.add(store.record_answer(Answer(answer="B", abstained=True, model="m"), "other", "C1", "2.0"), "down", "U1")
     assert not store.add("no-such-answer", "up", "U1")
 
-    monkeypatch.setattr("service.slack_cli.get_settings", lambda: make_settings(data))
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))  # read with every other setting, once
     main(["slack", "--export-feedback", str(tmp_path / "out.jsonl")])
     assert "wrote 1 candidate gold case" in capsys.readouterr().out
     [line] = (tmp_path / "out.jsonl").read_text().splitlines()
