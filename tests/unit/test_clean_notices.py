@@ -129,7 +129,7 @@ from rag.ingest.clean import derive_title  # noqa: E402
     ("report", "notice"),
     [
         ("Polls open across the country on Tuesday.", "Comments on this page close at 9 a.m. Monday."),
-        ("The bakery sold 400 loaves before noon.", "Please keep your comments civil; posting resumes at 6 p.m. Friday."),
+        ("The bakery sold 400 loaves before noon.", "Please keep your comments civil; posting resumes at 6 p.m. Friday."),  # noqa: E501
     ],
     ids=["election", "bakery"],
 )
