@@ -92,9 +92,11 @@ _TAIL_CHARS = 2000  # notices are short (at most 300 characters): the end of a l
 
 
 def _line_without_trailing_notices(line: str) -> str:
-    """The line without the notices that end it ("" if it is all notices). Only its last
-    _TAIL_CHARS are parsed; the first piece found there may be a sentence cut in two, so it
-    is kept, never judged."""
+    """The line without the notices that end it ("" if it is all notices). A line that does not
+    name a comment section holds no notice and is not parsed. Only its last _TAIL_CHARS are
+    parsed; the first piece found there may be a sentence cut in two, so it is kept, never judged."""
+    if not _COMMENT_SECTION.search(line[-_TAIL_CHARS:]):
+        return line.rstrip()
     offset = max(0, len(line) - _TAIL_CHARS)
     found = sentences(line[offset:])[1 if offset else 0 :]
     cut = len(line)
@@ -136,13 +138,16 @@ def split_title(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-_FIRST_SENTENCE_CHARS = 1000  # enough for any first sentence: the title keeps only its first words
-
-
 def derive_title(text: str, max_words: int = 12) -> str:
-    """A title for an article that has none: its first sentence, shortened."""
-    found = sentences(text.strip()[:_FIRST_SENTENCE_CHARS])
-    words = found[0].text.split() if found else []
+    """A title for an article that has none: its first sentence, shortened.
+
+    The parser is asked only when a sentence could end within the first `max_words` words
+    (one of them ends in . ! ? or …); otherwise the first words are the title either way."""
+    words = text.split()
+    if any(re.search(r"[.!?…][\"”’)\]]*$", w) for w in words[:max_words]):
+        snippet = " ".join(words[: max_words * 4])  # the first sentence's end is well inside it
+        found = sentences(snippet)
+        words = found[0].text.split() if found else []
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 
 
