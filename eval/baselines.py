@@ -26,12 +26,17 @@ do not answer (ABSTAIN_PATTERN); token counts come from the LLM responses' `usag
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from eval.runner import AnswerFn
+from rag.bench import STARTER_TOP_K, spread
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Citation, Passage, Timings, Usage
 
@@ -215,4 +220,45 @@ def baseline_systems(pipeline: Pipeline, k: int, corpus: Path | None = None) -> 
         "llamaindex_citation": llamaindex_engine(CitationQueryEngine.from_args(index, llm=llm), model, True, counter),
         "dense_only": our_mode(pipeline, k, "dense"),
         "bm25_only": our_mode(pipeline, k, "keyword"),
+    }
+
+
+# --- the starter that `rag bench` compares with (registered as an entry point) ---------
+
+
+def bench_starter(
+    pipeline: Any, corpus: Path | None, questions: Sequence[str], warm_up: str, progress: bool
+) -> dict[str, Any]:
+    """The plain LlamaIndex starter that `rag bench` compares with (see rag/bench.py's doc):
+    its answer times and prompt tokens on the same questions, model and server."""
+    from llama_index.core.query_engine import CitationQueryEngine
+
+    index = build_plain_index(pipeline, corpus=corpus)
+    llm = llamaindex_llm(pipeline)
+    engine = CitationQueryEngine.from_args(index, llm=llm, similarity_top_k=STARTER_TOP_K)
+    counter = _UsageCounter()
+    try:
+        engine.query(warm_up)  # first-call costs (tokenizer, prompt templates) are not answering
+    except Exception:  # noqa: BLE001 - the measured questions will show the failure
+        pass
+    seconds, tokens, errors = [], [], []
+    for question in tqdm(questions, desc="starter", unit="q", disable=not progress, leave=False, file=sys.stderr):
+        counter.take()
+        started = time.perf_counter()
+        try:
+            engine.query(question)
+        except Exception as e:  # noqa: BLE001 - counted and shown, the run goes on
+            errors.append(f"{type(e).__name__}: {e}"[:200])
+            continue
+        seconds.append(time.perf_counter() - started)
+        if used := counter.take().prompt_tokens:
+            tokens.append(used)
+    return {
+        "engine": f"CitationQueryEngine.from_args(index, similarity_top_k={STARTER_TOP_K}), default chunks, "
+        f"OpenAILike max_tokens={llm.max_tokens}",
+        "answers": len(seconds),
+        "errors": len(errors),
+        "answer_s": spread(seconds),
+        "prompt_tokens": spread(tokens, 0),
+        "error_kinds": sorted(set(errors))[:5],
     }

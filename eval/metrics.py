@@ -60,14 +60,16 @@ Summary (`summarise`)
 
 from __future__ import annotations
 
-import math
 import re
 import string
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from rag.nlp.parse import sentences as parsed_sentences
+from rag.nlp.text import STOPWORDS, fold_marks
 from rag.schema import Answer, Passage
 
 SUMMARY_KEYS = (
@@ -91,20 +93,12 @@ SUPPORT_OVERLAP = 0.6  # fallback rule: share of a sentence's content tokens fou
 # ---------------------------------------------------------------------------
 # Normalisation and fact matching
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
-_QUOTES = {
-    **dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4"), "'"),
-    **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"), '"'),
-}
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def _fold(text: str) -> str:
     """Everything `normalise` does except lowercasing."""
-    text = text.translate(_DASHES).translate(_QUOTES)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _THOUSANDS.sub("", text)
+    text = _THOUSANDS.sub("", fold_marks(text))
     return " ".join(text.split())
 
 
@@ -146,41 +140,21 @@ def facts_found(answer_text: str, facts: Sequence[Sequence[str]]) -> list[bool]:
 _MARKER = re.compile(r"\[(\d+)\]")
 # Markers right after the final punctuation belong to the sentence before: "Istanbul. [1]"
 _TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
-_ABBREVIATION = re.compile(r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Jr|Sr|vs|etc|No)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split an answer into sentences, keeping each sentence's citation markers with it.
 
-    Does not split after initials and common abbreviations ("U.S.", "Mr.").
+    The sentences are the parser's (`rag.nlp.parse.sentences`, as ingest and answering split
+    them): initials, abbreviations and times stay inside a sentence ("U.S.", "Mr.", "9 a.m. Monday.").
     """
     text = _TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text.strip())
-    sentences, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        head = text[start : m.end()].rstrip()
-        if _ABBREVIATION.search(head):
-            continue
-        sentences.append(head)
-        start = m.end()
-    if text[start:].strip():
-        sentences.append(text[start:].strip())
-    return sentences
+    return [s.text for s in parsed_sentences(text)]
 
 
 def markers(sentence: str) -> list[int]:
     """The citation markers in a sentence, in order, without repeats."""
     return list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
-
-
-STOPWORDS = frozenset(
-    """a an the and or but nor so yet of in on at to for from by with about as into onto
-    over under after before during since until than then that this these those there here
-    is are was were be been being am has have had do does did will would shall should can
-    could may might must it its it's he him his she her they them their we us our you your
-    i me my not no also which who whom whose what when where why how all any both each
-    some such only very just more most other another said says say according""".split()  # noqa: SIM905
-)
 
 
 def content_tokens(text: str) -> list[str]:
@@ -273,18 +247,45 @@ def score_question(
     ans = answer if isinstance(answer, Answer) else Answer.model_validate(answer)
     facts = [list(forms) for forms in gold["facts"]]
     answerable = bool(gold["answerable"])
-
     found = facts_found(ans.answer, facts)
+    return {
+        "id": gold["id"],
+        "question": gold["question"],
+        "answerable": answerable,
+        "conflict": bool(gold.get("conflict", False)),
+        "answer": ans.answer,
+        "abstained": ans.abstained,
+        **_fact_scores(found, ans.abstained, answerable and bool(facts)),
+        "abstention_correct": ans.abstained == (not answerable),
+        **_citation_scores(ans, facts, found),
+        "conflict_reported": conflict_reported(ans),
+        **_retrieval_scores(passages, gold, facts, k),
+        "k": k,
+        "latency_s": latency_s if latency_s is not None or not ans.timings.total_ms else ans.timings.total_ms / 1000,
+        "prompt_tokens": ans.usage.prompt_tokens,
+        "completion_tokens": ans.usage.completion_tokens,
+    }
+
+
+def _fact_scores(found: list[bool], abstained: bool, applies: bool) -> dict[str, Any]:
+    """fact_recall and answer_correct (None for unanswerable questions and those without facts)."""
+    return {
+        "facts_found": found,
+        "fact_recall": sum(found) / len(found) if applies else None,
+        "answer_correct": (all(found) and not abstained) if applies else None,
+    }
+
+
+def _citation_scores(ans: Answer, facts: list[list[str]], found: list[bool]) -> dict[str, Any]:
+    """Citations in the text, those supported, and the found facts a citation backs (module doc)."""
     by_marker = {c.marker: c for c in ans.citations}
     sentences = split_sentences(ans.answer)
-
     cited = supported = 0
     for sentence in sentences:
         for marker in markers(sentence):
             cited += 1
             citation = by_marker.get(marker)
-            if citation is not None and citation_supported(sentence, citation.text, facts):
-                supported += 1
+            supported += citation is not None and citation_supported(sentence, citation.text, facts)
 
     def backed_by_citation(forms: list[str]) -> bool:
         """Some sentence states the fact and cites a passage that holds it."""
@@ -294,39 +295,23 @@ def score_question(
         )
 
     backed = sum(backed_by_citation(forms) for forms, is_found in zip(facts, found) if is_found)
-
-    hit = rr = None
-    if passages is not None and facts:
-        ps = [p if isinstance(p, Passage) else Passage.model_validate(p) for p in passages]
-        relevance = [passage_relevant(p, gold) for p in ps]
-        hit, rr = hit_at_k(relevance, k), reciprocal_rank(relevance)
-
-    if latency_s is None and ans.timings.total_ms:
-        latency_s = ans.timings.total_ms / 1000
-
     return {
-        "id": gold["id"],
-        "question": gold["question"],
-        "answerable": answerable,
-        "conflict": bool(gold.get("conflict", False)),
-        "answer": ans.answer,
-        "abstained": ans.abstained,
-        "facts_found": found,
-        "fact_recall": sum(found) / len(found) if answerable and facts else None,
-        "answer_correct": (all(found) and not ans.abstained) if answerable and facts else None,
-        "abstention_correct": ans.abstained == (not answerable),
         "citations_in_text": cited,
         "citations_supported": supported,
         "citation_precision": supported / cited if cited else None,
         "citation_recall": backed / sum(found) if any(found) else None,
-        "conflict_reported": conflict_reported(ans),
-        "hit_at_k": hit,
-        "mrr": rr,
-        "k": k,
-        "latency_s": latency_s,
-        "prompt_tokens": ans.usage.prompt_tokens,
-        "completion_tokens": ans.usage.completion_tokens,
     }
+
+
+def _retrieval_scores(
+    passages: Sequence[Passage | Mapping[str, Any]] | None, gold: Mapping[str, Any], facts: list[list[str]], k: int
+) -> dict[str, float | None]:
+    """hit_at_k and mrr of the retrieved passages (None when not recorded or without facts)."""
+    if passages is None or not facts:
+        return {"hit_at_k": None, "mrr": None}
+    ps = [p if isinstance(p, Passage) else Passage.model_validate(p) for p in passages]
+    relevance = [passage_relevant(p, gold) for p in ps]
+    return {"hit_at_k": hit_at_k(relevance, k), "mrr": reciprocal_rank(relevance)}
 
 
 # ---------------------------------------------------------------------------
@@ -334,13 +319,10 @@ def score_question(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """q-th percentile (0..100), linear interpolation between order statistics (as numpy)."""
+    """q-th percentile (0..100), numpy's linear interpolation between order statistics."""
     if not values:
         raise ValueError("percentile of no values")
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return float(np.percentile(values, q))
 
 
 def _mean(values: Iterable[float | bool | None]) -> float | None:

@@ -191,7 +191,7 @@ def ingest_squad(pipeline: Pipeline, articles: Sequence[dict[str, str]], progres
     have = {d.doc_id for d in pipeline.documents()}
     todo = [article_from_record(a, a["id"], source="upload") for a in articles if a["id"] not in have]
     if todo:
-        pipeline.indexer.ingest_articles(todo, progress=progress)
+        pipeline.ingest_articles(todo, progress=progress)
 
 
 def run_squad(

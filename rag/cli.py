@@ -17,6 +17,7 @@ import logging
 import sys
 import textwrap
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from rag.errors import InvalidInput, RagError
@@ -189,13 +190,45 @@ def cmd_setup(args: argparse.Namespace) -> None:
         print(f"ready: {len(pipeline.documents())} documents, model {pipeline.llm.model} at {pipeline.llm.base_url}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb"):  # bm25s: rag.keyword quiets it (it sets its own level on import)
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="rag", description="Questions over news articles, with checked citations.")
-    sub = parser.add_subparsers(dest="command", required=True)
+COMMANDS = "rag.commands"  # the entry-point group of the commands other packages add
 
+
+def add_registered_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands of the packages built on this library (`rag serve` and `rag slack` from
+    service/, `rag eval` from eval/): each declares an entry point in the `rag.commands` group
+    (pyproject.toml) naming a `register(parser)` function. The library imports nothing above
+    itself; a package that is not installed, or fails to import, adds no command."""
+    seen: set[str] = set()
+    for ep in entry_points(group=COMMANDS):
+        if ep.name in seen or ep.name in sub.choices:
+            continue  # the first on the path wins (a checkout before an older install)
+        try:
+            register = ep.load()
+        except ImportError as e:
+            logging.getLogger(__name__).debug("command %s not available: %s", ep.name, e)
+            continue
+        seen.add(ep.name)
+        register(sub.add_parser(ep.name))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `rag` command line: the library's commands, then those registered by the packages above."""
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Questions over news articles, with checked citations.",
+        epilog="`rag serve`, `rag slack` and `rag eval` come with the installed package (entry points in the "
+        f"{COMMANDS!r} group): if they are missing, reinstall it with `pip install -e .`.",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_question_commands(sub)
+    _add_document_commands(sub)
+    from rag.bench import register as register_bench
+
+    register_bench(sub.add_parser("bench"))
+    add_registered_commands(sub)
+    return parser
+
+
+def _add_question_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
@@ -207,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--k", type=int, default=None)
     p.set_defaults(func=cmd_chat)
 
+
+def _add_document_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="add or update articles (files, folders, RSS/Atom feed URLs, page URLs)")
     p.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     p.set_defaults(func=cmd_ingest)
@@ -228,13 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("setup", help="prepare the local model and ingest the seeds")
     p.set_defaults(func=cmd_setup)
 
-    for name, module in (("serve", "service.cli"), ("slack", "service.slack_cli"), ("eval", "eval.cli"), ("bench", "rag.bench")):
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except ImportError:
-            continue
-        register(sub.add_parser(name))
 
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb"):  # bm25s: rag.keyword quiets it (it sets its own level on import)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -89,6 +89,10 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
+    def embed_queries(self, questions: list[str]) -> np.ndarray:
+        """Questions are embedded as passages are (the model is symmetric)."""
+        return self.embed(questions)
+
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed([query])[0].tolist()
 
@@ -102,12 +106,18 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         return self._get_query_embedding(query)
 
 
-def build_embedding(settings: Settings) -> BaseEmbedding:
+def build_embedding(settings: Settings) -> BaseEmbedding:  # an Embedder (rag.components)
     """The embedding model the settings ask for."""
     if settings.embed_backend == "openai":
         from llama_index.embeddings.openai import OpenAIEmbedding  # optional extra
 
-        return OpenAIEmbedding(
+        class OpenAIEmbedder(OpenAIEmbedding):
+            def embed_queries(self, questions: list[str]) -> np.ndarray:
+                """The questions that arrived together, in one request (OpenAI's embedding models
+                embed questions and passages alike)."""
+                return np.asarray(self.get_text_embedding_batch(questions), dtype=np.float32)
+
+        return OpenAIEmbedder(
             model=settings.openai_embed_model,
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             api_base=settings.openai_base_url,

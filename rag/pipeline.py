@@ -14,18 +14,16 @@ from pathlib import Path
 
 from rag.answer import prompts
 from rag.answer.answerer import Answerer
-from rag.embed import build_embedding
+from rag.components import ChatModel, Parts, build_parts
 from rag.errors import EmptyQuestion, InvalidInput
 from rag.ingest.chunk import Chunker
 from rag.ingest.limits import LimitedIndexer
 from rag.ingest.load import article_from_record
-from rag.keyword import KeywordIndex
 from rag.llm.client import ChatLLM, Message
 from rag.llm.local import LocalLLMServer
 from rag.retrieve import HybridRetriever
 from rag.schema import Answer, DocInfo, EvidenceSentence, Filters, IngestReport, Passage, Timings
 from rag.settings import Settings
-from rag.store import ChromaStore
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +51,23 @@ def clean_question(question: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, *, start_llm: bool = True, progress: bool = False) -> None:
+    """Ingest, search, ask and chat over the parts it is given (`rag.components.Parts`);
+    `Pipeline(settings)` builds the real parts the settings ask for (`build_parts`)."""
+
+    def __init__(
+        self, settings: Settings, *, parts: Parts | None = None, start_llm: bool = True, progress: bool = False
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.progress = progress
-        self.embedding = build_embedding(settings)
-        self.store = ChromaStore(settings, embed_model=self.embedding.model_name)
-        self.keyword = KeywordIndex(settings.data_dir / "keyword" / settings.collection)
+        parts = parts or build_parts(settings)
+        self.embedding = parts.embedder
+        self.store = parts.store
+        self.keyword = parts.keyword
         self.indexer = LimitedIndexer(self.store, self.embedding, Chunker(settings.chunk_size, settings.chunk_overlap),
                                       self.keyword, max_chars=settings.max_document_chars)  # fmt: skip
         self.retriever = HybridRetriever(self.store, self.embedding, self.keyword, settings)
         self.local_llm: LocalLLMServer | None = None
-        self._llm: ChatLLM | None = None
+        self._llm: ChatModel | None = parts.chat_model
         self._llm_lock = threading.Lock()
         self.indexer.ensure_keyword_index()
         self._closing = threading.Event()
@@ -77,7 +81,7 @@ class Pipeline:
     # --- lifecycle ---------------------------------------------------------------
 
     @property
-    def llm(self) -> ChatLLM:
+    def llm(self) -> ChatModel:
         """The chat model; a local one is started (assembled first if need be) on first use."""
         with self._llm_lock:
             if self._llm is None:
@@ -149,9 +153,9 @@ class Pipeline:
         article = article_from_record(record, default_id, source="upload")
         return self.indexer.ingest_articles([article])
 
-    def ingest_articles(self, articles: list) -> IngestReport:
-        """Articles read elsewhere (feeds, pages), into the store as files are."""
-        return self.indexer.ingest_articles(articles, progress=self.progress)
+    def ingest_articles(self, articles: list, progress: bool | None = None) -> IngestReport:
+        """Articles read elsewhere (feeds, pages, eval corpora), into the store as files are."""
+        return self.indexer.ingest_articles(articles, progress=self.progress if progress is None else progress)
 
     def documents(self) -> list[DocInfo]:
         return self.store.list_docs()

@@ -28,13 +28,12 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from rag.embed import OnnxMiniLMEmbedding
-from rag.keyword import KeywordIndex, prepare
+from rag.components import Embedder, KeywordIndex, VectorStore
+from rag.keyword import prepare
 from rag.schema import Filters, Passage
 from rag.settings import Settings
-from rag.store import ChromaStore, ChunkHit, matches
+from rag.store import ChunkHit, matches
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MAX_RECORDS = 50_000  # chunk records kept in memory (~2 KB each)
@@ -112,15 +111,15 @@ class Candidate:
 
 
 class HybridRetriever:
-    def __init__(self, store: ChromaStore, embedding: BaseEmbedding, keyword: KeywordIndex, settings: Settings) -> None:
+    def __init__(self, store: VectorStore, embedding: Embedder, keyword: KeywordIndex, settings: Settings) -> None:
         self.store = store
         self.embedding = embedding
         self.keyword = keyword
         self.settings = settings
         # Users repeat questions (and chat front ends resend them): embed each text once.
         self.embed_query = lru_cache(maxsize=4096)(self._embed_query)
-        # The local model embeds questions and passages alike, so concurrent questions can share a batch.
-        self._batcher = QueryBatcher(embedding.embed) if isinstance(embedding, OnnxMiniLMEmbedding) else None
+        # Concurrent questions share a batch (one model run, or one request to a hosted embedder).
+        self._batcher = QueryBatcher(embedding.embed_queries)
         self._lock = threading.Lock()
         self._version = -1  # the index version the caches below belong to
         self._records: dict[str, ChunkHit] = {}
@@ -131,10 +130,7 @@ class HybridRetriever:
         self._mirror_load = threading.Lock()  # one thread reads the collection, the others wait for it
 
     def _embed_query(self, question: str) -> np.ndarray:
-        if self._batcher is not None:
-            vector = np.array(self._batcher(question), dtype=np.float32)
-        else:
-            vector = np.asarray(self.embedding.get_query_embedding(question), dtype=np.float32)
+        vector = np.array(self._batcher(question), dtype=np.float32)
         vector.flags.writeable = False
         return vector
 

@@ -31,7 +31,6 @@ from urllib.parse import urlparse
 import numpy as np
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.errors import InvalidInput, StoreUnavailable, UnknownDocument
 from rag.schema import Article, DocInfo, Filters, timestamp
@@ -193,7 +192,6 @@ class ChromaStore:
                 "set RAG_COLLECTION to a new name (and ingest again) or switch RAG_EMBED_BACKEND back."
             )
         self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=metadata)
-        self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
         self._live: dict[str, str] | None = None  # see live_versions
         self._live_guard = threading.Lock()
         self._writes = 0  # store writes made by this process (see _fault_point)

@@ -10,6 +10,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -22,7 +23,7 @@ from service.deps import require_api_key
 from service.errors import install_error_handlers
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware, redact_access_log
 from service.routers import documents, health, openai_compat, qa
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, SlackSettings
 from service.slack import mount_slack
 from service.state import AppState
 
@@ -44,34 +45,44 @@ def _start_feed_watcher(state: AppState):
                        lock=state.write_lock).start()
 
 
-def create_app(settings: Settings, pipeline: Pipeline | None = None, service: ServiceSettings | None = None) -> FastAPI:
+@asynccontextmanager
+async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
+    """Start-up: the pipeline (unless given), the seeds on first use, the model in the background,
+    the feed watcher. Shutdown: the watcher, the Slack answers under way, then the pipeline."""
+    if state.pipeline is None:
+        state.pipeline = await run_in_threadpool(Pipeline, state.settings, start_llm=False)
+        state.owns_pipeline = True
+    report = await run_in_threadpool(state.pipeline.ensure_seeded)
+    if report:
+        log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
+    state.start_llm()
+    watcher = _start_feed_watcher(state)
+    # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
+    # of the garbage collector's full passes, which otherwise stall requests for tens of ms.
+    gc.collect()
+    gc.freeze()
+    if state.service.keys():
+        log.info("API keys required on /v1 routes (%d configured)", len(state.service.keys()))
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            await run_in_threadpool(watcher.stop)  # a poll under way finishes its store first
+        if bot := getattr(app.state, "slack_bot", None):
+            await bot.drain()  # Slack answers under way finish (for a while) before the pipeline closes
+        if state.owns_pipeline:
+            state.pipeline.close()
+
+
+def create_app(
+    settings: Settings, pipeline: Pipeline | None = None, service: ServiceSettings | None = None,
+    slack: SlackSettings | None = None,
+) -> FastAPI:  # fmt: skip
+    """The app. `service` and `slack` default to what the environment says (`rag serve` passes
+    the sections of the one `AppSettings` it read)."""
     state = AppState(settings=settings, service=service or ServiceSettings(), pipeline=pipeline)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.pipeline is None:
-            state.pipeline = await run_in_threadpool(Pipeline, settings, start_llm=False)
-            state.owns_pipeline = True
-        report = await run_in_threadpool(state.pipeline.ensure_seeded)
-        if report:
-            log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
-        state.start_llm()
-        watcher = _start_feed_watcher(state)
-        # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
-        # of the garbage collector's full passes, which otherwise stall requests for tens of ms.
-        gc.collect()
-        gc.freeze()
-        if state.service.keys():
-            log.info("API keys required on /v1 routes (%d configured)", len(state.service.keys()))
-        try:
-            yield
-        finally:
-            if watcher is not None:
-                await run_in_threadpool(watcher.stop)  # a poll under way finishes its store first
-            if bot := getattr(app.state, "slack_bot", None):
-                await bot.drain()  # Slack answers under way finish (for a while) before the pipeline closes
-            if state.owns_pipeline:
-                state.pipeline.close()
+    lifespan = partial(_lifespan, state)
 
     app = FastAPI(
         title="news-rag",
@@ -85,7 +96,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, service: Se
     for router in (qa.router, openai_compat.router, documents.router):
         app.include_router(router, dependencies=auth)
     app.include_router(health.router)
-    mount_slack(app, lambda: state.pipeline, settings, dependencies=auth, admission=lambda: (state.ready_gate(), state.metrics))
+    mount_slack(app, lambda: state.pipeline, settings, slack, dependencies=auth,
+                admission=lambda: (state.ready_gate(), state.metrics))  # fmt: skip
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

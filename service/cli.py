@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from service.settings import ServiceSettings
+from service.settings import AppSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from rag.settings import get_settings, read
+    from rag.settings import read
     from service.app import create_app
 
     flags = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name) is not None}
-    service = read(ServiceSettings, **flags)
-    app = create_app(get_settings(), service=service)
+    config = read(AppSettings, **flags)  # every setting, read once
+    service = config.service
+    app = create_app(config.rag, service=service, slack=config.slack)
     log.info("listening on http://%s:%d (chat page at /, API docs at /docs)", service.host, service.port)
     uvicorn.run(app, host=service.host, port=service.port, log_level=args.log_level, timeout_graceful_shutdown=5)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from rag.errors import Busy
+from service.settings import ServiceSettings
 
 
 class QueueFull(Busy):
@@ -62,6 +63,13 @@ class LLMGate:
         self.running = 0
         self.rejected = 0
         self._avg_s = 10.0
+
+    @classmethod
+    def for_model(cls, model_concurrency: int, service: ServiceSettings) -> LLMGate:
+        """The one gate of a process, sized by the settings: RAG_LLM_CONCURRENCY questions at
+        once (default: what the backend serves at once) and RAG_QUEUE_SIZE more waiting. Every
+        caller of the model (HTTP, the OpenAI endpoint, chat, Slack in either mode) queues here."""
+        return cls(service.llm_concurrency or model_concurrency, service.queue_size)
 
     def admit(self) -> Ticket:
         """Call on the event loop before any await, so admission is atomic."""

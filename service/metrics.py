@@ -1,80 +1,79 @@
-"""Prometheus text-format metrics, kept by hand: requests and latency per route,
-the LLM line, and token totals."""
+"""Prometheus metrics with `prometheus_client`: requests and latency per route, the LLM line,
+token totals, answers and stream disconnects.
+
+Each `Metrics` has a registry of its own, not the library's global one: one process may build
+several apps (the tests do), and each app's /metrics must count only its own requests.
+`_created` series are switched off: they double every counter's lines and nothing here reads them.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from rag.schema import Answer
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+disable_created_metrics()
+
+# name -> (help text, value): values read at scrape time (the LLM line, restarts), not counted here.
+Gauges = dict[str, tuple[str, float]]
+
+
+class _ReadAtScrape(Collector):
+    """Values someone else keeps (the gate's counters, the local model's restarts), read when
+    /metrics is scraped; a name ending in `_total` is a counter, any other a gauge."""
+
+    def __init__(self, read: Callable[[], Gauges]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        for name, (text, value) in self.read().items():
+            family = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
+            yield family(name, text, value=value)
 
 
 class Metrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency_buckets: dict[tuple[str, str], list[int]] = {}
-        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
-        self.latency_count: dict[tuple[str, str], int] = defaultdict(int)
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.answers: dict[bool, int] = defaultdict(int)
-        self.disconnects = 0
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("rag_http_requests_total", "HTTP requests by method, route and status.",
+                                ["method", "route", "status"], registry=r)  # fmt: skip
+        self.latency = Histogram("rag_http_request_duration_seconds", "HTTP request latency by method and route.",
+                                 ["method", "route"], buckets=BUCKETS, registry=r)  # fmt: skip
+        self.prompt_tokens = Counter("rag_llm_prompt_tokens_total", "Prompt tokens sent to the LLM for answers.",
+                                     registry=r)  # fmt: skip
+        self.completion_tokens = Counter("rag_llm_completion_tokens_total",
+                                         "Completion tokens the LLM wrote for answers.", registry=r)  # fmt: skip
+        self.answers = Counter("rag_answers_total", "Answers given, by whether they abstained.", ["abstained"],
+                               registry=r)  # fmt: skip
+        for abstained in ("false", "true"):  # both series from the start, at 0
+            self.answers.labels(abstained=abstained)
+        self.disconnects = Counter("rag_stream_disconnects_total", "Answers whose client went away before the end.",
+                                   registry=r)  # fmt: skip
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route)
-        with self._lock:
-            self.requests[(method, route, status)] += 1
-            counts = self.latency_buckets.setdefault(key, [0] * len(BUCKETS))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-            self.latency_sum[key] += seconds
-            self.latency_count[key] += 1
+        self.requests.labels(method=method, route=route, status=str(status)).inc()
+        self.latency.labels(method=method, route=route).observe(seconds)
 
     def observe_answer(self, answer: Answer) -> None:
-        with self._lock:
-            self.prompt_tokens += answer.usage.prompt_tokens
-            self.completion_tokens += answer.usage.completion_tokens
-            self.answers[answer.abstained] += 1
+        self.prompt_tokens.inc(answer.usage.prompt_tokens)
+        self.completion_tokens.inc(answer.usage.completion_tokens)
+        self.answers.labels(abstained=str(answer.abstained).lower()).inc()
 
     def observe_disconnect(self) -> None:
-        with self._lock:
-            self.disconnects += 1
+        self.disconnects.inc()
 
-    def render(self, gauges: dict[str, tuple[str, float]]) -> str:
-        out: list[str] = []
+    def read_at_scrape(self, read: Callable[[], Gauges]) -> None:
+        """Expose values kept elsewhere, read on every scrape."""
+        self.registry.register(_ReadAtScrape(read))
 
-        def head(name: str, kind: str, text: str) -> None:
-            out.append(f"# HELP {name} {text}")
-            out.append(f"# TYPE {name} {kind}")
-
-        with self._lock:
-            head("rag_http_requests_total", "counter", "HTTP requests by method, route and status.")
-            for (method, route, status), n in sorted(self.requests.items()):
-                out.append(f'rag_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
-            head("rag_http_request_duration_seconds", "histogram", "HTTP request latency by method and route.")
-            for (method, route), counts in sorted(self.latency_buckets.items()):
-                labels = f'method="{method}",route="{route}"'
-                for bound, n in zip(BUCKETS, counts):
-                    out.append(f'rag_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}')
-                total = self.latency_count[(method, route)]
-                out.append(f'rag_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}')
-                out.append(f"rag_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}")
-                out.append(f"rag_http_request_duration_seconds_count{{{labels}}} {total}")
-            head("rag_llm_prompt_tokens_total", "counter", "Prompt tokens sent to the LLM for answers.")
-            out.append(f"rag_llm_prompt_tokens_total {self.prompt_tokens}")
-            head("rag_llm_completion_tokens_total", "counter", "Completion tokens the LLM wrote for answers.")
-            out.append(f"rag_llm_completion_tokens_total {self.completion_tokens}")
-            head("rag_answers_total", "counter", "Answers given, by whether they abstained.")
-            for abstained in (False, True):
-                out.append(f'rag_answers_total{{abstained="{str(abstained).lower()}"}} {self.answers[abstained]}')
-            head("rag_stream_disconnects_total", "counter", "Answers whose client went away before the end.")
-            out.append(f"rag_stream_disconnects_total {self.disconnects}")
-        for name, (text, value) in gauges.items():
-            kind = "counter" if name.endswith("_total") else "gauge"
-            head(name, kind, text)
-            out.append(f"{name} {value:g}")
-        return "\n".join(out) + "\n"
+    def render(self) -> bytes:
+        """The Prometheus text format (0.0.4)."""
+        return generate_latest(self.registry)

@@ -1,12 +1,22 @@
-"""Settings of the HTTP layer only (host, port, keys, limits), read from RAG_* variables.
+"""The service's settings: the HTTP layer's (host, port, keys, limits, from RAG_* variables),
+Slack's (from Slack's own variable names), and `AppSettings`, which reads them together with
+the pipeline's (`rag.settings.Settings`) in one pass over the environment and `.env`.
 
-The pipeline's own settings stay in `rag.settings.Settings`.
+`rag serve` and `rag slack` read `AppSettings` once and hand each part its section
+(`.rag`, `.service`, `.slack`): the same objects, attributes and variable names as the three
+classes have on their own, one reading and one error message naming every bad variable.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.settings import Settings
+
+SLACK_API_URL = "https://slack.com/api/"  # slack_sdk's AsyncWebClient.BASE_URL
 
 
 class ServiceSettings(BaseSettings):
@@ -37,3 +47,45 @@ class ServiceSettings(BaseSettings):
         if self.api_keys is None:
             return []
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+
+class SlackSettings(BaseSettings):
+    """Slack credentials, from Slack's own variable names; the API URL from RAG_SLACK_API_URL."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "bot_token"))
+    signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "signing_secret")
+    )
+    app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "app_token"))
+    api_url: str = Field(default=SLACK_API_URL, validation_alias=AliasChoices("RAG_SLACK_API_URL", "api_url"))
+
+    @property
+    def events_api_enabled(self) -> bool:
+        return bool(self.bot_token and self.signing_secret)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class AppSettings(Settings, ServiceSettings, SlackSettings):
+    """Every setting of a service process, read in one pass; each part gets its section."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    def _section(self, cls: type[S]) -> S:
+        """The values of `cls`'s fields, as read here (checked already: not read or checked again)."""
+        return cls.model_construct(**{name: getattr(self, name) for name in cls.model_fields})
+
+    @property
+    def rag(self) -> Settings:
+        return self._section(Settings)
+
+    @property
+    def service(self) -> ServiceSettings:
+        return self._section(ServiceSettings)
+
+    @property
+    def slack(self) -> SlackSettings:
+        return self._section(SlackSettings)

@@ -20,8 +20,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -36,6 +35,7 @@ from rag.schema import Answer
 from rag.settings import Settings
 from service.gate import LLMGate
 from service.metrics import Metrics
+from service.settings import ServiceSettings, SlackSettings
 from service.slack_blocks import (
     APOLOGY,
     FEEDBACK_DOWN,
@@ -57,23 +57,6 @@ UNEXPECTED = (
     "Something went wrong on my side: try again in a minute, and if it keeps failing "
     "ask whoever runs the bot to check the service log."
 )
-
-
-class SlackSettings(BaseSettings):
-    """Slack credentials, from Slack's own variable names; the API URL from RAG_SLACK_API_URL."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
-
-    bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "bot_token"))
-    signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "signing_secret")
-    )
-    app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "app_token"))
-    api_url: str = Field(default=AsyncWebClient.BASE_URL, validation_alias=AliasChoices("RAG_SLACK_API_URL", "api_url"))
-
-    @property
-    def events_api_enabled(self) -> bool:
-        return bool(self.bot_token and self.signing_secret)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -117,7 +100,19 @@ def _unescape(text: str) -> str:
 PipelineSource = Pipeline | Callable[[], Pipeline | None]
 # The model's admission gate and the metrics answers are counted in (the service's, when mounted on it).
 Admission = Callable[[], "tuple[LLMGate, Metrics]"]
-QUEUE_SIZE = 4
+
+
+def own_admission(pipeline: Callable[[], Pipeline], service: ServiceSettings) -> Admission:
+    """The gate and metrics of a process that serves no HTTP (Socket Mode), made on first use
+    (when the model, whose concurrency sizes the gate, is there) and then kept."""
+    made: list[tuple[LLMGate, Metrics]] = []
+
+    def admission() -> tuple[LLMGate, Metrics]:
+        if not made:
+            made.append((LLMGate.for_model(pipeline().llm.concurrency, service), Metrics()))
+        return made[0]
+
+    return admission
 
 
 class SlackBot:
@@ -125,17 +120,16 @@ class SlackBot:
     background task, the blocking pipeline in a worker thread."""
 
     def __init__(
-        self, pipeline: PipelineSource, settings: Settings, state: SlackState, feedback: FeedbackStore,
+        self, pipeline: PipelineSource, state: SlackState, feedback: FeedbackStore,
         admission: Admission | None = None,
     ) -> None:  # fmt: skip
         self._pipeline = pipeline
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
-        if admission is None:  # a process of its own (Socket Mode): its own gate, as `rag serve` has one
-            own = (LLMGate(1 if settings.use_local_llm else 4, QUEUE_SIZE), Metrics())
-            admission = lambda: own  # noqa: E731
-        self._admission = admission  # the service's gate and metrics: Slack queues with HTTP
+        # Mounted on the service: its gate and metrics, so Slack queues with HTTP. A process of its
+        # own (Socket Mode): the process's one gate, sized by the same settings as `rag serve`'s.
+        self._admission = admission or own_admission(lambda: self.pipeline, ServiceSettings())
 
     @property
     def pipeline(self) -> Pipeline:
@@ -326,7 +320,7 @@ def build_slack_app(
         request_verification_enabled=not socket_mode,
         process_before_response=False,
     )
-    bot = SlackBot(pipeline, settings, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings), admission)
+    bot = SlackBot(pipeline, SlackState(settings.data_dir / "slack.sqlite"), feedback_store(settings), admission)
     bot.register(app)
     return app, bot
 

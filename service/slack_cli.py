@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import RagError
-from rag.settings import Settings, get_settings
+from rag.settings import Settings, read
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
-    from service.slack import SlackSettings
+    from service.settings import ServiceSettings, SlackSettings
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +32,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_slack(args: argparse.Namespace) -> None:
-    from service.slack import SlackSettings, feedback_store
+    from service.settings import AppSettings
+    from service.slack import feedback_store
 
-    settings = get_settings()
+    config = read(AppSettings)  # every setting, read once
+    settings = config.rag
     if args.export_feedback:
         count = feedback_store(settings).export_gold(args.export_feedback)
         print(f"wrote {count} candidate gold cases to {args.export_feedback} (fill in their `facts` before use)")
@@ -44,13 +46,13 @@ def cmd_slack(args: argparse.Namespace) -> None:
             "Choose a mode: `rag slack --socket` (Socket Mode), or `rag serve` with SLACK_BOT_TOKEN and "
             "SLACK_SIGNING_SECRET set (Events API at https://HOST/slack/events). See docs/slack.md."
         )
-    slack = SlackSettings()
+    slack = config.slack
     if not slack.app_token:
         raise RagError(
             "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...) with the "
             "connections:write scope, from the Slack app's Basic Information page."
         )
-    asyncio.run(run_socket_mode(settings, slack))
+    asyncio.run(run_socket_mode(settings, slack, config.service))
 
 
 def _ready_pipeline(settings: Settings) -> Pipeline:
@@ -62,14 +64,16 @@ def _ready_pipeline(settings: Settings) -> Pipeline:
     return pipeline
 
 
-async def run_socket_mode(settings: Settings, slack: SlackSettings) -> None:
+async def run_socket_mode(settings: Settings, slack: SlackSettings, service: ServiceSettings | None = None) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from service.slack import build_slack_app
+    from service.settings import ServiceSettings
+    from service.slack import build_slack_app, own_admission
 
     pipeline = await asyncio.to_thread(_ready_pipeline, settings)
     try:
-        app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+        admission = own_admission(lambda: pipeline, service or ServiceSettings())  # sized as `rag serve`'s
+        app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True, admission=admission)
         assert slack.app_token is not None
         handler = AsyncSocketModeHandler(app, slack.app_token.get_secret_value())
         print("Slack bot connected in Socket Mode; Ctrl-C to stop.", file=sys.stderr)

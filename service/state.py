@@ -14,7 +14,7 @@ from rag.errors import LLMUnavailable, RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from service.gate import LLMGate
-from service.metrics import Metrics
+from service.metrics import Gauges, Metrics
 from service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,23 @@ class AppState:
     PROBE_TIMEOUT_S = 2.0
     PROBE_TTL_S = 5.0  # /readyz may be polled often: ask the remote LLM at most this often
 
+    def __post_init__(self) -> None:
+        self.metrics.read_at_scrape(self.gauges)
+
+    def gauges(self) -> Gauges:
+        """The LLM line and the local model's restarts, as /metrics shows them."""
+        gate = self.gate
+        local = self.pipeline.local_llm if self.pipeline is not None else None
+        return {
+            "rag_llm_queue_waiting": ("Questions waiting for the model.", gate.waiting if gate else 0),
+            "rag_llm_running": ("Questions the model is answering now.", gate.running if gate else 0),
+            "rag_llm_queue_capacity": ("Questions that may wait before 429.", self.service.queue_size),
+            "rag_llm_rejected_total": ("Questions refused with 429 (queue full).", gate.rejected if gate else 0),
+            "rag_llm_ready": ("1 once the model is loaded.", 1 if gate else 0),
+            "rag_llm_restarts_total": ("Times the local model process was restarted after it failed.",
+                                       local.restarts if local else 0),
+        }  # fmt: skip
+
     @property
     def llm_status(self) -> str:
         if self.gate is not None:
@@ -50,10 +67,9 @@ class AppState:
             assert self.pipeline is not None
             try:
                 llm = self.pipeline.llm
-                concurrency = self.service.llm_concurrency or llm.concurrency
-                self.gate = LLMGate(concurrency, self.service.queue_size)
-                log.info("model %s ready at %s (%d at once, %d may wait)", llm.model, llm.base_url, concurrency,
-                         self.service.queue_size)  # fmt: skip
+                self.gate = LLMGate.for_model(llm.concurrency, self.service)
+                log.info("model %s ready at %s (%d at once, %d may wait)", llm.model, llm.base_url,
+                         self.gate.concurrency, self.gate.queue_size)  # fmt: skip
             except RagError as e:
                 self.llm_error = e.message
                 log.error("the model did not start: %s", e.message)

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
+from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.types import Message as ASGIMessage, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
+from starlette.types import Receive, Scope, Send
 
 from rag.errors import RagError
 from rag.llm.client import Message
@@ -110,15 +111,24 @@ def sse_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
-def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {sse_json(data)}\n\n"
+def sse(event: str | None, data: Any) -> str:
+    """One event in the SSE wire format, written by FastAPI's encoder: `event: NAME` (none for
+    a plain message, as OpenAI's chunks are), then the data as JSON on one `data:` line."""
+    return format_sse_event(event=event, data_str=sse_json(data)).decode()
 
 
-class SSEResponse(StreamingResponse):
-    """text/event-stream that always watches for the client leaving (whatever the ASGI
-    version) and then closes the body iterator, so generation stops at once."""
+def sse_raw(data: str) -> str:
+    """A message whose data is not JSON (OpenAI's closing `data: [DONE]`)."""
+    return format_sse_event(data_str=data).decode()
 
-    media_type = "text/event-stream"
+
+class SSEResponse(EventSourceResponse):
+    """FastAPI's text/event-stream response, which also watches for the client leaving
+    (whatever the ASGI version) and then closes the body iterator, so generation stops at once.
+
+    FastAPI streams SSE by itself only from endpoints that are generators; these endpoints
+    answer JSON or a stream as the request asks, and refuse (429) before a stream starts,
+    so they return this response with events encoded by `sse`."""
 
     def __init__(
         self,

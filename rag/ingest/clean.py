@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rag.nlp.parse import sentences
+
 # Lines that belong to the page, not the report. Matched against whole lines.
 BOILERPLATE_LINES = [
     re.compile(p, re.IGNORECASE)
@@ -31,8 +33,6 @@ _ABOUT_THE_PAGE = re.compile(
     re.IGNORECASE,
 )
 _QUOTE_MARKS = re.compile(r"[\"“”«»]")
-# Where a sentence ends: after . ! ? or … (and a closing quote or bracket), or at a line break.
-_SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n+")
 
 # A wire-service credit such as "(Reuters)" closing the article.
 TRAILING_CREDIT = re.compile(r"\s*\((?:[A-Z][A-Za-z&.]+(?: [A-Z][A-Za-z&.]+)?)\)\s*$")
@@ -74,15 +74,37 @@ def strip_trailing_notices(text: str) -> str:
     """The text without the comment-section notices at its end (see `is_comment_notice`).
 
     Only trailing sentences are looked at, one by one from the end: that is where a page's
-    comment section sits, and a sentence inside the report stays whatever it says.
+    comment section sits, and a sentence inside the report stays whatever it says. A line
+    break ends a sentence; within a line the parser finds the sentences (`rag.nlp.parse`), so
+    "Comments close at 9 a.m. Monday." is one sentence, not a notice and a stray "Monday.".
+    Only the end of the article is parsed, never all of it.
     """
     while text:
-        ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
-        start = ends[-1] if ends else 0
-        if not is_comment_notice(text[start:]):
-            return text
-        text = text[:start].rstrip()
+        head, _, line = text.rpartition("\n")
+        kept = _line_without_trailing_notices(line)
+        if kept:
+            return f"{head}\n{kept}" if head else kept
+        text = head.rstrip()
     return text
+
+
+_TAIL_CHARS = 2000  # notices are short (at most 300 characters): the end of a long line is enough to read
+
+
+def _line_without_trailing_notices(line: str) -> str:
+    """The line without the notices that end it ("" if it is all notices). A line that does not
+    name a comment section holds no notice and is not parsed. Only its last _TAIL_CHARS are
+    parsed; the first piece found there may be a sentence cut in two, so it is kept, never judged."""
+    if not _COMMENT_SECTION.search(line[-_TAIL_CHARS:]):
+        return line.rstrip()
+    offset = max(0, len(line) - _TAIL_CHARS)
+    found = sentences(line[offset:])[1 if offset else 0 :]
+    cut = len(line)
+    for sentence in reversed(found):
+        if not is_comment_notice(sentence.text):
+            return line[: offset + sentence.end]
+        cut = offset + sentence.start
+    return line[:cut].rstrip()
 
 
 def remove_boilerplate(text: str, title: str | None = None) -> str:
@@ -117,9 +139,15 @@ def split_title(text: str) -> tuple[str | None, str]:
 
 
 def derive_title(text: str, max_words: int = 12) -> str:
-    """A title for an article that has none: its first sentence, shortened."""
-    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-    words = first.split()
+    """A title for an article that has none: its first sentence, shortened.
+
+    The parser is asked only when a sentence could end within the first `max_words` words
+    (one of them ends in . ! ? or …); otherwise the first words are the title either way."""
+    words = text.split()
+    if any(re.search(r"[.!?…][\"”’)\]]*$", w) for w in words[:max_words]):
+        snippet = " ".join(words[: max_words * 4])  # the first sentence's end is well inside it
+        found = sentences(snippet)
+        words = found[0].text.split() if found else []
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 
 

@@ -13,15 +13,14 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from tqdm import tqdm
 
+from rag.components import Embedder, KeywordIndex, VectorStore
 from rag.errors import UnreadableFile
 from rag.ingest.chunk import Chunker
 from rag.ingest.load import iter_files, load_file
-from rag.keyword import KeywordIndex
 from rag.schema import Article, IngestReport
-from rag.store import ChromaStore, StoredArticle
+from rag.store import StoredArticle
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def _file_of(source: str | None) -> str | None:
 
 
 class Indexer:
-    def __init__(self, store: ChromaStore, embedding: BaseEmbedding, chunker: Chunker, keyword: KeywordIndex) -> None:
+    def __init__(self, store: VectorStore, embedding: Embedder, chunker: Chunker, keyword: KeywordIndex) -> None:
         self.store = store
         self.embedding = embedding
         self.chunker = chunker

@@ -41,11 +41,26 @@ _UNITS = {"km": "kilometre", "kms": "kilometres", "kilometer": "kilometre", "kil
           "kg": "kilogram", "kgs": "kilograms"}  # fmt: skip
 
 
+# Typographic dashes, primes and quotes, one ASCII character each (folding keeps positions).
+_MARKS = {
+    **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"),
+    **dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4"), "'"),
+    **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"), '"'),
+}
+
+
+def fold_marks(text: str) -> str:
+    """No accents, ASCII quotes and dashes, the case kept (for readers to whom "US" is not "us").
+
+    Writers and sites differ in typography, not in what they say: "Dolmabahçe — “POWs”" and
+    'Dolmabahce - "POWs"' are the same words."""
+    text = unicodedata.normalize("NFKD", text.translate(_MARKS))
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
     """Lower case, no accents, ASCII quotes and dashes."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.translate(str.maketrans("‘’‚‛“”„‟–—―−", "''''\"\"\"\"----")).lower()
+    return fold_marks(text).lower()
 
 
 def tokens(text: str) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import StateDep
 from service.errors import store_problem
+from service.metrics import CONTENT_TYPE
 from service.models import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -41,16 +42,6 @@ async def readyz(state: StateDep):
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(state: StateDep) -> PlainTextResponse:
+async def metrics(state: StateDep) -> Response:
     """Prometheus text format."""
-    gate = state.gate
-    local = state.pipeline.local_llm if state.pipeline is not None else None
-    gauges = {
-        "rag_llm_queue_waiting": ("Questions waiting for the model.", gate.waiting if gate else 0),
-        "rag_llm_running": ("Questions the model is answering now.", gate.running if gate else 0),
-        "rag_llm_queue_capacity": ("Questions that may wait before 429.", state.service.queue_size),
-        "rag_llm_rejected_total": ("Questions refused with 429 (queue full).", gate.rejected if gate else 0),
-        "rag_llm_ready": ("1 once the model is loaded.", 1 if gate else 0),
-        "rag_llm_restarts_total": ("Times the local model process was restarted after it failed.", local.restarts if local else 0),
-    }
-    return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)

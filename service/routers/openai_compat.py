@@ -30,7 +30,7 @@ from service.models import (
     OAIModelList,
     OAIUsage,
 )
-from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse_json
+from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse, sse_raw
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -89,10 +89,10 @@ async def _chunks(items: AsyncIterator[str | list | Answer], completion_id: str,
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
-        return f"data: {sse_json(body)}\n\n"
+        return sse(None, body)
 
     def error(kind: str, message: str) -> str:
-        return f"data: {sse_json({'error': {'type': kind, 'message': message}})}\n\n"
+        return sse(None, {"error": {"type": kind, "message": message}})
 
     yield chunk({"role": "assistant", "content": ""})
     try:
@@ -115,4 +115,4 @@ async def _chunks(items: AsyncIterator[str | list | Answer], completion_id: str,
     for start in range(0, len(content), 64):
         yield chunk({"content": content[start : start + 64]})
     yield chunk({}, "stop", usage=_usage(answer).model_dump(), rag=answer.model_dump(mode="json"))
-    yield "data: [DONE]\n\n"
+    yield sse_raw("[DONE]")

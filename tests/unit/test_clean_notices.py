@@ -118,3 +118,44 @@ def test_a_line_in_two_articles_or_in_a_minority_is_not_furniture():
 def test_furniture_inside_the_report_stays():
     text = "First line of the report.\nFollow every fixture live on the Rovers Weekly app.\nThe last line."
     assert strip_edge_lines(text, {SPORT_PLUG}) == text
+
+
+# Sentences are the parser's (rag.nlp.parse), as answering and eval see them: an abbreviation
+# or a time does not end a sentence.
+from rag.ingest.clean import derive_title  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("report", "notice"),
+    [
+        ("Polls open across the country on Tuesday.", "Comments on this page close at 9 a.m. Monday."),
+        ("The bakery sold 400 loaves before noon.", "Please keep your comments civil; posting resumes at 6 p.m. Friday."),  # noqa: E501
+    ],
+    ids=["election", "bakery"],
+)
+def test_a_notice_holding_a_time_is_removed_whole(report: str, notice: str):
+    _, text = clean_article(f"{report}\n{notice}", title="A headline")
+    assert text == report
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        ("Polls open at 9 a.m. Monday in the capital. Turnout is expected to be high.",
+         "Polls open at 9 a.m. Monday in the capital."),
+        ("The U.S. Senate passed the farm bill on Friday. It now goes to the House.",
+         "The U.S. Senate passed the farm bill on Friday."),
+    ],
+    ids=["time", "initials"],
+)
+def test_a_derived_title_is_the_whole_first_sentence(body: str, title: str):
+    assert derive_title(body) == title
+
+
+@pytest.mark.parametrize("topic", ["The harbour reopened after the storm.", "The orchestra played Brahms on Friday."])
+def test_an_article_on_one_long_line_loses_only_its_closing_notice(topic: str):
+    """Only the end of a long line is read (a million characters would not fit the parser)."""
+    report = " ".join([topic] * 200)
+    notices = "Comments are moderated. Please keep your comments civil."
+    _, text = clean_article(f"{report} {notices}", title="A headline")
+    assert text == report

@@ -393,3 +393,13 @@ def test_squad_evaluate_counts_unanswered_as_zero():
 def test_squad_evaluate_refuses_an_empty_dataset():
     with pytest.raises(ValueError, match="no questions"):
         squad_evaluate([], {})
+
+
+def test_split_sentences_is_the_parsers_split_times_and_titles_stay_inside():
+    """The same sentences as ingest and answering see: "9 a.m. Monday." and "Dr." do not end one."""
+    text = "The shop opens at 9 a.m. Monday [1]. Dr. Ruth Okafor said the ward reopened. [2] Prices rose 2.5 percent."
+    assert split_sentences(text) == [
+        "The shop opens at 9 a.m. Monday [1].",
+        "Dr. Ruth Okafor said the ward reopened [2].",
+        "Prices rose 2.5 percent.",
+    ]

@@ -149,10 +149,19 @@ def test_an_uploaded_jsonl_reports_each_bad_line_by_the_uploaded_name(client):
 
 
 def test_an_upload_the_store_fails_to_write_is_503_and_the_service_goes_on(client, http_pipeline, monkeypatch):
-    def down(*args, **kwargs):
-        raise ConnectionError("store down")
+    class RefusesWrites:
+        """The chunk collection of a Chroma that stops taking writes (a server gone mid-upload)."""
 
-    monkeypatch.setattr(http_pipeline.store, "_upsert", down)
+        def __init__(self, real) -> None:
+            self.real = real
+
+        def upsert(self, **kwargs) -> None:
+            raise ConnectionError("store down")
+
+        def __getattr__(self, name: str):
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(http_pipeline.store, "chunks", RefusesWrites(http_pipeline.store.chunks))
     r = client.post("/v1/documents", json={"text": ARTICLE, "id": "never-stored"})
     assert r.status_code == 503 and r.json()["error"]["type"] == "store_unavailable", r.text
     assert "ingest it again" in r.json()["error"]["message"]

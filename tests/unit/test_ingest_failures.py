@@ -170,7 +170,8 @@ def test_repair_removes_unclaimed_chunks_and_marks_an_incomplete_record_for_the_
     stray, stray_nodes = _article_and_nodes("ledger-r", sentences=3, seed=6, chunk_size=24)
     rows = [(f"{n.node_id}@0000000000000", n.embedding, {"doc_id": "ledger-r", "version": "0000000000000",
              "start": 0, "end": 1}, n.text) for n in stray_nodes]
-    store._upsert(rows)
+    ids, embeddings, metadatas, documents = (list(c) for c in zip(*rows, strict=True))
+    store.chunks.upsert(ids=ids, embeddings=embeddings, metadatas=metadatas, documents=documents)
     assert store.get_chunks([r[0] for r in rows]) == []  # readers never get them
     assert {h.chunk_id for h in store.get_chunks(sorted(current))} == set(current)
     store.chunks.delete(ids=[sorted(current)[-1]])

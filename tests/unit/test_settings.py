@@ -75,3 +75,39 @@ def test_prompts_are_package_data_and_a_folder_overrides_them(tmp_path, monkeypa
             assert "RAG_PROMPTS_DIR" in str(e)
     finally:
         get_settings.cache_clear()
+
+
+def test_one_reading_gives_every_part_its_settings_under_the_same_names(tmp_path, monkeypatch):
+    """`rag serve` and `rag slack` read the environment and `.env` once (AppSettings); the pipeline,
+    the HTTP layer and Slack each get their section with the attributes they always had."""
+    from rag.settings import Settings
+    from service.settings import AppSettings, ServiceSettings, SlackSettings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("RAG_TOP_K=7\nRAG_QUEUE_SIZE=2\nSLACK_SIGNING_SECRET=from-dotenv\n")
+    monkeypatch.setenv("RAG_PORT", "9001")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-env")
+    monkeypatch.setenv("RAG_SLACK_API_URL", "http://127.0.0.1:9/api/")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    config = AppSettings()
+    rag, service, slack = config.rag, config.service, config.slack
+    assert (rag.top_k, rag.use_local_llm, rag.openai_base_url) == (7, False, "http://127.0.0.1:9/v1")
+    assert (service.port, service.queue_size) == (9001, 2)
+    assert slack.events_api_enabled and slack.api_url == "http://127.0.0.1:9/api/"
+    assert slack.signing_secret.get_secret_value() == "from-dotenv"
+    # the same values each class reads on its own
+    assert rag == Settings() and service == ServiceSettings() and slack == SlackSettings()
+
+
+def test_a_bad_value_in_any_section_is_named_by_its_variable(monkeypatch):
+    from rag.errors import InvalidSetting
+    from rag.settings import read
+    from service.settings import AppSettings
+
+    monkeypatch.setenv("RAG_QUEUE_SIZE", "-1")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token")
+    monkeypatch.setenv("RAG_TOP_K", "0")
+    with pytest.raises(InvalidSetting) as bad:
+        read(AppSettings)
+    assert "RAG_QUEUE_SIZE" in bad.value.message and "RAG_TOP_K" in bad.value.message
+    assert "xoxb-secret-token" not in bad.value.message

@@ -379,7 +379,7 @@ def test_export_feedback_command_writes_gold_lines(
     store.add(store.record_answer(Answer(answer="B", abstained=True, model="m"), "other", "C1", "2.0"), "down", "U1")
     assert not store.add("no-such-answer", "up", "U1")
 
-    monkeypatch.setattr("service.slack_cli.get_settings", lambda: make_settings(data))
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))  # read with every other setting, once
     main(["slack", "--export-feedback", str(tmp_path / "out.jsonl")])
     assert "wrote 1 candidate gold case" in capsys.readouterr().out
     [line] = (tmp_path / "out.jsonl").read_text().splitlines()
@@ -433,3 +433,31 @@ def test_shutdown_waits_for_answers_only_so_long(
 
     assert asyncio.run(stop_while_answering()) < 5
     assert "1 answer(s) unfinished" in caplog.text
+
+
+def test_socket_mode_queues_at_one_gate_sized_by_the_service_settings(
+    pipeline: Pipeline, settings: Settings, slack_api: SlackAPIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot in a process of its own (Socket Mode) admits questions as `rag serve` does: one
+    gate sized by RAG_LLM_CONCURRENCY and RAG_QUEUE_SIZE, refusals and answers counted."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    monkeypatch.setenv("RAG_LLM_CONCURRENCY", "1")
+    monkeypatch.setenv("RAG_QUEUE_SIZE", "0")
+    slack = SlackSettings(bot_token="xoxb-test", app_token="xapp-test", api_url=slack_api.base_url)
+    _, bot = build_slack_app(pipeline, settings, slack, socket_mode=True)
+    gate, metrics = bot._admission()
+    assert (gate.concurrency, gate.queue_size) == (1, 0) and bot._admission()[0] is gate
+
+    async def ask(channel: str) -> str:
+        event = mention(slack_api, QUESTION, channel=channel)
+        client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+        await bot.answer(client, event, BOT_USER_ID, BOT_ID)
+        [reply] = replies_in(slack_api, channel, event["ts"])
+        return reply["text"]
+
+    held = gate.admit()  # the one place is taken (by an HTTP question, say)
+    assert "busy" in asyncio.run(ask("C0BUSY1")) and gate.rejected == 1
+    held.release()
+    assert "1,000" in asyncio.run(ask("C0BUSY2"))
+    assert 'rag_answers_total{abstained="false"} 1.0' in metrics.render().decode()
