@@ -96,7 +96,7 @@ class Pipeline:
             base_url = self.local_llm.base_url
         return ChatLLM.from_settings(self.settings, base_url)
 
-    def wrap_llm(self, wrapper: Callable[[Callable[[], ChatLLM]], ChatLLM]) -> None:
+    def wrap_llm(self, wrapper: Callable[[Callable[[], ChatModel]], ChatModel]) -> None:
         """Put a layer between the pipeline and its model (the eval suite's replay of kept
         replies): `wrapper` gets the function that starts the real model, to call when needed."""
         with self._llm_lock:
