@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -295,5 +296,14 @@ class HybridRetriever:
             dense_score=round(c.hit.cosine, 4),
             keyword_score=round(c.keyword, 4) if c.keyword is not None else None,
             url=m.get("url") or None,
+            published_at=_published(m),
             also_in=c.collapsed,
+            source=m.get("publisher") or None,
+            author=m.get("author") or None,
         )
+
+
+def _published(metadata: dict) -> datetime | None:
+    """The article's date from a chunk's `published_ts` (seconds, UTC; -1 or absent: undated)."""
+    ts = int(metadata.get("published_ts", -1) or -1)
+    return datetime.fromtimestamp(ts, UTC) if ts >= 0 else None

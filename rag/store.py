@@ -154,6 +154,8 @@ def _record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
                 "chars": len(it.article.text),
                 "near_duplicates": json.dumps(it.near_duplicates),
                 "source": it.article.source or "",
+                "publisher": it.article.publisher or "",
+                "author": it.article.author or "",
                 "version": it.version,
             }
             for it in items
@@ -171,6 +173,8 @@ def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
         chunks=int(meta.get("chunks", 0)),
         chars=int(meta.get("chars", 0)),
         near_duplicates=json.loads(meta.get("near_duplicates") or "[]"),
+        source=meta.get("publisher") or None,
+        author=meta.get("author") or None,
     )
 
 

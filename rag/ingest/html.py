@@ -37,6 +37,7 @@ class PageText:
     text: str
     published_at: str | None = None  # ISO 8601, as the page states it
     author: str | None = None
+    site: str | None = None  # the publication's name, as the page states it (og:site_name, JSON-LD publisher)
 
 
 def visible_tree(html: str | bytes) -> etree._Element | None:
@@ -85,6 +86,7 @@ def extract_page(html: str | bytes, url: str | None = None) -> PageText:
         text=doc.text,
         published_at=doc.date or None,
         author=(doc.author or "").strip() or None,
+        site=(doc.sitename or "").strip() or None,
     )
 
 

@@ -1,0 +1,312 @@
+"""Time in questions and explicit date filters, on dated articles of two unrelated domains (a
+football club's season and a central bank's rate decisions): real Chroma, the real embedding
+model, the stand-in LLM; the CLI in-process; the HTTP API over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from rag.cli import main
+from rag.pipeline import Pipeline
+from rag.schema import Filters
+from rag.settings import get_settings
+from rag.when import question_time, resolve, since_until, take_filter_tokens
+from service.settings import ServiceSettings
+from tests.conftest import make_settings
+from tests.fixtures.http_server import ServiceServer
+
+REFERENCE = datetime(2017, 6, 15, 12, 0, tzinfo=UTC)
+
+# (id, date, publisher, author, title, text): three rate decisions and three match reports.
+ARTICLES = [
+    ("bank-mar", "2017-03-16", "Finance Daily", "Ann Reed", "Central bank holds interest rates",
+     "The central bank held its main interest rate at 0.25 percent on Thursday. The governor said "
+     "inflation was rising more slowly than expected and the committee voted seven to two."),
+    ("bank-may", "2017-05-04", "Finance Daily", "Ann Reed", "Central bank signals a rate rise",
+     "The central bank kept interest rates at 0.25 percent but signalled a rise later in the year. "
+     "The governor told reporters that wages were growing and the committee voted six to three."),
+    ("bank-jun", "2017-06-14", "Economy Wire", "Raj Patel", "Central bank raises interest rates",
+     "The central bank raised its main interest rate to 0.5 percent on Wednesday, the first rise in "
+     "a decade. The governor said inflation had reached 2.9 percent and the committee voted five to four."),
+    ("match-mar", "2017-03-04", "Sport Weekly", "Tom Hale", "Rovers beat United in the derby",
+     "Rovers beat United 2-1 in the derby on Saturday. Their striker Lee Marsh scored both goals "
+     "before a crowd of 31,000 and the manager praised the defence."),
+    ("match-may", "2017-05-20", "Sport Weekly", "Tom Hale", "Rovers draw with City",
+     "Rovers drew 1-1 with City on Saturday. Their striker Lee Marsh scored a penalty and the "
+     "manager said the title race was not over."),
+    ("match-jun", "2017-06-10", "Goal Post", None, "Rovers win the cup final",
+     "Rovers won the cup final 3-0 against Athletic on Saturday. Their striker Lee Marsh scored "
+     "twice and the manager lifted his first trophy."),
+]
+BY_ID = {a[0]: a for a in ARTICLES}
+
+
+def _record(a: tuple) -> dict:
+    doc_id, date, publisher, author, title, text = a
+    record = {"id": doc_id, "title": title, "text": text, "published_at": date, "source": publisher}
+    return record | ({"author": author} if author else {})
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory, fake_llm) -> Iterator[Pipeline]:
+    """The six dated articles (no seeds), the question's reference date fixed at 15 June 2017."""
+    settings = make_settings(tmp_path_factory.mktemp("time") / "data", openai_base_url=fake_llm.base_url,
+                             llm_model="fake", auto_seed=False, reference_date=REFERENCE)  # fmt: skip
+    with Pipeline(settings, start_llm=False) as pipeline:
+        for a in ARTICLES:
+            pipeline.ingest_record(_record(a), a[0])
+        yield pipeline
+
+
+def _dates(passages) -> set[str]:
+    return {f"{p.published_at:%Y-%m-%d}" for p in passages}
+
+
+# --- resolving phrases ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "after", "before"),
+    [
+        ("What did the central bank decide last week?", "2017-06-05", "2017-06-15"),
+        ("Who scored for Rovers yesterday?", "2017-06-14", "2017-06-14"),
+        ("What did the governor say in the past month?", "2017-05-15", "2017-06-15"),
+        ("How many goals has Marsh scored this year?", "2017-01-01", "2017-06-15"),
+        ("What did the central bank decide in March?", "2017-03-01", "2017-03-31"),
+        ("Who won the derby on 4 March?", "2017-03-04", "2017-03-04"),
+        ("What did the governor say before 5 May 2017?", None, "2017-05-04"),
+        ("What did the manager say after April 2017?", "2017-05-01", None),
+        ("How did Rovers play since May?", "2017-05-01", None),
+        ("What did the bank do between March and May?", "2017-03-01", "2017-05-31"),
+        ("Who scored in the last 7 days?", "2017-06-08", "2017-06-15"),
+    ],
+)
+def test_time_words_in_questions_of_both_domains_become_date_ranges(question, after, before):
+    found = question_time(question, REFERENCE)
+    assert (found.after and f"{found.after:%Y-%m-%d}") == after
+    assert (found.before and f"{found.before:%Y-%m-%d}") == before
+    assert not found.newest_first
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many people died in the 2004 tsunami?",  # a year naming an event
+        "What were the bank's inflation figures for 2016?",  # the period a figure covers: reported later
+        "What did the governor say before the talks?",  # an event, not a date: not resolved
+        "How many goals did Marsh score in the 2016-17 season?",  # a season, not a date
+        "What will the bank decide next week?",  # the future: no article is published then
+        "Who is the manager of Rovers?",
+    ],
+)
+def test_dates_that_do_not_say_when_something_was_reported_make_no_filter(question):
+    assert not question_time(question, REFERENCE).filters
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the latest interest rate decision?", "Who scored in Rovers' most recent match?",
+     "What is the newest signing?", "What is the current interest rate?"],
+)  # fmt: skip
+def test_latest_is_a_recency_preference_not_a_filter(question):
+    found = question_time(question, REFERENCE)
+    assert found.newest_first and not found.filters
+
+
+def test_since_until_accept_iso_dates_and_phrases_and_refuse_the_rest():
+    after, before = since_until("7 days ago", "2017-06-14", REFERENCE)
+    assert after == datetime(2017, 6, 8, tzinfo=UTC)
+    assert before == datetime(2017, 6, 14, 23, 59, 59, 999999, tzinfo=UTC), "until takes in the whole day"
+    assert resolve("March 2017", REFERENCE).end.day == 31
+    with pytest.raises(Exception, match="not a date; write an ISO date"):
+        since_until("soonish", None, REFERENCE)
+    with pytest.raises(Exception, match="swap them"):
+        since_until("2017-06-01", "2017-05-01", REFERENCE)
+
+
+def test_slack_tokens_become_filters_and_leave_the_question():
+    text, filters = take_filter_tokens('since:2017-05-01 until:"last week" who scored for Rovers?', REFERENCE)
+    assert text == "who scored for Rovers?"
+    assert filters.published_after == datetime(2017, 5, 1, tzinfo=UTC) and filters.published_before.day == 15
+    assert take_filter_tokens("who scored?", REFERENCE) == ("who scored?", None)
+
+
+# --- retrieval and answers -------------------------------------------------------------
+
+
+def test_last_week_keeps_only_that_weeks_articles(dated: Pipeline):
+    passages = dated.search("What did the central bank decide last week?", k=4)
+    assert passages and _dates(passages) <= {"2017-06-10", "2017-06-14"}
+    assert passages[0].doc_id == "bank-jun"
+    sport = dated.search("Who scored for Rovers last week?", k=4)
+    assert sport and sport[0].doc_id == "match-jun" and _dates(sport) <= {"2017-06-10", "2017-06-14"}
+
+
+def test_in_march_keeps_only_march_articles_in_both_domains(dated: Pipeline):
+    bank = dated.search("What did the central bank decide in March?", k=4)
+    match = dated.search("Who scored for Rovers in March?", k=4)
+    assert bank[0].doc_id == "bank-mar" and match[0].doc_id == "match-mar"
+    assert _dates(bank + match) <= {"2017-03-04", "2017-03-16"}
+    unfiltered = dated.search("What did the central bank decide?", k=6)
+    assert len(_dates(unfiltered)) > 2, "without time words every date is searched"
+
+
+def test_the_latest_puts_the_newest_article_first_without_filtering(dated: Pipeline):
+    for question, newest, older in [
+        ("What is the latest central bank interest rate decision?", "bank-jun", {"bank-mar", "bank-may"}),
+        ("What was the most recent Rovers match result?", "match-jun", {"match-mar", "match-may"}),
+    ]:
+        passages = dated.search(question, k=4)
+        assert passages[0].doc_id == newest
+        assert older & {p.doc_id for p in passages}, "older articles are still there: a preference, not a filter"
+
+
+def test_explicit_filters_and_question_time_both_apply(dated: Pipeline):
+    filters = Filters(published_after=datetime(2017, 5, 1, tzinfo=UTC))
+    passages = dated.search("What did the central bank decide this year?", k=4, filters=filters)
+    assert passages and _dates(passages) <= {"2017-05-04", "2017-05-20", "2017-06-10", "2017-06-14"}
+
+
+def test_a_period_with_no_article_gets_an_honest_abstention(dated: Pipeline):
+    answer = dated.ask("What did the central bank decide in 2015?")
+    assert answer.abstained and "nothing" in answer.answer and "2015" in answer.answer
+    assert answer.time and answer.time.published_after.year == 2015 and answer.time.expressions == ["in 2015"]
+
+
+def test_citations_carry_date_source_and_author(dated: Pipeline):
+    answer = dated.ask("What did the central bank decide last week?")
+    assert not answer.abstained and answer.citations, answer
+    for c in answer.citations:
+        _, date, publisher, author, _, _ = BY_ID[c.doc_id]
+        assert f"{c.published_at:%Y-%m-%d}" == date and c.source == publisher and c.author == author
+    assert answer.time.reference_date == REFERENCE
+    docs = {d.doc_id: d for d in dated.documents()}
+    assert docs["match-jun"].source == "Goal Post" and docs["match-jun"].author is None
+
+
+def test_the_host_stands_for_the_source_when_no_publisher_is_given(dated: Pipeline):
+    dated.ingest_record({"id": "wire", "text": "Rovers signed the defender Paul Stone from Athletic for a club record fee.",
+                         "url": "https://www.example-news.org/sport/stone", "published_at": "2017-06-12"}, "wire")  # fmt: skip
+    try:
+        hit = dated.search("Which defender did Rovers sign?", k=1)[0]
+        assert hit.doc_id == "wire" and hit.source == "example-news.org"
+    finally:
+        dated.remove("wire")
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path, fake_llm, monkeypatch):
+    """`rag` in-process against a fresh data dir holding the dated articles."""
+    data = tmp_path / "cli"
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))
+    monkeypatch.setenv("RAG_AUTO_SEED", "false")
+    monkeypatch.setenv("RAG_REFERENCE_DATE", REFERENCE.isoformat())
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("RAG_LLM_MODEL", "fake")
+    monkeypatch.setenv("RAG_MODEL_DIR", str(make_settings(data).models_path))
+    get_settings.cache_clear()
+    articles = tmp_path / "articles.json"
+    articles.write_text(json.dumps([_record(a) for a in ARTICLES]))
+    main(["ingest", str(articles)])
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_since_until_filter_and_citations_show_date_and_source(cli_env, capsys):
+    capsys.readouterr()
+    main(["ask", "--json", "--since", "2017-05-01", "--until", "2017-05-31", "What did the central bank decide?"])
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} <= {"bank-may", "match-may"}
+    assert answer["citations"][0]["source"] == "Finance Daily"
+
+    main(["ask", "--since", "7 days ago", "What did the central bank decide?"])
+    out = capsys.readouterr().out
+    assert "(bank-jun, 2017-06-14, Economy Wire, by Raj Patel" in out
+
+    main(["ask", "--until", "2016-12-31", "What did the central bank decide?"])
+    assert "I found nothing about this in the articles published on or before 31 December 2016" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_date_it_cannot_read(cli_env, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", "--since", "the day after the derby", "Who scored?"])
+    assert exit_.value.code == 2
+    assert "--since: 'the day after the derby' is not a date; write an ISO date" in capsys.readouterr().err
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(dated: Pipeline) -> Iterator[httpx.Client]:
+    with ServiceServer(dated, ServiceSettings(api_keys=None)) as server, \
+            httpx.Client(base_url=server.base_url, timeout=60) as c:  # fmt: skip
+        yield c
+
+
+def test_http_ask_since_until_and_question_time(client):
+    r = client.post("/v1/ask", json={"question": "What did the central bank decide?", "since": "March 2017",
+                                     "until": "2017-03-31"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {c["doc_id"] for c in body["citations"]} <= {"bank-mar", "match-mar"} and body["citations"]
+    c = body["citations"][0]
+    assert c["published_at"].startswith("2017-03-16") and c["source"] == "Finance Daily" and c["author"] == "Ann Reed"
+    assert body["time"]["published_before"].startswith("2017-03-31")
+
+    r = client.post("/v1/search", json={"question": "Who scored for Rovers last week?"})
+    assert r.status_code == 200 and r.json()["passages"][0]["doc_id"] == "match-jun"
+    # Another reference date moves "last week": the May match is then the one found.
+    r = client.post("/v1/search", json={"question": "Who scored for Rovers last week?", "reference_date": "2017-05-25"})
+    assert {p["doc_id"] for p in r.json()["passages"]} == {"match-may"}
+
+
+def test_http_published_after_still_works_and_chat_takes_filters(client):
+    r = client.post("/v1/chat", json={"messages": [{"role": "user", "content": "What did the central bank decide?"}],
+                                      "published_after": "2017-06-01T00:00:00"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert {c["doc_id"] for c in r.json()["citations"]} <= {"bank-jun", "match-jun"}
+
+
+def test_openai_endpoint_takes_the_filters_as_extra_body_fields(client):
+    r = client.post("/v1/chat/completions", json={
+        "model": "news-rag", "messages": [{"role": "user", "content": "What did the central bank decide?"}],
+        "since": "2017-05-01", "until": "2017-05-31"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    rag = r.json()["rag"]
+    assert rag["citations"] and {c["doc_id"] for c in rag["citations"]} <= {"bank-may", "match-may"}
+    assert "2017-05-04, Finance Daily" in r.json()["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/v1/ask", {"since": "whenever"}),
+        ("/v1/search", {"until": "the talks"}),
+        ("/v1/ask", {"since": "2017-06-01", "until": "2017-05-01"}),
+    ],
+)
+def test_http_bad_dates_are_400_saying_what_to_write(client, path, extra):
+    r = client.post(path, json={"question": "What did the central bank decide?", **extra})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "ISO date" in message or "swap them" in message
+
+
+def test_http_bad_date_on_the_openai_endpoint_is_400(client):
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who scored?"}],
+                                                  "since": "someday"})  # fmt: skip
+    assert r.status_code == 400 and "ISO date" in r.json()["error"]["message"]
+
+
+def test_http_empty_period_abstains_not_500(client):
+    r = client.post("/v1/ask", json={"question": "Who scored for Rovers?", "until": "1999-01-01"})
+    assert r.status_code == 200 and r.json()["abstained"] and "nothing" in r.json()["answer"]
