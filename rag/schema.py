@@ -151,6 +151,9 @@ class TimeFrame(BaseModel):
     reference_date: datetime  # what "last week" in the question was resolved against
     published_after: datetime | None = None
     published_before: datetime | None = None
+    # A named period ("in March"): articles published in it, or after it and naming a date in it.
+    period_start: datetime | None = None
+    period_end: datetime | None = None
     newest_first: bool = False  # "the latest": newer articles won ties among equally relevant passages
     expressions: list[str] = Field(default_factory=list)  # the question's words read as dates
 
@@ -180,6 +183,9 @@ class Filters(BaseModel):
     published_before: datetime | None = None
     # Not a filter: what the question's time words ("last week") are resolved against (default: now).
     reference_date: datetime | None = None
+    # Articles without a date pass the date bounds too (bounds read from a question's words: what
+    # cannot be dated is not known to be outside them). Given dates exclude undated articles.
+    keep_undated: bool = False
 
 
 class IngestReport(BaseModel):

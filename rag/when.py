@@ -21,6 +21,7 @@ reference date (so both readings, "the week before this one" and "the past seven
 
 from __future__ import annotations
 
+import calendar
 import re
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -60,6 +61,13 @@ _QUALIFIER = re.compile(r"^(?:the\s+)?(?:(?:early|mid|late|end of|start of|begin
 # March or May depending on the country. Only these two numeric forms are read.
 _NUMERIC = re.compile(r"^[\d\s/.\-–]+$")
 _YEAR_OR_ISO = re.compile(r"^\d{4}(?:-\d{2}-\d{2})?$")
+# A length of time is not a point in time: "after six months", "for two years" (dateparser would read
+# "six months" as six months ago).
+_LENGTH = re.compile(
+    r"^(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|few|several|many)\s+"
+    r"(?:days?|weeks?|months?|years?|decades?)$",
+    re.IGNORECASE,
+)
 _DECADE = re.compile(r"^(?:the\s+)?(\d{3})0s$", re.IGNORECASE)
 
 
@@ -77,13 +85,16 @@ class QuestionTime:
 
     after: datetime | None = None  # the articles' published_at >= after
     before: datetime | None = None  # and <= before
+    # A named period ("in March", "in 2016", "on 12 March"): articles published in it, or later ones
+    # that mention a date in it (see `question_time`).
+    period: Period | None = None
     newest_first: bool = False
     expressions: list[str] = field(default_factory=list)  # the words read as dates, as the question has them
     spans: list[tuple[int, int]] = field(default_factory=list)  # their character spans in the question
 
     @property
     def filters(self) -> bool:
-        return self.after is not None or self.before is not None
+        return self.after is not None or self.before is not None or self.period is not None
 
 
 def reference(value: datetime | None) -> datetime:
@@ -139,23 +150,24 @@ def _end_of_day(when: datetime) -> datetime:
     return when.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1, microseconds=-1)
 
 
-def resolve(text: str, ref: datetime | None = None) -> Period | None:
+def resolve(text: str, ref: datetime | None = None, up_to_reference: bool = True) -> Period | None:
     """The range a date phrase names, resolved against `ref` (default now); None when it names
     no date, or only a future one (no article is published after its question is asked).
 
     "2017-03-05" and "5 March 2017" are that day; "March 2017" the month; "2017" the year;
     "yesterday" and "three days ago" that day; "last week", "this year", "the past month" run up to
-    the end of the reference day; "between March and May" from 1 March to 31 May."""
+    the end of the reference day (without `up_to_reference`: the week, year, month they name); "between March and May" from 1 March to 31 May."""
     ref_utc = reference(ref).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
     text = " ".join(text.split()).strip(" ,.?!")
     if not text:
         return None
-    if (both := _RANGE.match(text)) and (a := resolve(both.group(1), ref)) and (b := resolve(both.group(2), ref)):
+    if (both := _RANGE.match(text)) and (a := resolve(both.group(1), ref, up_to_reference)) \
+            and (b := resolve(both.group(2), ref, up_to_reference)):  # fmt: skip
         return Period(a.start, b.end)
     if decade := _DECADE.match(text):
         start = datetime(int(decade.group(1)) * 10, 1, 1)
         return _aware(Period(start, min(datetime(start.year + 10, 1, 1) - timedelta(microseconds=1), _end_of_day(ref_utc))))
-    if _NUMERIC.match(text) and not _YEAR_OR_ISO.match(text.strip()):
+    if _NUMERIC.match(text) and not _YEAR_OR_ISO.match(text.strip()) or _LENGTH.match(text):
         return None
     rolling = _ROLLING.match(text)
     phrase = f"{rolling.group(1) or 1} {rolling.group(2)} ago" if rolling else _QUALIFIER.sub("", text) or text
@@ -171,7 +183,7 @@ def resolve(text: str, ref: datetime | None = None) -> Period | None:
     relative = moved is not None and moved[0] != when
     if rolling:
         start, end = when.replace(hour=0, minute=0, second=0, microsecond=0), _end_of_day(ref_utc)
-    elif relative and words & _UP_TO_NOW:
+    elif relative and words & _UP_TO_NOW and up_to_reference:
         end = _end_of_day(ref_utc)
     return _aware(Period(start, min(end, _end_of_day(ref_utc)) if relative else end))
 
@@ -261,13 +273,35 @@ def question_time(question: str, ref: datetime | None = None) -> QuestionTime:
             start, end = None, (period.start - timedelta(microseconds=1) if prep in _BEFORE_EXCLUSIVE else period.end)
         elif prep in _AFTER:
             start, end = (period.end + timedelta(microseconds=1) if prep in _AFTER_EXCLUSIVE else period.start), None
+        elif named(words):
+            # A named period is when the asked-about thing happened, which articles of other dates
+            # report too: a 2017 article on "the 2016 figures", "the 1974 cyclone", "the 2026 World
+            # Cup". Not a filter: articles published in it, or naming a date in it (`retrieve`).
+            found.period = period if found.period is None else Period(_later(found.period.start, start),
+                                                                      _earlier(found.period.end, end))  # fmt: skip
+            start = end = None
+        else:
+            # "yesterday", "last week", "three days ago": what happened then is reported then or since.
+            end = _end_of_day(reference(ref))
         found.after = _later(found.after, start)
         found.before = _earlier(found.before, end)
         lead = lead if prep in _BEFORE | _AFTER | {"in", "on", "during", "over", "within", "at"} else first
         found.spans.append((doc[lead].idx, doc[last - 1].idx + len(doc[last - 1].text)))
         found.expressions.append(doc[lead:last].text)
-    found.newest_first = any(t.lower_ in _RECENCY and t.i not in in_dates for t in doc)
+    found.newest_first = any(
+        t.lower_ in _RECENCY and t.i not in in_dates and (t.lower_ != "last" or t.dep_ == "amod") for t in doc
+    )  # "the last match" asks for the latest; "how long did it last" does not
     return found
+
+
+_MONTHS = {m.lower() for m in (*calendar.month_name[1:], *calendar.month_abbr[1:])}
+
+
+def named(words: str) -> bool:
+    """Whether date words name their period (a month or a year: "March", "2016", "12 March", "the
+    1990s") rather than place it from the reference date ("yesterday", "last week", "on Monday")."""
+    tokens = re.findall(r"[a-z]+|\d+s?", words.lower())
+    return any(t in _MONTHS or re.fullmatch(r"\d{4}s?", t) for t in tokens)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -286,13 +320,17 @@ def without_time(question: str, found: QuestionTime) -> str:
 
 
 def narrowed(filters: Filters | None, found: QuestionTime) -> Filters | None:
-    """The request's filters, narrowed to the question's own date range (both apply)."""
-    if not found.filters:
+    """The request's filters, narrowed to the question's own date bounds (both apply). Bounds read
+    from the question alone let undated articles through (they are not known to be outside them);
+    a request's own dates do not."""
+    if found.after is None and found.before is None:
         return filters
     base = filters or Filters()
+    given = base.published_after is not None or base.published_before is not None
     return base.model_copy(update={
         "published_after": _later(_aware_or_none(base.published_after), found.after),
         "published_before": _earlier(_aware_or_none(base.published_before), found.before),
+        "keep_undated": base.keep_undated or not given,
     })  # fmt: skip
 
 
@@ -356,6 +394,8 @@ def frame(found: QuestionTime, filters: Filters | None, ref: datetime) -> TimeFr
         reference_date=ref,
         published_after=filters.published_after if filters else None,
         published_before=filters.published_before if filters else None,
+        period_start=found.period.start if found.period else None,
+        period_end=found.period.end if found.period else None,
         newest_first=found.newest_first,
         expressions=found.expressions,
     )
@@ -381,7 +421,12 @@ class TimePlan:
 
     @property
     def dated(self) -> bool:
-        return self.filters is not None and (self.filters.published_after or self.filters.published_before) is not None
+        f = self.filters
+        return self.found.period is not None or (f is not None and (f.published_after or f.published_before) is not None)
+
+    def searched(self) -> Filters | None:
+        """The date range in words for an answer: the named period when there is one."""
+        return within(self.filters, self.found.period) if self.found.period else self.filters
 
     def frame(self) -> TimeFrame:
         return frame(self.found, self.filters, self.reference_date)
@@ -396,19 +441,56 @@ def plan(question: str, filters: Filters | None, settings) -> TimePlan:
     narrowed_filters = narrowed(filters, found)
     if narrowed_filters is not None:
         narrowed_filters = narrowed_filters.model_copy(update={"reference_date": None})  # not a filter: not in cache keys
-        if not narrowed_filters.model_dump(exclude_none=True):
+        f = narrowed_filters
+        if f.doc_ids is None and f.published_after is None and f.published_before is None:
             narrowed_filters = None
     query = without_time(question, found) if STRIP_FROM_QUERY and found.spans else question
     return TimePlan(query or question, narrowed_filters, found, ref)
 
 
 def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybrid") -> list[Passage]:
-    """Retrieval under the plan: with a recency preference, a wider pool is re-ranked (newer wins
-    ties) before the first n are kept."""
-    if not time_plan.found.newest_first:
-        return retriever.retrieve(time_plan.query, n, time_plan.filters, mode=mode)
-    pool = retriever.retrieve(time_plan.query, max(n, settings.candidates), time_plan.filters, mode=mode)
-    return newest_first(pool, settings.recency_tie)[:n]
+    """Retrieval under the plan. With a named period, the passages of articles published in it, and
+    those of other articles (from a wider pool) that name a date in it. With a recency
+    preference, a wider pool re-ranked (newer wins ties). Then the first n."""
+    period = time_plan.found.period
+    pool_size = max(n, settings.candidates) if time_plan.found.newest_first or period else n
+    if period is None:
+        passages = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
+    else:
+        inside = retriever.retrieve(time_plan.query, pool_size, within(time_plan.filters, period), mode=mode)
+        seen = {p.chunk_id for p in inside}
+        wide = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
+        other = [p for p in wide if p.chunk_id not in seen and mentions(p, period)]
+        passages = inside + other
+        if other:  # two searches: their fused scores do not compare, their cosines do
+            passages.sort(key=lambda p: -(p.dense_score if p.dense_score is not None else p.score))
+    if time_plan.found.newest_first:
+        passages = newest_first(passages, settings.recency_tie)
+    return passages[:n]
+
+
+def within(filters: Filters | None, period: Period) -> Filters:
+    """The filters narrowed to articles published in the period (undated ones as the filters say)."""
+    base = filters or Filters(keep_undated=True)
+    return base.model_copy(update={
+        "published_after": _later(_aware_or_none(base.published_after), period.start),
+        "published_before": _earlier(_aware_or_none(base.published_before), period.end),
+    })  # fmt: skip
+
+
+def mentions(passage: Passage, period: Period) -> bool:
+    """Whether a passage names a date in the period, read against its own article's date ("last
+    year" in an article of January 2017 is 2016; undated: the reference is now): a report, earlier
+    or later, of something of that period."""
+    from rag.nlp.parse import parse
+
+    for ent in parse(passage.text).ents:
+        if ent.label_ != "DATE":
+            continue
+        said = resolve(ent.text, passage.published_at, up_to_reference=False)
+        if said and said.start and said.end and period.start <= said.start and said.end <= period.end:
+            return True  # "2017" does not name a date in March 2017; "3 March" and "last Friday" may
+    return False
 
 
 def with_sources(answer: Answer, passages: list[Passage], time_plan: TimePlan) -> Answer:
