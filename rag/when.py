@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from rag.errors import InvalidInput
-from rag.schema import Answer, Filters, Passage, TimeFrame, Timings
+from rag.schema import Answer, AnswerSentence, Filters, Passage, TimeFrame, Timings
 
 # English words that make a relative expression a span reaching up to the reference date:
 # "last week", "the past month", "this year" (as against a point: "three days ago", "yesterday").
@@ -470,11 +470,13 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
 
 
 def within(filters: Filters | None, period: Period) -> Filters:
-    """The filters narrowed to articles published in the period (undated ones as the filters say)."""
-    base = filters or Filters(keep_undated=True)
+    """The filters narrowed to articles published in the period (an undated article is not known to
+    be: it counts when it names a date in the period, as any other)."""
+    base = filters or Filters()
     return base.model_copy(update={
         "published_after": _later(_aware_or_none(base.published_after), period.start),
         "published_before": _earlier(_aware_or_none(base.published_before), period.end),
+        "keep_undated": False,
     })  # fmt: skip
 
 
@@ -522,3 +524,23 @@ def take_filter_tokens(text: str, ref: datetime | None = None) -> tuple[str, Fil
     after, before = since_until(values.get("since"), values.get("until"), ref, names=("since:", "until:"))
     rest = " ".join(_TOKEN.sub(" ", text).split())
     return rest, Filters(published_after=after, published_before=before)
+
+
+# --- for the answer engine (not wired: see the proposal in the branch's report) ---------------
+
+
+def latest_note(answer: Answer) -> AnswerSentence | None:
+    """When cited reports disagree (`answer.conflicts`) and their articles have different dates, a
+    sentence saying which is the latest: "The latest of these reports is [2] (14 June 2017, Economy
+    Wire)." A reader weighing two figures needs to know which came last; None otherwise."""
+    by_marker = {c.marker: c for c in answer.citations}
+    for conflict in answer.conflicts:
+        cited = [by_marker[m.marker] for m in conflict.claims if m.marker in by_marker]
+        dated = [c for c in cited if c.published_at is not None]
+        if len({_aware_or_none(c.published_at) for c in dated}) < 2:
+            continue
+        newest = max(dated, key=lambda c: _aware_or_none(c.published_at))
+        about = ", ".join(x for x in (f"{newest.published_at:%-d %B %Y}", newest.source) if x)
+        return AnswerSentence(text=f"The latest of these reports is [{newest.marker}] ({about}).",
+                              markers=[newest.marker], kind="conflict")  # fmt: skip
+    return None

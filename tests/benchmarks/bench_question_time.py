@@ -3,12 +3,15 @@
     python -m eval.usnews eval/data                                   # once: the US news gold corpus
     python -m tests.benchmarks.bench_question_time [--corpus eval/data/usnews/corpus] [--gold eval/gold/usnews.jsonl]
 
-Each answerable gold question is asked three ways about its source article's publication date:
+Each answerable gold question with no time words of its own is asked three ways about its source
+article's publication date:
 as written (no time words, no filter); with "in <Month>" added, reference date the end of the
 collection; and with "last week" added, reference date three days after the source's date. The
 time words give a date filter in both; they are either kept in the text that retrieval embeds and
 matches, or taken out (`rag.when.STRIP_FROM_QUERY`). Reported: recall@5 (a gold source among the
 top 5 passages' articles) and the mean rank of the first gold passage (20 when not found), per way.
+The gold questions with time words of their own ("in 2016", "last year") are asked as written, with
+the time words read and not read (`RAG_QUESTION_DATES`), reference date the end of the collection.
 The store is built in a temporary directory (a few minutes of embedding on 2 cores).
 """
 
@@ -59,6 +62,14 @@ def main() -> None:
                 q = g["question"].rstrip("?")
                 sources = set(g["sources"])
                 day = dates[g["sources"][0]]
+                settings.reference_date = end
+                own = when.question_time(g["question"], end)
+                if own.filters or own.newest_first:  # its own time words: asked as written only
+                    record("own time words, as written", pipeline.search(g["question"], k=20), sources)
+                    settings.question_dates = False
+                    record("own time words, not read", pipeline.search(g["question"], k=20), sources)
+                    settings.question_dates = True
+                    continue
                 record("as written, no filter", pipeline.search(g["question"], k=20), sources)
                 for way, question, ref in [
                     ("in <Month>", f"{q} in {day:%B}?", end),
@@ -71,10 +82,10 @@ def main() -> None:
                         record(label, pipeline.search(question, k=20), sources)
             when.STRIP_FROM_QUERY = True
     print(f"{len(gold)} answerable gold questions, {len(dates)} dated articles")
-    print(f"{'way':45} recall@5  mean rank of first gold passage")
+    print(f"{'way':45} questions  recall@5  mean rank of first gold passage")
     for way, found in ranks.items():
         recall = sum(r < 5 for r in found) / len(found)
-        print(f"{way:45} {recall:8.3f}  {statistics.mean(found):.2f}")
+        print(f"{way:45} {len(found):9d} {recall:8.3f}  {statistics.mean(found):.2f}")
 
 
 if __name__ == "__main__":
