@@ -133,6 +133,8 @@ class DocumentIn(_Strict):
     url: Text | None = None
     published_at: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     id: Text | None = Field(default=None, description="document id (default: from the title, else the text)")
+    source: Text | None = Field(default=None, description="the publication (default: the URL's host)")
+    author: Text | None = None
 
 
 class DocumentOut(DocInfo):

@@ -19,6 +19,7 @@ from rag.when import latest_note, question_time, resolve, since_until, take_filt
 from service.settings import ServiceSettings
 from tests.conftest import make_settings
 from tests.fixtures.http_server import ServiceServer
+from tests.fixtures.slack_api import slack_api_fixture  # noqa: F401 - the `slack_api` fixture
 
 REFERENCE = datetime(2017, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -365,3 +366,79 @@ def test_latest_note_names_the_newest_of_disagreeing_reports(old, new, about):
     assert note.markers == [1] and f"[1] ({datetime.fromisoformat(date):%-d %B %Y}, {publisher})" in note.text
     answer.citations[1].published_at = answer.citations[0].published_at
     assert latest_note(answer) is None, "reports of the same date: nothing to say"
+
+
+# --- sources from feeds and pages ----------------------------------------------------------
+
+
+def test_feed_and_page_articles_carry_their_publication_and_author(tmp_path):
+    """A page's declared site name wins; else the feed's title; an entry stored from the feed's
+    own text keeps the entry's author."""
+    from rag.ingest.feeds import ingest_urls
+    from tests.fixtures.news_site import BASE_DATE, NewsServer, atom, news_page, rss, story
+
+    settings = make_settings(tmp_path / "data", auto_seed=False)
+    with NewsServer() as server, Pipeline(settings, start_llm=False) as pipeline:
+        site, base = server.site, server.base_url
+        (t0, p0), (t1, p1), (t2, p2) = story(0), story(1), story(2)
+        declared = news_page(t0, p0, author="Maria Okafor").replace(
+            "<meta name=\"author\"", "<meta property=\"og:site_name\" content=\"The Daily Ledger\"><meta name=\"author\"")
+        site.put("/a.html", declared)
+        site.put("/b.html", news_page(t1, p1, author="Li Wei"))  # no site name of its own
+        site.put("/feed.rss", rss([{"title": t0, "link": base + "/a.html", "guid": "a", "date": BASE_DATE},
+                                   {"title": t1, "link": base + "/b.html", "guid": "b", "date": BASE_DATE}],
+                                  title="Coastal News Feed"), "application/rss+xml")  # fmt: skip
+        site.failing["/c.html"] = (404, {})
+        site.put("/wire.atom", atom([{"title": t2, "link": base + "/c.html", "guid": "c", "date": BASE_DATE,
+                                      "author": "Ana Ruiz", "content": "<p>" + " ".join(p2) + "</p>"}],
+                                    title="Harbour Wire"), "application/atom+xml")  # fmt: skip
+        ingest_urls([base + "/feed.rss", base + "/wire.atom"], pipeline.ingest_articles,
+                    settings.feeds_state_path, min_interval_s=0)  # fmt: skip
+        docs = {d.title: d for d in pipeline.documents()}
+        assert (docs[t0].source, docs[t0].author) == ("The Daily Ledger", "Maria Okafor")
+        assert (docs[t1].source, docs[t1].author) == ("Coastal News Feed", "Li Wei")
+        assert (docs[t2].source, docs[t2].author) == ("Harbour Wire", "Ana Ruiz")
+        hit = pipeline.search("How much crab was landed in Whitby?", k=1)[0]
+        assert hit.title == t1 and hit.source == "Coastal News Feed" and hit.author == "Li Wei"
+
+
+def test_an_uploaded_document_takes_source_and_author(client):
+    r = client.post("/v1/documents", json={"id": "upload-1", "text": "Rovers appointed Jo Bell as assistant coach "
+                                           "on a two-year contract.", "published_at": "2017-06-13",
+                                           "source": "Club Site", "author": "Press Office"})  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    try:
+        hit = client.post("/v1/search", json={"question": "Who became assistant coach at Rovers?", "k": 1}).json()
+        assert hit["passages"][0]["doc_id"] == "upload-1"
+        assert (hit["passages"][0]["source"], hit["passages"][0]["author"]) == ("Club Site", "Press Office")
+    finally:
+        client.delete("/v1/documents/upload-1")
+
+
+# --- Slack ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slack_service(dated: Pipeline, slack_api) -> Iterator[str]:
+    from tests.fixtures.slack_api import serve_app
+    from tests.unit.test_slack import slack_app
+
+    with serve_app(slack_app(dated, dated.settings, slack_api)) as url:
+        yield url
+
+
+def test_slack_since_until_tokens_filter_and_sources_show_date_and_publication(slack_service, slack_api):
+    from tests.fixtures.slack_api import event_body
+    from tests.unit.test_slack import block_text, mention, send, wait_answer
+
+    event = mention(slack_api, "since:2017-05-01 until:2017-05-31 What did the central bank decide?")
+    assert send(slack_service, event_body(event)).status_code == 200
+    [reply] = wait_answer(slack_api, "C0NEWS01", event["ts"])
+    text = block_text(reply["blocks"])
+    assert "Central bank signals a rate rise" in text and "2017-05-04 · Finance Daily · by Ann Reed" in text
+    assert "Central bank raises interest rates" not in text and "Central bank holds" not in text
+
+    event = mention(slack_api, 'since:"the day of the derby" Who scored?')
+    send(slack_service, event_body(event))
+    [reply] = wait_answer(slack_api, "C0NEWS01", event["ts"])
+    assert "is not a date; write an ISO date" in reply["text"]
