@@ -62,15 +62,17 @@ def time_filters(args: argparse.Namespace):
     if not (args.since or args.until or args.reference_date):
         return None
     ref = since_until(args.reference_date, None, names=("--reference-date", ""))[0] if args.reference_date else None
-    after, before = since_until(args.since, args.until, ref or get_settings().reference_date, names=("--since", "--until"))
+    ref_or_setting = ref or get_settings().reference_date
+    after, before = since_until(args.since, args.until, ref_or_setting, names=("--since", "--until"))
     return Filters(published_after=after, published_before=before, reference_date=ref)
 
 
 def _add_time_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--since", metavar="DATE", help='only articles published on or after: 2017-03-01, "7 days ago", "March 2017"')
+    p.add_argument("--since", metavar="DATE",
+                   help='only articles published on or after: 2017-03-01, "7 days ago", "March 2017"')
     p.add_argument("--until", metavar="DATE", help="only articles published on or before (that whole day, month...)")
     p.add_argument("--reference-date", metavar="DATE",
-                   help='what "last week" in the question means, and --since phrases (default RAG_REFERENCE_DATE, else now)')
+                   help='what "last week" in the question and in --since means (default RAG_REFERENCE_DATE, else now)')
 
 
 def cmd_ask(args: argparse.Namespace) -> None:

@@ -195,7 +195,8 @@ class Pipeline:
         if not ranked and time_plan.dated:  # nothing in that period: say so (no model call)
             if evidence:
                 yield []
-            yield when.with_sources(when.nothing_in_period(question, time_plan.searched(), self.llm.model, timings), [], time_plan)
+            nothing = when.nothing_in_period(question, time_plan.searched(), self.llm.model, timings)
+            yield when.with_sources(nothing, [], time_plan)
             return
         answerer = self.answerer
         for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:]):

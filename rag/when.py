@@ -156,7 +156,8 @@ def resolve(text: str, ref: datetime | None = None, up_to_reference: bool = True
 
     "2017-03-05" and "5 March 2017" are that day; "March 2017" the month; "2017" the year;
     "yesterday" and "three days ago" that day; "last week", "this year", "the past month" run up to
-    the end of the reference day (without `up_to_reference`: the week, year, month they name); "between March and May" from 1 March to 31 May."""
+    the end of the reference day (without `up_to_reference`: the week, year, month they name);
+    "between March and May" from 1 March to 31 May."""
     ref_utc = reference(ref).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
     text = " ".join(text.split()).strip(" ,.?!")
     if not text:
@@ -166,7 +167,8 @@ def resolve(text: str, ref: datetime | None = None, up_to_reference: bool = True
         return Period(a.start, b.end)
     if decade := _DECADE.match(text):
         start = datetime(int(decade.group(1)) * 10, 1, 1)
-        return _aware(Period(start, min(datetime(start.year + 10, 1, 1) - timedelta(microseconds=1), _end_of_day(ref_utc))))
+        end = datetime(start.year + 10, 1, 1) - timedelta(microseconds=1)
+        return _aware(Period(start, min(end, _end_of_day(ref_utc))))
     if _NUMERIC.match(text) and not _YEAR_OR_ISO.match(text.strip()) or _LENGTH.match(text):
         return None
     rolling = _ROLLING.match(text)
@@ -192,12 +194,14 @@ def _aware(p: Period) -> Period:
     return Period(*(t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t for t in (p.start, p.end)))
 
 
-def since_until(since: str | None, until: str | None, ref: datetime | None = None, *, names: tuple[str, str] = ("since", "until")) -> tuple[datetime | None, datetime | None]:
+def since_until(
+    since: str | None, until: str | None, ref: datetime | None = None, *, names: tuple[str, str] = ("since", "until")
+) -> tuple[datetime | None, datetime | None]:
     """`--since` / `--until` (or the same request fields) as (published_after, published_before):
     since a phrase's first instant, until its last ("--until 2017-03-31" takes in that whole day).
     A phrase that names no date is refused with what to write instead."""
     after = before = None
-    for name, value in zip(names, (since, until)):
+    for name, value in zip(names, (since, until), strict=True):
         if value is None or not str(value).strip():
             continue
         period = resolve(str(value), ref)
@@ -422,7 +426,8 @@ class TimePlan:
     @property
     def dated(self) -> bool:
         f = self.filters
-        return self.found.period is not None or (f is not None and (f.published_after or f.published_before) is not None)
+        bounded = f is not None and (f.published_after or f.published_before) is not None
+        return self.found.period is not None or bounded
 
     def searched(self) -> Filters | None:
         """The date range in words for an answer: the named period when there is one."""
@@ -440,7 +445,8 @@ def plan(question: str, filters: Filters | None, settings) -> TimePlan:
     found = question_time(question, ref) if settings.question_dates else QuestionTime()
     narrowed_filters = narrowed(filters, found)
     if narrowed_filters is not None:
-        narrowed_filters = narrowed_filters.model_copy(update={"reference_date": None})  # not a filter: not in cache keys
+        # The reference date is not a filter: it stays out of the search cache's keys.
+        narrowed_filters = narrowed_filters.model_copy(update={"reference_date": None})
         f = narrowed_filters
         if f.doc_ids is None and f.published_after is None and f.published_before is None:
             narrowed_filters = None
