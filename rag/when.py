@@ -258,7 +258,8 @@ def _date_words() -> frozenset[str]:
     from dateparser.languages import default_loader
 
     info = default_loader.get_locale("en").info
-    skip = {"name", "date_order", "skip", "pertain", "sentence_splitter_group", "simplifications", "relative-type-regex"}
+    skip = {"name", "date_order", "skip", "pertain", "sentence_splitter_group", "simplifications",
+            "relative-type-regex"}  # fmt: skip
     words: set[str] = set()
 
     def walk(value) -> None:
