@@ -445,3 +445,14 @@ def test_slack_since_until_tokens_filter_and_sources_show_date_and_publication(s
     send(slack_service, event_body(event))
     [reply] = wait_answer(slack_api, "C0NEWS01", event["ts"])
     assert "is not a date; write an ISO date" in reply["text"]
+
+
+def test_http_stream_of_an_empty_period_ends_with_the_abstention(client):
+    from tests.fixtures.http_server import sse_events
+
+    with client.stream("POST", "/v1/ask", json={"question": "Who scored for Rovers in 2015?", "stream": True}) as r:
+        events = list(sse_events(r))
+    names = [e for e, _ in events]
+    assert r.status_code == 200 and names[-2:] == ["citations", "done"] and "error" not in names
+    answer = json.loads(events[-2][1])
+    assert answer["abstained"] and "2015" in answer["answer"] and answer["time"]["expressions"] == ["in 2015"]
