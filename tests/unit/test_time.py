@@ -456,3 +456,11 @@ def test_http_stream_of_an_empty_period_ends_with_the_abstention(client):
     assert r.status_code == 200 and names[-2:] == ["citations", "done"] and "error" not in names
     answer = json.loads(events[-2][1])
     assert answer["abstained"] and "2015" in answer["answer"] and answer["time"]["expressions"] == ["in 2015"]
+
+
+def test_http_search_repeated_gives_the_same_passages_for_periods_and_recency(client):
+    for question in ("Who scored for Rovers in March?", "What is the latest central bank decision?"):
+        first = client.post("/v1/search", json={"question": question}).json()["passages"]
+        again = client.post("/v1/search", json={"question": question}).json()["passages"]
+        assert [p["chunk_id"] for p in again] == [p["chunk_id"] for p in first]
+    assert first[0]["doc_id"] == "bank-jun"
