@@ -5,7 +5,9 @@ A question's time words are found by spaCy's named-entity recogniser (DATE entit
 question's reference date (`RAG_REFERENCE_DATE`, a request's own, or now), never against this
 machine's clock when a reference is given. What comes out:
 
-- a date range that becomes a filter on `published_at` ("last week", "in March", "before 5 March");
+- a date range that becomes a filter on `published_at` ("last week", "yesterday", "before 5 March");
+- a named period ("in March", "in 2016"), which is not a filter: what happened then is also reported
+  later, so passages of articles published in it and of any article that names a date in it count;
 - or a recency preference ("the latest", "most recent", "now"): retrieved passages are re-ranked so
   that, among passages about equally relevant, the newer article comes first. Not a filter: the
   newest article on a topic may be a month old.
