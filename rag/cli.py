@@ -43,7 +43,9 @@ def print_answer(answer: Answer) -> None:
         print(f"\n(abstained: {answer.abstain_reason})")
     for c in answer.citations:
         date = f", {c.published_at:%Y-%m-%d}" if c.published_at else ""
-        print(f"\n[{c.marker}] {c.title} ({c.doc_id}{date}, chars {c.start}-{c.end})")
+        by = ", ".join(x for x in (c.source, c.author and f"by {c.author}") if x)
+        by = f", {by}" if by else ""
+        print(f"\n[{c.marker}] {c.title} ({c.doc_id}{date}{by}, chars {c.start}-{c.end})")
         for s in c.sentences or []:  # the sentence(s) that back the answer, then the passage around them
             print(textwrap.indent(textwrap.fill(f"» {s.text}", width=96), "    "))
         print(textwrap.indent(textwrap.fill(c.text, width=96), "      "))
@@ -53,9 +55,31 @@ def print_answer(answer: Answer) -> None:
     print(f"\n{answer.model} · retrieve {t.retrieve_ms:.0f} ms · generate {t.generate_ms / 1000:.1f} s", file=sys.stderr)
 
 
+def time_filters(args: argparse.Namespace):
+    """`--since` / `--until` / `--reference-date` as filters (None when none is given)."""
+    from rag.schema import Filters
+    from rag.when import since_until
+
+    if not (args.since or args.until or args.reference_date):
+        return None
+    ref = since_until(args.reference_date, None, names=("--reference-date", ""))[0] if args.reference_date else None
+    ref_or_setting = ref or get_settings().reference_date
+    after, before = since_until(args.since, args.until, ref_or_setting, names=("--since", "--until"))
+    return Filters(published_after=after, published_before=before, reference_date=ref)
+
+
+def _add_time_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", metavar="DATE",
+                   help='only articles published on or after: 2017-03-01, "7 days ago", "March 2017"')
+    p.add_argument("--until", metavar="DATE", help="only articles published on or before (that whole day, month...)")
+    p.add_argument("--reference-date", metavar="DATE",
+                   help='what "last week" in the question and in --since means (default RAG_REFERENCE_DATE, else now)')
+
+
 def cmd_ask(args: argparse.Namespace) -> None:
+    filters = time_filters(args)  # a bad date is reported before the model starts
     with _pipeline(progress=not args.json) as pipeline:
-        answer = pipeline.ask(" ".join(args.question), k=args.k, short=args.short)
+        answer = pipeline.ask(" ".join(args.question), k=args.k, filters=filters, short=args.short)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
@@ -63,6 +87,7 @@ def cmd_ask(args: argparse.Namespace) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
+    filters = time_filters(args)
     with _pipeline() as pipeline:
         history: list[dict[str, str]] = []
         print("Ask about the articles (empty line or Ctrl-D to quit).")
@@ -74,7 +99,7 @@ def cmd_chat(args: argparse.Namespace) -> None:
             if not question:
                 break
             try:
-                answer = pipeline.chat(history + [{"role": "user", "content": question}], k=args.k)
+                answer = pipeline.chat(history + [{"role": "user", "content": question}], k=args.k, filters=filters)
             except RagError as e:
                 print(f"error: {e.message}")
                 continue
@@ -234,10 +259,12 @@ def _add_question_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
     p.add_argument("--k", type=int, default=None, help="passages to send the model")
     p.add_argument("--short", action="store_true", help="also give the few words that answer (one more model call)")
+    _add_time_flags(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive multi-turn questions")
     p.add_argument("--k", type=int, default=None)
+    _add_time_flags(p)
     p.set_defaults(func=cmd_chat)
 
 

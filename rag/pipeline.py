@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rag import when
 from rag.answer import prompts
 from rag.answer.answerer import Answerer
 from rag.components import ChatModel, Parts, build_parts
@@ -169,13 +170,19 @@ class Pipeline:
     # --- questions ---------------------------------------------------------------
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid") -> list[Passage]:
-        return self.retriever.retrieve(clean_question(question), k, filters, mode=mode)
+        time_plan = when.plan(clean_question(question), filters, self.settings)  # "last week" -> a date filter
+        return when.retrieve(self.retriever, time_plan, k or self.settings.top_k, self.settings, mode)
 
     def cached_search(
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
     ) -> list[Passage] | None:
         """What `search` would return, if this search was made since the index last changed; else None (no work)."""
-        return self.retriever.cached(clean_question(question), k, filters, mode)
+        if not when.ready():
+            return None  # the parser loads once, in a worker thread (see `search`), not here
+        time_plan = when.plan(clean_question(question), filters, self.settings)
+        if time_plan.found.newest_first or time_plan.found.period:
+            return None  # merged or re-ranked from more than one search: see `when.retrieve`
+        return self.retriever.cached(time_plan.query, k, time_plan.filters, mode)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False) -> Answer:
         for item in self.stream(question, k, filters, short=short):
@@ -195,8 +202,15 @@ class Pipeline:
         question = clean_question(question)
         started = time.perf_counter()
         k = k or self.settings.top_k
-        ranked = self.retriever.retrieve(question, k + self.settings.conflict_candidates, filters)
+        time_plan = when.plan(question, filters, self.settings)  # time words -> date filter, recency preference
+        ranked = when.retrieve(self.retriever, time_plan, k + self.settings.conflict_candidates, self.settings)
         timings = Timings(retrieve_ms=round((time.perf_counter() - started) * 1000, 1))
+        if not ranked and time_plan.dated:  # nothing in that period: say so (no model call)
+            if evidence:
+                yield []
+            nothing = when.nothing_in_period(question, time_plan.searched(), self.llm.model, timings)
+            yield when.with_sources(nothing, [], time_plan)
+            return
         answerer = self.answerer
         for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
             if isinstance(item, list):  # the evidence shown to the model, before its first token
@@ -204,6 +218,7 @@ class Pipeline:
                     yield item
                 continue
             if isinstance(item, Answer):
+                when.with_sources(item, ranked, time_plan)
                 if short:
                     item.short_answer = answerer.shorten(question, item)
                 item.timings.total_ms = round((time.perf_counter() - started) * 1000, 1)

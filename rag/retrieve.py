@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -292,14 +292,14 @@ class HybridRetriever:
             dense_score=round(c.hit.cosine, 4),
             keyword_score=round(c.keyword, 4) if c.keyword is not None else None,
             url=m.get("url") or None,
-            published_at=published(m),
+            published_at=_published(m),
             also_in=c.collapsed,
+            source=m.get("publisher") or None,
+            author=m.get("author") or None,
         )
 
 
-def published(metadata: dict) -> datetime | None:
-    """The article's date from a chunk's metadata (`published_ts`, seconds; -1 when unknown)."""
-    ts = metadata.get("published_ts")
-    if ts is None or int(ts) == -1:
-        return None
-    return datetime.fromtimestamp(int(ts), tz=timezone.utc)
+def _published(metadata: dict) -> datetime | None:
+    """The article's date from a chunk's `published_ts` (seconds, UTC; -1 or absent: undated)."""
+    ts = int(metadata.get("published_ts", -1) or -1)
+    return datetime.fromtimestamp(ts, UTC) if ts >= 0 else None

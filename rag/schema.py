@@ -26,6 +26,10 @@ class Article(BaseModel):
     published_at: datetime | None = None
     source: str | None = None  # where it was read from (path or "upload")
     content_hash: str = ""
+    # The publication (site, outlet) and byline, when known. Named `publisher` here because `source`
+    # above is the file the article was read from; passages and citations show it as `source`.
+    publisher: str | None = None
+    author: str | None = None
 
 
 class DocInfo(BaseModel):
@@ -39,6 +43,8 @@ class DocInfo(BaseModel):
     chunks: int
     chars: int
     near_duplicates: list[str] = Field(default_factory=list)  # doc ids this article largely repeats
+    source: str | None = None  # the publication (site, outlet), when known
+    author: str | None = None
 
 
 class Passage(BaseModel):
@@ -56,6 +62,8 @@ class Passage(BaseModel):
     url: str | None = None
     published_at: datetime | None = None
     also_in: list[str] = Field(default_factory=list)  # chunk ids of collapsed near-duplicates
+    source: str | None = None  # the article's publication (site, outlet), when known
+    author: str | None = None
 
 
 class EvidenceSentence(BaseModel):
@@ -96,6 +104,8 @@ class Citation(BaseModel):
     # Additions: the sentence(s) of the passage that back it, and the article's date.
     sentences: list[CitedSentence] = Field(default_factory=list)
     published_at: datetime | None = None
+    source: str | None = None  # the article's publication (site, outlet), when known
+    author: str | None = None
 
 
 class AnswerSentence(BaseModel):
@@ -135,6 +145,20 @@ class Usage(BaseModel):
     completion_tokens: int = 0
 
 
+class TimeFrame(BaseModel):
+    """The time a question was answered in: its reference date and the range of publication
+    dates searched (the request's filters narrowed by the question's own time words)."""
+
+    reference_date: datetime  # what "last week" in the question was resolved against
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    # A named period ("in March"): articles published in it, or after it and naming a date in it.
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    newest_first: bool = False  # "the latest": newer articles won ties among equally relevant passages
+    expressions: list[str] = Field(default_factory=list)  # the question's words read as dates
+
+
 class Answer(BaseModel):
     answer: str
     abstained: bool
@@ -151,12 +175,18 @@ class Answer(BaseModel):
     short_answer: str | None = None  # with `short`: the few words that answer (found in the answer or its passages)
     sentences: list[AnswerSentence] = Field(default_factory=list)  # the answer as structure; `answer` renders it
     evidence: list[EvidenceSentence] = Field(default_factory=list)  # what the model was shown
+    time: TimeFrame | None = None  # the reference date and the publication dates searched
 
 
 class Filters(BaseModel):
     doc_ids: list[str] | None = None
     published_after: datetime | None = None
     published_before: datetime | None = None
+    # Not a filter: what the question's time words ("last week") are resolved against (default: now).
+    reference_date: datetime | None = None
+    # Articles without a date pass the date bounds too (bounds read from a question's words: what
+    # cannot be dated is not known to be outside them). Given dates exclude undated articles.
+    keep_undated: bool = False
 
 
 class IngestReport(BaseModel):

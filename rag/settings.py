@@ -7,6 +7,7 @@ Everything a user can switch lives here; the rest of the code receives a
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -87,6 +88,13 @@ class Settings(BaseSettings):
     search_cache: int = Field(default=2048, ge=0)
     # Up to this many chunks, dense search runs on an in-memory copy of the collection.
     memory_search_max: int = Field(default=20_000, ge=0)
+
+    # Time in questions (rag.when): what "last week" is resolved against (ISO date; empty: now), whether
+    # the question's time words become a date filter at all, and how close two passages' scores (0..1)
+    # must be for the newer article to go first when a question asks for "the latest".
+    reference_date: datetime | None = None
+    question_dates: bool = True
+    recency_tie: float = Field(default=0.1, ge=0, le=1)
 
     # Feeds polled inside `rag serve` (comma-separated URLs; empty: none), how often, and the least
     # time between two requests to one host (robots.txt's Crawl-delay, if longer, wins).

@@ -153,6 +153,8 @@ def _record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
                 "chars": len(it.article.text),
                 "near_duplicates": json.dumps(it.near_duplicates),
                 "source": it.article.source or "",
+                "publisher": it.article.publisher or "",
+                "author": it.article.author or "",
                 "version": it.version,
             }
             for it in items
@@ -170,6 +172,8 @@ def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
         chunks=int(meta.get("chunks", 0)),
         chars=int(meta.get("chars", 0)),
         near_duplicates=json.loads(meta.get("near_duplicates") or "[]"),
+        source=meta.get("publisher") or None,
+        author=meta.get("author") or None,
     )
 
 
@@ -559,11 +563,15 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
     if filters.doc_ids:
         clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
+    dated: list[dict[str, Any]] = []
     if filters.published_after:
-        clauses.append({"published_ts": {"$gte": timestamp(filters.published_after)}})
+        dated.append({"published_ts": {"$gte": timestamp(filters.published_after)}})
     if filters.published_before:
-        clauses.append({"published_ts": {"$lte": timestamp(filters.published_before)}})
-        clauses.append({"published_ts": {"$gte": 0}})  # undated articles do not match a date range
+        dated.append({"published_ts": {"$lte": timestamp(filters.published_before)}})
+        dated.append({"published_ts": {"$gte": 0}})  # undated articles do not match a date range
+    if dated and filters.keep_undated:
+        dated = [{"$or": [dated[0] if len(dated) == 1 else {"$and": dated}, {"published_ts": {"$lt": 0}}]}]
+    clauses += dated
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -576,6 +584,8 @@ def matches(filters: Filters | None, metadata: dict[str, Any]) -> bool:
     ts = int(metadata.get("published_ts", -1))
     if filters.doc_ids and metadata.get("doc_id") not in filters.doc_ids:
         return False
+    if ts < 0 and filters.keep_undated:
+        return True
     if filters.published_after and ts < timestamp(filters.published_after):
         return False
     if filters.published_before and not 0 <= ts <= timestamp(filters.published_before):

@@ -39,17 +39,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_SINCE = ('only articles published on or after this: an ISO date ("2017-03-01") or a phrase ("7 days ago", '
+          '"last week", "March 2017"), resolved against `reference_date`; with `published_after`, the later wins')
+_UNTIL = "only articles published on or before this (all of it: \"March 2017\" runs to 31 March); as `since`"
+_REFERENCE = ('what time words in the question ("last week", "in March") and in `since`/`until` are resolved '
+              "against (ISO 8601; default RAG_REFERENCE_DATE, else now)")
+
+
 class FilterFields(_Strict):
     doc_ids: list[Text] | None = Field(
         default=None, min_length=1, description="only these articles (omit it for all; an empty list is refused)"
     )
     published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
+    since: Text | None = Field(default=None, description=_SINCE)
+    until: Text | None = Field(default=None, description=_UNTIL)
+    reference_date: Date | None = Field(default=None, description=_REFERENCE)
 
-    def filters(self) -> Filters | None:
-        if self.doc_ids is None and self.published_after is None and self.published_before is None:
-            return None
-        return Filters(doc_ids=self.doc_ids, published_after=self.published_after, published_before=self.published_before)
+    def filters(self, settings: Any = None) -> Filters | None:
+        return time_filters(self, settings)
+
+
+def time_filters(body: Any, settings: Any = None) -> Filters | None:
+    """A request's filters: doc ids, dates (ISO fields, and `since`/`until` phrases resolved against its
+    reference date) and the reference date for the question's own time words. A phrase that names no
+    date is a 400 saying what to write."""
+    from rag.when import since_until
+
+    doc_ids = getattr(body, "doc_ids", None)
+    ref = body.reference_date
+    after, before = since_until(body.since, body.until, ref or getattr(settings, "reference_date", None))
+    after = max(d for d in (after, body.published_after) if d) if after or body.published_after else None
+    before = min(d for d in (before, body.published_before) if d) if before or body.published_before else None
+    if doc_ids is None and after is None and before is None and ref is None:
+        return None
+    return Filters(doc_ids=doc_ids, published_after=after, published_before=before, reference_date=ref)
 
 
 class AskRequest(FilterFields):
@@ -89,6 +113,8 @@ class SearchHit(BaseModel):
     keyword_score: float | None = None
     url: str | None = None
     published_at: datetime | None = None
+    source: str | None = None  # the article's publication, when known
+    author: str | None = None
 
     @classmethod
     def from_passage(cls, rank: int, p: Passage) -> SearchHit:
@@ -107,6 +133,8 @@ class DocumentIn(_Strict):
     url: Text | None = None
     published_at: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     id: Text | None = Field(default=None, description="document id (default: from the title, else the text)")
+    source: Text | None = Field(default=None, description="the publication (default: the URL's host)")
+    author: Text | None = None
 
 
 class DocumentOut(DocInfo):
@@ -185,6 +213,15 @@ class OAIChatRequest(BaseModel):
     messages: list[OAIMessage] = Field(min_length=1)
     stream: Flag = False
     k: Count | None = K
+    # Extra body fields (`extra_body=` in the OpenAI SDKs), as on /v1/ask.
+    published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
+    published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
+    since: Text | None = Field(default=None, description=_SINCE)
+    until: Text | None = Field(default=None, description=_UNTIL)
+    reference_date: Date | None = Field(default=None, description=_REFERENCE)
+
+    def filters(self, settings: Any = None) -> Filters | None:
+        return time_filters(self, settings)
 
 
 class OAIModel(BaseModel):

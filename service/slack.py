@@ -33,6 +33,7 @@ from rag.llm.client import Message
 from rag.pipeline import Pipeline, clean_question
 from rag.schema import Answer
 from rag.settings import Settings
+from rag.when import take_filter_tokens
 from service.gate import LLMGate
 from service.metrics import Metrics
 from service.settings import ServiceSettings, SlackSettings
@@ -235,11 +236,12 @@ class SlackBot:
             shown.append(asyncio.run_coroutine_threadsafe(self._update(client, channel, ts, text), loop))
 
         def work() -> Answer | None:
-            question = clean_question(asked)
+            text, filters = take_filter_tokens(asked, self.pipeline.settings.reference_date)  # since:/until:
+            question = clean_question(text)
             if history:
                 question = self.pipeline.condense(history, question)
             answer = None
-            for item in self.pipeline.stream(question, evidence=True):
+            for item in self.pipeline.stream(question, filters=filters, evidence=True):
                 if isinstance(item, list) and item:
                     show(item)
                 elif isinstance(item, Answer):

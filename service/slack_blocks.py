@@ -97,8 +97,14 @@ def _link(url: str, label: str) -> str:
 def source_block(c: Citation) -> dict:
     title = escape(" ".join(c.title.split()) or c.doc_id)
     url = web_url(c.url)
-    head = f"*[{c.marker}]* " + (_link(url, title) if url else f"*{title}*")
+    head = f"*[{c.marker}]* " + (_link(url, title) if url else f"*{title}*") + byline(c)
     return _section(_cut(f"{head}\n>{_highlighted(c)}", SECTION_CHARS))
+
+
+def byline(c: Citation) -> str:
+    """" · 2017-03-14 · bbc.co.uk · by Jane Doe": the article's date, publication and author, as known."""
+    parts = [f"{c.published_at:%Y-%m-%d}" if c.published_at else "", c.source or "", f"by {c.author}" if c.author else ""]
+    return "".join(f" · {escape(p)}" for p in parts if p)
 
 
 def _highlighted(c: Citation) -> str:

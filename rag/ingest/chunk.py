@@ -8,6 +8,9 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from rag.schema import Article, timestamp
 
 
+_NOT_EMBEDDED = ["doc_id", "url", "published_ts", "start", "end", "content_hash", "publisher", "author"]
+
+
 class Chunker:
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.signature = f"{chunk_size}/{chunk_overlap}"  # stored with each article: a change re-chunks it
@@ -44,9 +47,12 @@ class Chunker:
                         "start": start,
                         "end": end,
                         "content_hash": article.content_hash,
+                        # Shown on citations next to the date (empty: unknown).
+                        "publisher": article.publisher or "",
+                        "author": article.author or "",
                     },
-                    excluded_embed_metadata_keys=["doc_id", "url", "published_ts", "start", "end", "content_hash", "title"],
-                    excluded_llm_metadata_keys=["doc_id", "url", "published_ts", "start", "end", "content_hash"],
+                    excluded_embed_metadata_keys=[*_NOT_EMBEDDED, "title"],
+                    excluded_llm_metadata_keys=_NOT_EMBEDDED,
                 )
             )
         return nodes

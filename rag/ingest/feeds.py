@@ -206,7 +206,7 @@ class WebIngest:
             if seen and seen[0] == digest and not removed:
                 report.entries_seen += 1
                 continue
-            item = self._entry(entry, key, digest, report, conditional=not removed)
+            item = self._entry(entry, key, digest, report, conditional=not removed, publisher=parsed.feed.get("title"))
             if item is not None:
                 pending.append(item)
         if pending:  # the feed's validators are kept once all its new entries are stored (see `_store`)
@@ -217,7 +217,11 @@ class WebIngest:
             self.state.remember(url, fetched.etag, fetched.last_modified)
         return pending
 
-    def _entry(self, entry, key: str, digest: str, report: PollReport, conditional: bool) -> _Pending | None:
+    def _entry(
+        self, entry, key: str, digest: str, report: PollReport, conditional: bool, publisher: str | None = None
+    ) -> _Pending | None:
+        """One feed entry as an article: its page's text, else the entry's own. The page names its
+        publication and author when it can; else the feed's title and the entry's author stand in."""
         link = entry.get("link")
         published = _entry_date(entry)
         page_error = None
@@ -229,17 +233,19 @@ class WebIngest:
                     self.state.mark_entry(key, make_doc_id(_url_name(link)), digest)
                     return None
                 report.pages_fetched += 1
-                article = self._page_article(fetched, title=entry.get("title"), published=published)
+                article = self._page_article(fetched, title=entry.get("title"), published=published,
+                                             publisher=publisher, author=entry.get("author"))  # fmt: skip
                 return _Pending(article, key, digest, validators=[(link, fetched.etag, fetched.last_modified)])
             except (FetchError, UnreadableFile) as e:
                 page_error = e.message
                 if isinstance(e, FetchError) and e.transient:
                     digest += RETRY  # stored from the feed's text for now; its page is tried again next poll
-        article = self._entry_article(entry, link or key, published, page_error)
+        article = self._entry_article(entry, link or key, published, page_error, publisher)
         report.fallbacks.append(link or key)
         return _Pending(article, key, digest)
 
-    def _page_article(self, fetched: Fetched, title: str | None = None, published: datetime | None = None) -> Article:
+    def _page_article(self, fetched: Fetched, title: str | None = None, published: datetime | None = None,
+                      publisher: str | None = None, author: str | None = None) -> Article:  # fmt: skip
         if fetched.content_type and not any(t in fetched.content_type for t in ("html", "text/plain")):
             raise UnreadableFile(
                 f"{fetched.url}: is {fetched.content_type}, not a web page or feed; "
@@ -254,10 +260,14 @@ class WebIngest:
             url=fetched.url,
             published_at=published or page.published_at,
             source=fetched.url,
+            publisher=page.site or publisher,
+            author=page.author or author,
         )
 
     @staticmethod
-    def _entry_article(entry, link: str, published: datetime | None, page_error: str | None) -> Article:
+    def _entry_article(
+        entry, link: str, published: datetime | None, page_error: str | None, publisher: str | None = None
+    ) -> Article:
         """The entry's own text (its content, else its summary), when its page cannot be had."""
         contents = [c.get("value", "") for c in entry.get("content") or []]
         raw = max(contents + [entry.get("summary", "")], key=len)
@@ -271,6 +281,8 @@ class WebIngest:
             url=link if is_url(link) else None,
             published_at=published,
             source=link,
+            publisher=publisher,
+            author=entry.get("author"),
         )
 
 

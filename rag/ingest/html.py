@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
@@ -37,6 +38,7 @@ class PageText:
     text: str
     published_at: str | None = None  # ISO 8601, as the page states it
     author: str | None = None
+    site: str | None = None  # the publication's name, as the page states it (og:site_name, JSON-LD publisher)
 
 
 def visible_tree(html: str | bytes) -> etree._Element | None:
@@ -85,7 +87,18 @@ def extract_page(html: str | bytes, url: str | None = None) -> PageText:
         text=doc.text,
         published_at=doc.date or None,
         author=(doc.author or "").strip() or None,
+        site=_declared_site(doc.sitename, url),
     )
+
+
+def _declared_site(name: str | None, url: str | None) -> str | None:
+    """The publication's name as the page declares it; trafilatura falls back to the URL's host,
+    which is not a name (a feed's title is a better one: see rag.ingest.feeds)."""
+    name = (name or "").strip()
+    host = urlsplit(url).netloc.lower() if url else ""
+    if not name or (host and name.lower() in (host, host.removeprefix("www."), host.split(":")[0])):
+        return None
+    return name
 
 
 def _head_title(tree: etree._Element) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import charset_normalizer
 from pydantic import ValidationError
@@ -63,8 +64,11 @@ def build_article(
     url: str | None = None,
     published_at: datetime | str | None = None,
     source: str | None = None,
+    publisher: str | None = None,
+    author: str | None = None,
 ) -> Article:
-    """Clean raw text into an `Article`; refuses text with nothing left to index."""
+    """Clean raw text into an `Article`; refuses text with nothing left to index. Without a
+    publisher, the URL's host stands for it ("www.bbc.co.uk" -> "bbc.co.uk")."""
     if not isinstance(text, str) or not text.strip():
         raise UnreadableFile(f"{source or doc_id}: the article text is empty; nothing to index.")
     title, cleaned = clean_article(text, title or None)
@@ -78,16 +82,39 @@ def build_article(
             url=url or None,
             published_at=published_at or None,
             source=source,
-            content_hash=content_hash(title + "\n" + cleaned + f"\n{url}\n{published_at}"),
+            content_hash=content_hash(title + "\n" + cleaned + f"\n{url}\n{published_at}" + _byline(publisher, author)),
+            publisher=_clean_name(publisher) or host_name(url),
+            author=_clean_name(author),
         )
     except ValidationError as e:
         first = e.errors()[0]
         raise UnreadableFile(f"{source or doc_id}: field '{first['loc'][0]}' {first['msg']}.") from None
 
 
+def _byline(publisher: str | None, author: str | None) -> str:
+    """Publisher and author count in the content hash only when given, so articles stored before
+    these fields existed keep their hash (and are not all re-indexed)."""
+    return f"\n{publisher}\n{author}" if publisher or author else ""
+
+
+def _clean_name(value: object) -> str | None:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text[:200] or None
+
+
+def host_name(url: str | None) -> str | None:
+    """The site an article's URL is on, without "www.": what a reader calls its source when the
+    page names no publication."""
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or None
+
+
 def with_text(article: Article, text: str) -> Article:
     """The article with another (cleaner) text, and the content hash that goes with it."""
-    digest = content_hash(article.title + "\n" + text + f"\n{article.url}\n{article.published_at}")
+    digest = content_hash(article.title + "\n" + text + f"\n{article.url}\n{article.published_at}"
+                          + _byline(article.publisher, article.author))  # fmt: skip
     return article.model_copy(update={"text": text, "content_hash": digest})
 
 
@@ -189,7 +216,8 @@ def load_file(path: Path, skipped: dict[str, str] | None = None) -> list[Article
         from rag.ingest.html import extract_page  # trafilatura takes a while to import: only when needed
 
         page = extract_page(text)
-        return [build_article(path.stem, page.text, title=page.title, published_at=page.published_at, source=str(path))]
+        return [build_article(path.stem, page.text, title=page.title, published_at=page.published_at, source=str(path),
+                              publisher=page.site, author=page.author)]  # fmt: skip
     return [build_article(path.stem, text, source=str(path))]
 
 
@@ -242,6 +270,9 @@ RECORD_FIELDS = {
     "published_at": ((str, int, float, datetime), 'a date string such as "2025-05-18"'),
     "id": ((str, int), "a string"),
     "doc_id": ((str, int), "a string"),
+    "source": ((str,), "a string (the publication)"),
+    "publisher": ((str,), "a string"),
+    "author": ((str,), "a string"),
 }
 
 
@@ -260,4 +291,6 @@ def article_from_record(record: dict[str, Any], default_id: str, source: str) ->
         url=record.get("url"),
         published_at=record.get("published_at"),
         source=source,
+        publisher=record.get("publisher") or record.get("source"),  # a record's "source" is its outlet
+        author=record.get("author"),
     )

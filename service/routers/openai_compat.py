@@ -43,7 +43,8 @@ def message_content(answer: Answer) -> str:
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
         quote = " ".join(c.text.split())
-        lines.append(f'[{c.marker}] {c.title} ({c.doc_id}): "{quote}"')
+        about = ", ".join(x for x in (c.doc_id, c.published_at and f"{c.published_at:%Y-%m-%d}", c.source) if x)
+        lines.append(f'[{c.marker}] {c.title} ({about}): "{quote}"')
     return "\n".join(lines)
 
 
@@ -70,8 +71,9 @@ async def chat_completions(
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     history, question = split_chat(messages)
     question = clean_question(question)
+    filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
     ticket = gate.admit()
-    items = answer_items(pipeline, ticket, metrics, question, body.k, history=history)
+    items = answer_items(pipeline, ticket, metrics, question, body.k, filters, history=history)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if body.stream:

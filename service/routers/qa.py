@@ -71,8 +71,9 @@ async def answer_events(items: AsyncIterator[str | list[EvidenceSentence] | Answ
 async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep):
     """Answer one question from the articles, with verified citations."""
     question = clean_question(body.question)
+    filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
     ticket = gate.admit()
-    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), short=body.short)
+    items = answer_items(pipeline, ticket, metrics, question, body.k, filters, short=body.short)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
     return await answer_unless_gone(request, items, metrics)
@@ -84,8 +85,9 @@ async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate:
     answer's `question` field shows it) and answered with verified citations."""
     history, question = split_chat([m.model_dump() for m in body.messages])
     question = clean_question(question)
+    filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
     ticket = gate.admit()
-    items = answer_items(pipeline, ticket, metrics, question, body.k, body.filters(), history=history)
+    items = answer_items(pipeline, ticket, metrics, question, body.k, filters, history=history)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
     return await answer_unless_gone(request, items, metrics)
@@ -95,9 +97,10 @@ async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate:
 async def search(body: SearchRequest, pipeline: PipelineDep) -> Response:
     """Ranked passages for a question (hybrid dense + keyword retrieval); no LLM involved."""
     started = time.perf_counter()
-    passages = pipeline.cached_search(body.question, body.k, body.filters(), body.mode)  # repeats: no thread hop
+    filters = body.filters(pipeline.settings)
+    passages = pipeline.cached_search(body.question, body.k, filters, body.mode)  # repeats: no thread hop
     if passages is None:
-        passages = await run_in_threadpool(pipeline.search, body.question, body.k, body.filters(), body.mode)
+        passages = await run_in_threadpool(pipeline.search, body.question, body.k, filters, body.mode)
     reply = SearchResponse(
         question=clean_question(body.question),
         passages=[SearchHit.from_passage(rank, p) for rank, p in enumerate(passages, 1)],

@@ -1,0 +1,599 @@
+"""Time in questions and in explicit filters, as date ranges over the articles' publication dates.
+
+A question's time words are found by spaCy's named-entity recogniser (DATE entities: "last week",
+"in March", "the past three days", "12 March 2017") and resolved by dateparser against the
+question's reference date (`RAG_REFERENCE_DATE`, a request's own, or now), never against this
+machine's clock when a reference is given. What comes out:
+
+- a date range that becomes a filter on `published_at` ("last week", "yesterday", "before 5 March");
+- a named period ("in March", "in 2016"), which is not a filter: what happened then is also reported
+  later, so passages of articles published in it and of any article that names a date in it count;
+- or a recency preference ("the latest", "most recent", "now"): retrieved passages are re-ranked so
+  that, among passages about equally relevant, the newer article comes first. Not a filter: the
+  newest article on a topic may be a month old.
+
+What is *not* resolved: an event named instead of a date ("before the talks", "since the
+election"). Its date is in the articles, not in the words; no filter is made from it and the
+words stay in the question (retrieval finds the event's articles by them).
+
+Ranges are inclusive and generous: a filter too narrow hides the answer, while ranking still puts
+the best passages of a wide range first. "last week" is the previous calendar week up to the
+reference date (so both readings, "the week before this one" and "the past seven days", are in).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from rag.errors import InvalidInput
+from rag.schema import Answer, AnswerSentence, Filters, Passage, TimeFrame, Timings
+
+# English words that make a relative expression a span reaching up to the reference date:
+# "last week", "the past month", "this year" (as against a point: "three days ago", "yesterday").
+_UP_TO_NOW = {"last", "past", "this", "previous", "recent", "recently"}
+# English words that ask for the newest state of things rather than a period (a preference, not a filter).
+_RECENCY = {"latest", "newest", "recent", "recently", "lately", "current", "currently", "now", "nowadays", "last"}
+# Prepositions of time: the ones that end a range at the date, and the ones that start it there.
+_BEFORE = {"before", "until", "till", "til", "by", "prior"}
+_BEFORE_EXCLUSIVE = {"before", "prior"}  # "before March": March itself is out; "until March": in
+_AFTER = {"after", "since", "from"}
+_AFTER_EXCLUSIVE = {"after"}
+# Dependencies that make a date a modifier of a noun: "the 2004 tsunami", "its March report"
+# name an event or a document, not when the asked-about thing was reported.
+_NOUN_MODIFIER = {"nummod", "compound", "amod", "poss", "nmod"}
+# "figures for 2016", "results of 2017": the period a measured quantity covers; it is reported later.
+_PERIOD_OF = {"for", "of"}
+# "the past three days", "last 7 days", "the past month": a window of that length ending at the reference
+# date (dateparser reads it as "three days ago"). Plain "last week" / "last month" name the previous
+# calendar week / month instead, and are left to dateparser.
+_ROLLING = re.compile(
+    r"^(?:(?:the\s+)?(?:past|last|previous)\s+(.+?)|the\s+(?:past|last|previous)|past)\s+((?:day|week|month|year)s?)$",
+    re.IGNORECASE,
+)
+# "between March and May", "from March to May", "March to May": two ends of one range.
+_RANGE = re.compile(r"^(?:between|from)?\s*(.+?)\s+(?:and|to|until|till|through|-|–)\s+(.+)$", re.IGNORECASE)
+# Qualifiers a date may carry that dateparser does not read: "early 2017" is taken as 2017 (generous).
+_QUALIFIER = re.compile(r"^(?:the\s+)?(?:(?:early|mid|late|end of|start of|beginning of)\s*-?\s*)?", re.IGNORECASE)
+# Numeric dates other than a year or an ISO date are ambiguous: "2016-17" is a season, "03/05" is
+# March or May depending on the country. Only these two numeric forms are read.
+_NUMERIC = re.compile(r"^[\d\s/.\-–]+$")
+_YEAR_OR_ISO = re.compile(r"^\d{4}(?:-\d{2}-\d{2})?$")
+# A length of time is not a point in time: "after six months", "for two years" (dateparser would read
+# "six months" as six months ago).
+_LENGTH = re.compile(
+    r"^(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|few|several|many)\s+"
+    r"(?:days?|weeks?|months?|years?|decades?)$",
+    re.IGNORECASE,
+)
+_DECADE = re.compile(r"^(?:the\s+)?(\d{3})0s$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of instants (UTC); either end may be open."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class QuestionTime:
+    """What a question says about time."""
+
+    after: datetime | None = None  # the articles' published_at >= after
+    before: datetime | None = None  # and <= before
+    # A named period ("in March", "in 2016", "on 12 March"): articles published in it, or later ones
+    # that mention a date in it (see `question_time`).
+    period: Period | None = None
+    newest_first: bool = False
+    expressions: list[str] = field(default_factory=list)  # the words read as dates, as the question has them
+    spans: list[tuple[int, int]] = field(default_factory=list)  # their character spans in the question
+
+    @property
+    def filters(self) -> bool:
+        return self.after is not None or self.before is not None or self.period is not None
+
+
+def reference(value: datetime | None) -> datetime:
+    """The reference date as an aware UTC datetime: the given one (a naive one is UTC), else now."""
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=32)
+def _parser(base: datetime):
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(
+        languages=["en"],
+        settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_TIME_AS_PERIOD": True},
+    )
+
+
+def _parse(text: str, base: datetime) -> tuple[datetime, str] | None:
+    """(date, period) by dateparser, against a naive UTC base; None when it reads no date."""
+    try:
+        data = _parser(base).get_date_data(text)
+    except Exception:  # noqa: BLE001 - a phrase dateparser cannot read is no date
+        return None
+    if data is None or data.date_obj is None:
+        return None
+    when = data.date_obj
+    when = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+    return when, data.period or "day"
+
+
+def _whole(when: datetime, period: str) -> tuple[datetime, datetime]:
+    """The day, ISO week, month, quarter or year that holds `when` (naive UTC), first to last instant."""
+    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7, microseconds=-1)
+    if period == "month":
+        start = day.replace(day=1)
+        return start, start.replace(day=monthrange(day.year, day.month)[1]) + timedelta(days=1, microseconds=-1)
+    if period == "quarter":
+        first = 3 * ((day.month - 1) // 3) + 1
+        start = day.replace(month=first, day=1)
+        last = day.replace(month=first + 2, day=monthrange(day.year, first + 2)[1])
+        return start, last + timedelta(days=1, microseconds=-1)
+    if period == "year":
+        return day.replace(month=1, day=1), day.replace(year=day.year + 1, month=1, day=1) - timedelta(microseconds=1)
+    return day, day + timedelta(days=1, microseconds=-1)  # day, time
+
+
+def _end_of_day(when: datetime) -> datetime:
+    return when.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1, microseconds=-1)
+
+
+def resolve(text: str, ref: datetime | None = None, up_to_reference: bool = True) -> Period | None:
+    """The range a date phrase names, resolved against `ref` (default now); None when it names
+    no date, or only a future one (no article is published after its question is asked).
+
+    "2017-03-05" and "5 March 2017" are that day; "March 2017" the month; "2017" the year;
+    "yesterday" and "three days ago" that day; "last week", "this year", "the past month" run up to
+    the end of the reference day (without `up_to_reference`: the week, year, month they name);
+    "between March and May" from 1 March to 31 May."""
+    ref_utc = reference(ref).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    text = " ".join(text.split()).strip(" ,.?!")
+    if not text:
+        return None
+    if (both := _RANGE.match(text)) and (a := resolve(both.group(1), ref, up_to_reference)) \
+            and (b := resolve(both.group(2), ref, up_to_reference)):  # fmt: skip
+        return Period(a.start, b.end)
+    if decade := _DECADE.match(text):
+        start = datetime(int(decade.group(1)) * 10, 1, 1)
+        end = datetime(start.year + 10, 1, 1) - timedelta(microseconds=1)
+        return _aware(Period(start, min(end, _end_of_day(ref_utc))))
+    if _NUMERIC.match(text) and not _YEAR_OR_ISO.match(text.strip()) or _LENGTH.match(text):
+        return None
+    rolling = _ROLLING.match(text)
+    phrase = f"{rolling.group(1) or 1} {rolling.group(2)} ago" if rolling else _QUALIFIER.sub("", text) or text
+    parsed = _parse(phrase, ref_utc)
+    if parsed is None:
+        return None
+    when, period = parsed
+    start, end = _whole(when, period)
+    if start > _end_of_day(ref_utc):
+        return None
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    moved = _parse(phrase, ref_utc + timedelta(days=1))
+    relative = moved is not None and moved[0] != when
+    if rolling:
+        start, end = when.replace(hour=0, minute=0, second=0, microsecond=0), _end_of_day(ref_utc)
+    elif relative and words & _UP_TO_NOW and up_to_reference:
+        end = _end_of_day(ref_utc)
+    return _aware(Period(start, min(end, _end_of_day(ref_utc)) if relative else end))
+
+
+def _aware(p: Period) -> Period:
+    return Period(*(t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t for t in (p.start, p.end)))
+
+
+def since_until(
+    since: str | None, until: str | None, ref: datetime | None = None, *, names: tuple[str, str] = ("since", "until")
+) -> tuple[datetime | None, datetime | None]:
+    """`--since` / `--until` (or the same request fields) as (published_after, published_before):
+    since a phrase's first instant, until its last ("--until 2017-03-31" takes in that whole day).
+    A phrase that names no date is refused with what to write instead."""
+    after = before = None
+    for name, value in zip(names, (since, until), strict=True):
+        if value is None or not str(value).strip():
+            continue
+        period = resolve(str(value), ref)
+        if period is None:
+            raise InvalidInput(
+                f"{name}: '{value}' is not a date; write an ISO date (2017-03-01) or a phrase such as "
+                "'7 days ago', 'last week', 'March 2017'."
+            )
+        if name == names[0]:
+            after = period.start
+        else:
+            before = period.end
+    if after and before and after > before:
+        raise InvalidInput(f"{names[0]} ({after:%Y-%m-%d}) is after {names[1]} ({before:%Y-%m-%d}): swap them.")
+    return after, before
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+def _is_time_adverbial(ent) -> bool:
+    """Whether a DATE entity says when the asked-about thing happened (a filter), rather than
+    naming an event or a measured period ("the 2004 tsunami", "figures for 2016"): see the
+    module's constants for the reasons."""
+    root = ent.root
+    if root.dep_ in _NOUN_MODIFIER and root.head.pos_ in ("NOUN", "PROPN"):
+        return False
+    if root.dep_ == "pobj" and root.head.lower_ in _PERIOD_OF and root.head.head.pos_ in ("NOUN", "PROPN"):
+        return False
+    return True
+
+
+def _grown(doc, ent) -> tuple[int, int]:
+    """The entity's token span, grown left over numbers the small model leaves out ("5" of
+    "5 March 2017")."""
+    start = ent.start
+    while start > 0 and (doc[start - 1].like_num or re.fullmatch(r"\d+(st|nd|rd|th)", doc[start - 1].lower_)):
+        start -= 1
+    return start, ent.end
+
+
+def ready() -> bool:
+    """Whether the English parser is loaded (its first load takes a second or two)."""
+    from rag.nlp import parse
+
+    return parse._nlp is not None
+
+
+@lru_cache(maxsize=1)
+def _date_words() -> frozenset[str]:
+    """The English words dateparser's own locale data knows as parts of dates (months, weekdays,
+    units, "ago", "yesterday", "fortnight"...), with the recency words: a question with none of them
+    and no digit states no time, and is not parsed (a parse costs 5-30 ms on two cores)."""
+    from dateparser.languages import default_loader
+
+    info = default_loader.get_locale("en").info
+    skip = {"name", "date_order", "skip", "pertain", "sentence_splitter_group", "simplifications",
+            "relative-type-regex"}  # fmt: skip
+    words: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            words.update(re.findall(r"[a-z]{3,}", value.lower()))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk({k: v for k, v in info.items() if k not in skip})
+    # Words that only ever go with another date word ("this week", "next month", "wee hours").
+    return frozenset((words - {"after", "before", "from", "till", "this", "next", "small", "wee", "date"}) | _RECENCY)
+
+
+def states_time(question: str) -> bool:
+    """Whether a question may state a time at all (see `_date_words`)."""
+    return any(c.isdigit() for c in question) or not _date_words().isdisjoint(re.findall(r"[a-z]+", question.lower()))
+
+
+def question_time(question: str, ref: datetime | None = None) -> QuestionTime:
+    """The date range and recency preference a question states (see the module docstring)."""
+    from rag.nlp.parse import parse
+
+    if not states_time(question):
+        return QuestionTime()
+    doc = parse(question)
+    found = QuestionTime()
+    in_dates: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ != "DATE":
+            continue
+        in_dates.update(range(ent.start, ent.end))
+        if not _is_time_adverbial(ent):
+            continue
+        first, last = _grown(doc, ent)
+        words = doc[first:last].text
+        period = resolve(words, ref)
+        if period is None:
+            continue
+        lead = first - 1 if first > 0 else first
+        if doc[lead].lower_ == "to" and lead > 0 and doc[lead - 1].lower_ == "prior":
+            lead -= 1
+        prep = doc[lead].lower_ if lead < first else ""
+        start, end = period.start, period.end
+        if prep in _BEFORE:
+            start, end = None, (period.start - timedelta(microseconds=1) if prep in _BEFORE_EXCLUSIVE else period.end)
+        elif prep in _AFTER:
+            start, end = (period.end + timedelta(microseconds=1) if prep in _AFTER_EXCLUSIVE else period.start), None
+        elif named(words):
+            # A named period is when the asked-about thing happened, which articles of other dates
+            # report too: a 2017 article on "the 2016 figures", "the 1974 cyclone", "the 2026 World
+            # Cup". Not a filter: articles published in it, or naming a date in it (`retrieve`).
+            found.period = period if found.period is None else Period(_later(found.period.start, start),
+                                                                      _earlier(found.period.end, end))  # fmt: skip
+            start = end = None
+        else:
+            # "yesterday", "last week", "three days ago": what happened then is reported then or since.
+            end = _end_of_day(reference(ref))
+        found.after = _later(found.after, start)
+        found.before = _earlier(found.before, end)
+        lead = lead if prep in _BEFORE | _AFTER | {"in", "on", "during", "over", "within", "at"} else first
+        found.spans.append((doc[lead].idx, doc[last - 1].idx + len(doc[last - 1].text)))
+        found.expressions.append(doc[lead:last].text)
+    found.newest_first = any(
+        t.lower_ in _RECENCY and t.i not in in_dates and (t.lower_ != "last" or t.dep_ == "amod") for t in doc
+    )  # "the last match" asks for the latest; "how long did it last" does not
+    return found
+
+
+_MONTHS = {m.lower() for m in (*calendar.month_name[1:], *calendar.month_abbr[1:])}
+
+
+def named(words: str) -> bool:
+    """Whether date words name their period (a month or a year: "March", "2016", "12 March", "the
+    1990s") rather than place it from the reference date ("yesterday", "last week", "on Monday")."""
+    tokens = re.findall(r"[a-z]+|\d+s?", words.lower())
+    return any(t in _MONTHS or re.fullmatch(r"\d{4}s?", t) for t in tokens)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a and b else a or b
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min(a, b) if a and b else a or b
+
+
+def without_time(question: str, found: QuestionTime) -> str:
+    """The question with its date words (and their prepositions) taken out, for retrieval."""
+    for start, end in sorted(found.spans, reverse=True):
+        question = question[:start] + question[end:]
+    return " ".join(question.split()).replace(" ?", "?") or question
+
+
+def narrowed(filters: Filters | None, found: QuestionTime) -> Filters | None:
+    """The request's filters, narrowed to the question's own date bounds (both apply). Bounds read
+    from the question alone let undated articles through (they are not known to be outside them);
+    a request's own dates do not."""
+    if found.after is None and found.before is None:
+        return filters
+    base = filters or Filters()
+    given = base.published_after is not None or base.published_before is not None
+    return base.model_copy(update={
+        "published_after": _later(_aware_or_none(base.published_after), found.after),
+        "published_before": _earlier(_aware_or_none(base.published_before), found.before),
+        "keep_undated": base.keep_undated or not given,
+    })  # fmt: skip
+
+
+def _aware_or_none(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- recency ---------------------------------------------------------------------------
+
+
+def newest_first(passages: list[Passage], tie: float) -> list[Passage]:
+    """Passages re-ranked so the newer article wins among passages about equally relevant:
+    repeatedly, of the passages scoring within `tie` of the best one left, the newest is taken.
+    A passage clearly more relevant still comes first, however old; undated ones count as oldest."""
+    left = list(passages)
+    out = []
+    oldest = datetime.min.replace(tzinfo=UTC)
+    while left:
+        best = max(p.score for p in left)
+        close = [p for p in left if p.score >= best - tie]
+        pick = max(close, key=lambda p: (_aware_or_none(p.published_at) or oldest, p.score))
+        out.append(pick)
+        left.remove(pick)
+    return out
+
+
+# --- the answer when a period holds nothing ----------------------------------------------
+
+
+def describe(filters: Filters | None) -> str:
+    """The date range of filters in words: "published from 1 March 2017 to 31 March 2017"."""
+    if filters is None:
+        return ""
+    a, b = filters.published_after, filters.published_before
+    fmt = "%-d %B %Y"
+    if a and b:
+        return f"published from {a:{fmt}} to {b:{fmt}}"
+    if a:
+        return f"published on or after {a:{fmt}}"
+    if b:
+        return f"published on or before {b:{fmt}}"
+    return ""
+
+
+def nothing_in_period(question: str, filters: Filters, model: str, timings: Timings) -> Answer:
+    """An honest abstention when the date range leaves no passage to answer from."""
+    period = describe(filters)
+    return Answer(
+        answer=f"I found nothing about this in the articles {period}. Ask without the date, or widen the period.",
+        abstained=True,
+        model=model,
+        timings=timings,
+        question=question,
+        abstain_reason=f"no passage matches the question among the articles {period}",
+    )
+
+
+def frame(found: QuestionTime, filters: Filters | None, ref: datetime) -> TimeFrame:
+    """What the answer reports about the time it was asked in and the range it searched."""
+    return TimeFrame(
+        reference_date=ref,
+        published_after=filters.published_after if filters else None,
+        published_before=filters.published_before if filters else None,
+        period_start=found.period.start if found.period else None,
+        period_end=found.period.end if found.period else None,
+        newest_first=found.newest_first,
+        expressions=found.expressions,
+    )
+
+
+# --- the pipeline's hook ------------------------------------------------------------------
+
+
+# Whether the date words are taken out of the text retrieval embeds and matches (see the README's
+# measurement: the words name no topic, and the filter already does their work).
+STRIP_FROM_QUERY = True
+
+
+@dataclass
+class TimePlan:
+    """How one question is searched in time: the text to retrieve with, the filters (the request's,
+    narrowed by the question's own dates), whether newer articles win ties, and the reference date."""
+
+    query: str
+    filters: Filters | None
+    found: QuestionTime
+    reference_date: datetime
+
+    @property
+    def dated(self) -> bool:
+        f = self.filters
+        bounded = f is not None and (f.published_after or f.published_before) is not None
+        return self.found.period is not None or bounded
+
+    def searched(self) -> Filters | None:
+        """The date range in words for an answer: the named period when there is one."""
+        return within(self.filters, self.found.period) if self.found.period else self.filters
+
+    def frame(self) -> TimeFrame:
+        return frame(self.found, self.filters, self.reference_date)
+
+
+def plan(question: str, filters: Filters | None, settings) -> TimePlan:
+    """The question's time words turned into filters and a recency preference, against the request's
+    reference date, else `RAG_REFERENCE_DATE`, else now. With `RAG_QUESTION_DATES=false` only the
+    request's own filters apply."""
+    ref = reference((filters.reference_date if filters else None) or settings.reference_date)
+    found = question_time(question, ref) if settings.question_dates else QuestionTime()
+    narrowed_filters = narrowed(filters, found)
+    if narrowed_filters is not None:
+        # The reference date is not a filter: it stays out of the search cache's keys.
+        narrowed_filters = narrowed_filters.model_copy(update={"reference_date": None})
+        f = narrowed_filters
+        if f.doc_ids is None and f.published_after is None and f.published_before is None:
+            narrowed_filters = None
+    query = without_time(question, found) if STRIP_FROM_QUERY and found.spans else question
+    return TimePlan(query or question, narrowed_filters, found, ref)
+
+
+def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybrid") -> list[Passage]:
+    """Retrieval under the plan. With a named period, the passages of articles published in it, and
+    those of other articles (from a wider pool) that name a date in it. With a recency
+    preference, a wider pool re-ranked (newer wins ties). Then the first n."""
+    period = time_plan.found.period
+    # Recency re-ranks a wider pool; a period's passages from outside it compete for the same n places.
+    pool_size = max(n, settings.candidates) if time_plan.found.newest_first else n
+    if period is None:
+        passages = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
+    else:
+        inside = retriever.retrieve(time_plan.query, pool_size, within(time_plan.filters, period), mode=mode)
+        seen = {p.chunk_id for p in inside}
+        wide = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
+        outside = [p for p in wide if p.chunk_id not in seen]
+        _parse_together(outside)
+        other = [p for p in outside if mentions(p, period)]
+        passages = inside + other
+        if other:  # two searches: their fused scores do not compare, their cosines do
+            passages.sort(key=lambda p: -(p.dense_score if p.dense_score is not None else p.score))
+    if time_plan.found.newest_first:
+        passages = newest_first(passages, settings.recency_tie)
+    return passages[:n]
+
+
+def within(filters: Filters | None, period: Period) -> Filters:
+    """The filters narrowed to articles published in the period (an undated article is not known to
+    be: it counts when it names a date in the period, as any other)."""
+    base = filters or Filters()
+    return base.model_copy(update={
+        "published_after": _later(_aware_or_none(base.published_after), period.start),
+        "published_before": _earlier(_aware_or_none(base.published_before), period.end),
+        "keep_undated": False,
+    })  # fmt: skip
+
+
+def _parse_together(passages: list[Passage]) -> None:
+    """Parse the passages in one batch (several times faster than one by one); `mentions` then
+    finds them in the parser's cache, and so does the answer engine."""
+    from rag.nlp.parse import parse_many
+
+    parse_many([p.text for p in passages])
+
+
+def mentions(passage: Passage, period: Period) -> bool:
+    """Whether a passage names a date in the period, read against its own article's date ("last
+    year" in an article of January 2017 is 2016; undated: the reference is now): a report, earlier
+    or later, of something of that period."""
+    from rag.nlp.parse import parse
+
+    for ent in parse(passage.text).ents:
+        if ent.label_ != "DATE":
+            continue
+        said = resolve(ent.text, passage.published_at, up_to_reference=False)
+        if said and said.start and said.end and period.start <= said.start and said.end <= period.end:
+            return True  # "2017" does not name a date in March 2017; "3 March" and "last Friday" may
+    return False
+
+
+def with_sources(answer: Answer, passages: list[Passage], time_plan: TimePlan) -> Answer:
+    """Every citation with its article's date, publication and author (from the passage it cites),
+    and the answer with the time frame it was searched in."""
+    by_chunk = {p.chunk_id: p for p in passages}
+    for c in answer.citations:
+        p = by_chunk.get(c.chunk_id)
+        if p is not None:
+            c.published_at = c.published_at or p.published_at
+            c.source = c.source or p.source
+            c.author = c.author or p.author
+    answer.time = time_plan.frame()
+    return answer
+
+
+# `since:2017-03-01`, `until:"7 days ago"` (Slack may turn the quotes into curly ones).
+_TOKEN = re.compile(r"(?<!\S)(since|until):(?:[\"“”]([^\"“”]*)[\"“”]|(\S+))", re.IGNORECASE)
+
+
+def take_filter_tokens(text: str, ref: datetime | None = None) -> tuple[str, Filters | None]:
+    """`since:DATE` and `until:DATE` taken out of a chat message (Slack) as filters; the rest is
+    the question. A date that cannot be read is refused with what to write instead."""
+    values: dict[str, str] = {}
+    for m in _TOKEN.finditer(text):
+        values[m.group(1).lower()] = m.group(2) if m.group(2) is not None else m.group(3)
+    if not values:
+        return text, None
+    after, before = since_until(values.get("since"), values.get("until"), ref, names=("since:", "until:"))
+    rest = " ".join(_TOKEN.sub(" ", text).split())
+    return rest, Filters(published_after=after, published_before=before)
+
+
+# --- for the answer engine (not wired: see the proposal in the branch's report) ---------------
+
+
+def latest_note(answer: Answer) -> AnswerSentence | None:
+    """When cited reports disagree (`answer.conflicts`) and their articles have different dates, a
+    sentence saying which is the latest: "The latest of these reports is [2] (14 June 2017, Economy
+    Wire)." A reader weighing two figures needs to know which came last; None otherwise."""
+    by_marker = {c.marker: c for c in answer.citations}
+    for conflict in answer.conflicts:
+        cited = [by_marker[m.marker] for m in conflict.claims if m.marker in by_marker]
+        dated = [c for c in cited if c.published_at is not None]
+        if len({_aware_or_none(c.published_at) for c in dated}) < 2:
+            continue
+        newest = max(dated, key=lambda c: _aware_or_none(c.published_at))
+        about = ", ".join(x for x in (f"{newest.published_at:%-d %B %Y}", newest.source) if x)
+        return AnswerSentence(text=f"The latest of these reports is [{newest.marker}] ({about}).",
+                              markers=[newest.marker], kind="conflict")  # fmt: skip
+    return None
