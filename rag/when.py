@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from rag.errors import InvalidInput
-from rag.schema import Answer, AnswerSentence, Filters, Passage, TimeFrame, Timings
+from rag.schema import Answer, Filters, Passage, TimeFrame, Timings
 
 # English words that make a relative expression a span reaching up to the reference date:
 # "last week", "the past month", "this year" (as against a point: "three days ago", "yesterday").
@@ -577,23 +577,3 @@ def take_filter_tokens(text: str, ref: datetime | None = None) -> tuple[str, Fil
     after, before = since_until(values.get("since"), values.get("until"), ref, names=("since:", "until:"))
     rest = " ".join(_TOKEN.sub(" ", text).split())
     return rest, Filters(published_after=after, published_before=before)
-
-
-# --- for the answer engine (not wired: see the proposal in the branch's report) ---------------
-
-
-def latest_note(answer: Answer) -> AnswerSentence | None:
-    """When cited reports disagree (`answer.conflicts`) and their articles have different dates, a
-    sentence saying which is the latest: "The latest of these reports is [2] (14 June 2017, Economy
-    Wire)." A reader weighing two figures needs to know which came last; None otherwise."""
-    by_marker = {c.marker: c for c in answer.citations}
-    for conflict in answer.conflicts:
-        cited = [by_marker[m.marker] for m in conflict.claims if m.marker in by_marker]
-        dated = [c for c in cited if c.published_at is not None]
-        if len({_aware_or_none(c.published_at) for c in dated}) < 2:
-            continue
-        newest = max(dated, key=lambda c: _aware_or_none(c.published_at))
-        about = ", ".join(x for x in (f"{newest.published_at:%-d %B %Y}", newest.source) if x)
-        return AnswerSentence(text=f"The latest of these reports is [{newest.marker}] ({about}).",
-                              markers=[newest.marker], kind="conflict")  # fmt: skip
-    return None

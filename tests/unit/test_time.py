@@ -13,9 +13,9 @@ import pytest
 
 from rag.cli import main
 from rag.pipeline import Pipeline
-from rag.schema import Answer, Citation, Conflict, ConflictClaim, Filters
+from rag.schema import Filters
 from rag.settings import get_settings
-from rag.when import latest_note, question_time, resolve, since_until, take_filter_tokens
+from rag.when import question_time, resolve, since_until, take_filter_tokens
 from service.settings import ServiceSettings
 from tests.conftest import make_settings
 from tests.fixtures.http_server import ServiceServer
@@ -344,30 +344,6 @@ def test_http_bad_date_on_the_openai_endpoint_is_400(client):
 def test_http_empty_period_abstains_not_500(client):
     r = client.post("/v1/ask", json={"question": "Who scored for Rovers?", "until": "1999-01-01"})
     assert r.status_code == 200 and r.json()["abstained"] and "nothing" in r.json()["answer"]
-
-
-# --- the proposal for the answer engine ----------------------------------------------------
-
-
-def _citation(marker: int, doc_id: str) -> Citation:
-    _, date, publisher, author, title, text = BY_ID[doc_id]
-    return Citation(marker=marker, doc_id=doc_id, title=title, chunk_id=f"{doc_id}#0", start=0, end=len(text),
-                    text=text, score=1.0, published_at=date, source=publisher, author=author)  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "about"),
-    [("bank-may", "bank-jun", "the interest rate"), ("match-may", "match-jun", "how many goals Marsh scored")],
-)
-def test_latest_note_names_the_newest_of_disagreeing_reports(old, new, about):
-    claims = [ConflictClaim(marker=2, doc_id=old, quote="a"), ConflictClaim(marker=1, doc_id=new, quote="b")]
-    answer = Answer(answer="", abstained=False, model="m", citations=[_citation(1, new), _citation(2, old)],
-                    conflicts=[Conflict(about=about, claims=claims)])  # fmt: skip
-    note = latest_note(answer)
-    _, date, publisher, *_ = BY_ID[new]
-    assert note.markers == [1] and f"[1] ({datetime.fromisoformat(date):%-d %B %Y}, {publisher})" in note.text
-    answer.citations[1].published_at = answer.citations[0].published_at
-    assert latest_note(answer) is None, "reports of the same date: nothing to say"
 
 
 # --- sources from feeds and pages ----------------------------------------------------------
