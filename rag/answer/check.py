@@ -140,6 +140,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         numeric = [e for e in doc.ents if e.label_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT")]
         inside = {t.i for e in numeric for t in e}
         for group in [list(e) for e in numeric] + [[t] for t in doc if t.like_num and t.i not in inside]:
+            if _partitive(group):
+                continue
             text = " ".join(t.text for t in group)
             if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
                 groups.append(group)
@@ -159,6 +161,14 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
                 if not name_in(name, question.names, abbreviations):
                     groups += [[t for t in doc if t.text in name.split()][:1]]
     return [g for g in groups if g]
+
+
+def _partitive(group: list[Token]) -> bool:
+    """"One of the creators", "one of 12 candidates": "one" picks a member of a group; it
+    counts nothing, so it answers no "how many" or "how old"."""
+    last = group[-1]
+    nxt = last.doc[last.i + 1] if last.i + 1 < len(last.doc) else None
+    return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ == "of"
 
 
 def _hops(sources: list[Token], targets: set[int], limit: int) -> int | None:

@@ -173,6 +173,13 @@ def test_a_sentence_that_only_mentions_the_topic_is_no_answer():
     assert check("Who won the final?", "The final was played in Paris.", sport)
 
 
+def test_one_of_a_group_is_not_an_amount():
+    music = [ev("Chuck Berry, one of the creators of rock and roll, has died at his home.")]
+    assert check("How old was Chuck Berry when he died?", "Chuck Berry, one of the creators of rock and roll, has died.", music)
+    politics = [ev("She was one of 12 candidates for the party leadership.")]
+    assert check("How many candidates stood for the party leadership?", "She was one of 12 candidates.", politics) == ""
+
+
 def test_a_relative_date_answers_when():
     crime = [ev("The fire started three days ago near the old mill.", published=datetime(2025, 5, 16))]
     assert check("When did the fire start?", "The fire started on May 13.", crime) == ""
