@@ -57,10 +57,16 @@ def term(tok: Token) -> str | None:
         return None
     if tok.is_stop and tok.lower_ not in _CONTENT_STOP_WORDS:
         return None
-    lemma = tok.lemma_.lower() if tok.pos_ != "PROPN" else tok.text.lower()
+    if tok.pos_ == "PROPN":
+        return stem(tok.text.lower())
+    lemma = tok.lemma_.lower()
     if lemma in STOPWORDS:
         return None
-    return stem(lemma)
+    # The lemma undoes irregular forms ("children" -> "child"); on a word the lemmatizer does
+    # not know it can add letters ("unfilled" -> "unfille"), and the same word then stems two
+    # ways. A real lemma never stems longer than its inflected form does: take the shorter.
+    by_lemma, by_word = stem(lemma), stem(tok.lower_)
+    return by_word if len(by_word) < len(by_lemma) else by_lemma
 
 
 def terms(doc: Doc | list[Token]) -> set[str]:

@@ -8,9 +8,9 @@ import pytest
 
 from rag.answer import conflicts
 from rag.answer.check import answers, looping, supports
-from rag.answer.question import Question, kind_of
+from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
-from rag.nlp.parse import sentences
+from rag.nlp.parse import parse, sentences
 from rag.nlp.values import amounts, durations, same_date
 from rag.schema import EvidenceSentence
 
@@ -122,6 +122,15 @@ def test_reports_that_quote_or_describe_differently_disagree():
     assert _conflict(business[0], business[1], agreeing) == []
     # a question that asks for neither words nor a description: no worded conflict
     assert _conflict("Why did the coach criticise the referee?", sport[1], sport[2]) == []
+
+
+def test_a_word_stems_one_way_whatever_the_lemmatizer_makes_of_it():
+    health = "More than 200 dermatologist positions are unfilled, the association says."
+    assert "unfil" in Question.read("How many dermatologist positions are unfilled?").focus
+    assert "unfil" in terms(parse(health))
+    transport = "Out of 40 depots, 12 remained unstaffed over the holiday."
+    assert Question.read("How many depots were unstaffed?").focus & terms(parse(transport)) >= {"depot", "unstaf"}
+    assert "child" in Question.read("How many children were hurt?").focus  # irregular forms still by lemma
 
 
 def test_loops_are_degenerate_prose():
