@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from rag.answer.check import MAX_HOPS, _hops, focus_tokens, states_relation, value_tokens
+from rag.answer.check import MAX_HOPS, _hops, _term, focus_tokens, states_relation, value_tokens
 from rag.answer.question import Question, terms
 from rag.nlp.names import same_name
 from rag.nlp.parse import parse
@@ -137,11 +137,29 @@ def worded_values(e: EvidenceSentence, question: Question, asks: str, strict: bo
         return []
     if asks == "words":
         return [Value(next(g for g in m.groups() if g).strip(" ,.;:"), None, 0) for m in _QUOTED.finditer(e.text)]
+    described = described_term(question)
+    if described is None:
+        return []
     adjectives = [
         t for t in doc
-        if t.pos_ == "ADJ" and t.dep_ in ("acomp", "amod") and (t.head.i in focus or any(c.i in focus for c in t.head.children))
+        if t.pos_ == "ADJ" and t.dep_ in ("acomp", "amod")
+        and (_term(t.head) == described or any(c.dep_.startswith("nsubj") and _term(c) == described for c in t.head.children))
     ]  # fmt: skip
     return [Value(t.text, None, 0) for t in adjectives]
+
+
+def described_term(question: Question) -> str | None:
+    """What "What was X like ...?" asks about: X, the subject of the clause ("the atmosphere"
+    in "What was the atmosphere like during the talks?", not "the talks")."""
+    doc = parse(question.text)
+    like = next((t for t in doc if t.lower_ == "like"), None)
+    if like is None:
+        return None
+    head = like.head
+    if head.pos_ in ("NOUN", "PROPN"):  # "the atmosphere like": the parser hangs "like" on X
+        return _term(head)
+    subject = next((c for c in head.children if c.dep_.startswith("nsubj") and c.lower_ != "what"), None)
+    return _term(subject) if subject is not None else None
 
 
 class _Values:

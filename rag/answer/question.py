@@ -20,7 +20,7 @@ from rag.nlp.text import STOPWORDS, stem
 
 _KIND_PATTERNS = [
     ("amount", r"^how (?:many|much)\b|\bhow (?:many|much)\b|\b(?:what|which) (?:number|percentage|share|proportion|amount|"
-               r"sum|price|cost|fee|figure|total|rate|score)\b"),
+               r"sum|price|cost|fee|figure|total|rate|score|level)\b"),
     ("measure", r"\bhow (?:long|far|old|big|large|tall|high|deep|wide|often|fast)\b|\bwhat (?:size|length|distance|age)\b"),
     ("date", r"^when\b|\bwhen (?:did|does|do|was|were|is|will|has|had)\b|\b(?:what|which) (?:day|date|month|year|week|"
              r"time|hour|season|decade|century)\b|\bon what day\b|\bsince when\b"),

@@ -87,7 +87,8 @@ def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
 @pytest.mark.parametrize(
     ("question", "kind"),
     [("How many civilians died?", "amount"), ("How long did the match last?", "measure"), ("When did the bank open?", "date"),
-     ("Who scored the winning goal?", "name"), ("In which city was the summit held?", "place"), ("Why did shares fall?", None)],
+     ("Who scored the winning goal?", "name"), ("In which city was the summit held?", "place"), ("Why did shares fall?", None),
+     ("To what level will the bank raise interest rates?", "amount")],
 )  # fmt: skip
 def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
@@ -118,6 +119,9 @@ def test_reports_that_quote_or_describe_differently_disagree():
                 ev("The mood at the shareholder meeting was angry, one investor said.", 1, "c"),
                 ev("The mood at the shareholder meeting was calm, the company said.", 2, "d"))  # fmt: skip
     assert _conflict(*business) == [("what it was like", ["angry", "calm"])]
+    # only what is said of the thing asked about ("the mood"), not of the other words ("a brief meeting")
+    noisy = ev("The shareholder meeting was brief, but the mood was calm, the company said.", 2, "f")
+    assert _conflict(business[0], business[1], noisy) == [("what it was like", ["angry", "calm"])]
     agreeing = ev("The mood at the shareholder meeting was angry, a banker said.", 2, "e")
     assert _conflict(business[0], business[1], agreeing) == []
     # a question that asks for neither words nor a description: no worded conflict
