@@ -39,6 +39,23 @@ _WORDS = re.compile(
     re.IGNORECASE,
 )
 _SCALE_AFTER_A = re.compile(r"\ban? (dozen|hundred|thousand|million|billion)\b", re.IGNORECASE)
+_DENOMINATORS = {"third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+                 "eighth": 8, "ninth": 9, "tenth": 10}  # fmt: skip
+_FRACTION = re.compile(
+    r"\b(an?|one|two|three|four|five|six|seven|eight|nine)[\s-]+(" + "|".join(_DENOMINATORS) + r")s?\b", re.IGNORECASE
+)
+
+
+def _fractions(text: str) -> list[tuple[tuple[int, int], set[float]]]:
+    """"a fifth", "two-thirds": a share, written both as a fraction and as a percentage (0.2
+    and 20), since reports give one share either way ("a fifth of the land" = "20% of the land").
+    Halves stay with the rules for "half" (mostly "an hour and a half", a duration)."""
+    found = []
+    for m in _FRACTION.finditer(text):
+        numerator = UNITS.get(fold(m.group(1)), 1)
+        share = numerator / _DENOMINATORS[fold(m.group(2))]
+        found.append((m.span(), {round(share, 6), round(share * 100, 4)}))
+    return found
 
 
 def _word_value(words: str, scales: str) -> float | None:
@@ -54,9 +71,13 @@ def _word_value(words: str, scales: str) -> float | None:
 
 def amounts(text: str) -> set[float]:
     """Every amount the text states, written out: "1.5 million" -> 1500000.0; "nine" -> 9.0;
-    "$1,500,000" -> 1500000.0; "15%" -> 15.0. Ordinals and parts of names are not amounts."""
+    "$1,500,000" -> 1500000.0; "15%" -> 15.0; "a fifth" -> 0.2 and 20.0. Ordinals and parts of
+    names are not amounts."""
     found: set[float] = set()
     taken: list[tuple[int, int]] = []
+    for span, values in _fractions(text):
+        found |= values
+        taken.append(span)
     for m in _NUMBER.finditer(text):
         value = float(m.group(1).replace(",", ""))
         if m.group(2):
@@ -70,6 +91,8 @@ def amounts(text: str) -> set[float]:
         if value is not None and not (value == 0.5 and not m.group(2)):  # "half" alone is not an amount
             found.add(round(value, 6))
     for m in _SCALE_AFTER_A.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
         found.add(float(SCALES.get(fold(m.group(1)), UNITS.get(fold(m.group(1)), 1))))
     return found
 

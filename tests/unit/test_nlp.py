@@ -29,7 +29,8 @@ def check(question: str, claim: str, evidence: list[EvidenceSentence]) -> str:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("1.5 million", "1,500,000"), ("$1.5m", "1,500,000 dollars"), ("nine", "9"), ("a dozen", "12"), ("2.3bn", "2,300,000,000")],
+    [("1.5 million", "1,500,000"), ("$1.5m", "1,500,000 dollars"), ("nine", "9"), ("a dozen", "12"), ("2.3bn", "2,300,000,000"),
+     ("about a fifth of the territory", "20%"), ("two-thirds of voters", "66.6667 percent"), ("a quarter of staff", "25%")],
 )
 def test_amounts_written_differently_are_equal(a, b):
     assert amounts(a) & amounts(b)
@@ -184,6 +185,14 @@ def test_a_sentence_that_only_mentions_the_topic_is_no_answer():
                  "Police in Leeds are investigating a burglary at a jewellery shop.", crime)  # fmt: skip
     sport = [ev("The final was played in Paris before a crowd of 80,000.")]
     assert check("Who won the final?", "The final was played in Paris.", sport)
+
+
+def test_a_share_written_as_a_fraction_answers_how_much():
+    war = [ev("Rebel forces now control about a fifth of the country, the UN says.")]
+    assert check("About how much of the country do rebel forces control?", "Rebels control about a fifth of the country.", war) == ""
+    assert check("About how much of the country do rebel forces control?", "Rebels control about a third of the country.", war)
+    vote = [ev("Two-thirds of voters backed the plan in Sunday's referendum.")]
+    assert check("What share of voters backed the plan?", "Two-thirds of voters backed the plan.", vote) == ""
 
 
 def test_one_of_a_group_is_not_an_amount():
