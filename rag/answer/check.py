@@ -156,10 +156,11 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             if ent.label_ in labels:
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
-        if not groups:
-            for name in mentions(doc):
-                if not name_in(name, question.names, abbreviations):
-                    groups += [[t for t in doc if t.text in name.split()][:1]]
+        if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;
+            for name in mentions(doc):  # one it typed as something else (a country, a date) is not
+                tokens = [t for t in doc if t.text in name.split()][:1]
+                if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
+                    groups.append(tokens)
     return [g for g in groups if g]
 
 

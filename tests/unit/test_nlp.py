@@ -195,6 +195,14 @@ def test_a_share_written_as_a_fraction_answers_how_much():
     assert check("What share of voters backed the plan?", "Two-thirds of voters backed the plan.", vote) == ""
 
 
+def test_a_place_does_not_answer_who():
+    airline = [ev("Regional Express is Australia's largest independent regional airline, operating 1,500 weekly flights.")]
+    assert check("Who is the chief operating officer of Regional Express?",
+                 "Regional Express is Australia's largest independent regional airline.", airline)  # fmt: skip
+    science = [ev("The probe was built in France and launched from Kourou on Tuesday.")]
+    assert check("Who built the probe?", "The probe was built in France.", science)
+
+
 def test_one_of_a_group_is_not_an_amount():
     music = [ev("Chuck Berry, one of the creators of rock and roll, has died at his home.")]
     assert check("How old was Chuck Berry when he died?", "Chuck Berry, one of the creators of rock and roll, has died.", music)
