@@ -109,6 +109,7 @@ def _settings(work: Path, **update):
 
 def ingest(work: Path) -> dict:
     """Whole-pipeline ingest of the staged corpus into a clean store, between two raw runs."""
+    from rag.errors import UnreadableFile
     from rag.ingest.load import iter_files, load_file
     from rag.pipeline import Pipeline
 
@@ -118,7 +119,12 @@ def ingest(work: Path) -> dict:
     with Pipeline(settings, start_llm=False, progress=True) as pipeline:
         indexer = pipeline.indexer
         skipped: dict[str, str] = {}
-        articles = [a for f in iter_files([corpus]) for a in load_file(f, skipped)]
+        articles = []
+        for f in iter_files([corpus]):
+            try:
+                articles += load_file(f, skipped)
+            except UnreadableFile as e:  # the ingest skips and reports it too (empty stubs of the CSV)
+                skipped[str(f)] = str(e)
         texts = [n.text for a in articles for n in indexer.chunker.split(a)]
         sample = random.Random(11).sample(texts, min(RAW_SAMPLE, len(texts)))
         pipeline.embedding.get_text_embedding_batch(sample[:32])  # warm-up
