@@ -160,12 +160,235 @@ def ingest(work: Path) -> dict:
         }
 
 
+# --- search at 6k articles ------------------------------------------------------------------
+
+
+def _titles(work: Path, n: int, seed: int = 3) -> list[str]:
+    """`n` article titles of the staged corpus, in a fixed random order (the search queries)."""
+    titles = [f.read_text(encoding="utf-8", errors="replace").partition("\n")[0] for f in (work / "corpus" / "bbc").glob("*.txt")]
+    titles += [json.loads(f.read_text())["title"] for f in (work / "corpus" / "usnews").glob("*.json")]
+    titles = sorted({t.strip() for t in titles if len(t.strip()) > 15})
+    random.Random(seed).shuffle(titles)
+    return titles[:n]
+
+
+def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Row indexes of the k highest cosines per query (vectors normalised): brute force."""
+    scores = queries @ matrix.T
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
+    return np.take_along_axis(top, order, axis=1)
+
+
+def recall_at(found: list[list[str]], exact: list[list[str]]) -> float:
+    return round(float(np.mean([len(set(f) & set(e)) / len(e) for f, e in zip(found, exact)])), 4)
+
+
+def all_vectors(collection) -> tuple[list[str], np.ndarray]:
+    """Every id and embedding of a Chroma collection, read in pages."""
+    ids, vectors, offset, page = [], [], 0, 5000
+    while True:
+        got = collection.get(include=["embeddings"], limit=page, offset=offset)
+        if not got["ids"]:
+            break
+        ids += got["ids"]
+        vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+        offset += page
+    return ids, np.vstack(vectors)
+
+
+def search(work: Path, queries: int = 300) -> dict:
+    """At the size of the ingested archive: served search latency, HNSW recall, one added
+    article, memory (this process, then a `rag serve` on the same store)."""
+    from rag.pipeline import Pipeline
+
+    settings = _settings(work)
+    titles = _titles(work, queries + 1)
+    result: dict = {}
+    with Pipeline(settings, start_llm=False) as pipeline:
+        store = pipeline.store
+        result["chunks"] = store.count_chunks()
+        result["hnsw"] = store.chunks.configuration["hnsw"]
+        t = time.perf_counter()
+        pipeline.search(titles[0])
+        result["first_search_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        served, dense = [], []
+        for title in titles[1:]:  # as served: the question embedded, hybrid retrieval, fusion
+            t = time.perf_counter()
+            pipeline.search(title)
+            served.append((time.perf_counter() - t) * 1000)
+        embeddings = np.asarray([pipeline.retriever.embed_query(q) for q in titles[1:]], dtype=np.float32)
+        found = []
+        for query in embeddings:
+            t = time.perf_counter()
+            found.append([i for i, _ in store.nearest(query, 10)])
+            dense.append((time.perf_counter() - t) * 1000)
+        ids, matrix = all_vectors(store.chunks)
+        exact = [[ids[j] for j in row] for row in exact_top(matrix, embeddings, 10)]
+        result.update(
+            search_p50_ms=_pct(served, 50), search_p95_ms=_pct(served, 95),
+            hnsw_query_p50_ms=_pct(dense, 50), hnsw_query_p95_ms=_pct(dense, 95),
+            hnsw_recall_at_10=recall_at(found, exact),
+            rss_mb_pipeline_after_searches=rss_mb(),
+        )  # fmt: skip
+        result.update(_add_articles(pipeline))
+    result.update(serve_rss(work))
+    return result
+
+
+def _add_articles(pipeline) -> dict:
+    """The seed articles (not in the archive), added one at a time: seconds until `ingest_record`
+    returns, and until a search for the title finds the article; then removed again."""
+    from rag.ingest.load import load_file
+
+    stored, visible = [], []
+    for path in sorted(pipeline.settings.seeds_dir.glob("*"))[:3]:
+        article = load_file(path)[0]
+        doc_id = f"scale-new-{article.doc_id}"[:60]
+        t = time.perf_counter()
+        pipeline.ingest_record({"id": doc_id, "title": article.title, "text": article.text}, doc_id)
+        stored.append(time.perf_counter() - t)
+        while not any(p.doc_id == doc_id for p in pipeline.search(article.title, k=10)):
+            if time.perf_counter() - t > 60:
+                break
+        visible.append(time.perf_counter() - t)
+        pipeline.remove(doc_id)
+    return {"add_one_stored_s": [round(x, 2) for x in stored], "add_one_visible_s": [round(x, 2) for x in visible]}
+
+
+def serve_rss(work: Path) -> dict:
+    """RSS of `rag serve` on the archive after start and one search (the model is a process of
+    its own, ~1.9 GB, not counted: here the LLM URL points nowhere and is never asked)."""
+    import httpx
+
+    from rag.llm.local import free_port
+
+    port = free_port()
+    env = {**os.environ, "RAG_DATA_DIR": str(work / "store"), "RAG_AUTO_SEED": "false", "RAG_PORT": str(port),
+           "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "RAG_LLM_MODEL": "none"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--log-level", "warning"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"question": "election results"}, timeout=120).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(1)
+        for q in ("interest rates", "film awards", "transfer window"):
+            httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"question": q}, timeout=60)
+        return {"rag_serve_rss_mb": rss_mb(proc.pid)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# --- synthetic 150k ----------------------------------------------------------------------------
+
+SIGMA = 0.02  # per-dimension noise of a copied vector (cosine to its original ~0.93)
+HNSW_GRID = [  # (M, ef_construction): the current default first
+    (32, 200),
+    (16, 100),
+    (48, 300),
+]
+EF_SEARCH = [50, 100, 200, 400]
+
+
+def synthetic_vectors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """`n` vectors: the real ones, then noisy copies of them in turn, all normalised."""
+    rng = np.random.default_rng(seed)
+    reps = -(-n // len(real))
+    out = np.vstack([real] * reps)[:n].copy()
+    out[len(real):] += rng.normal(0, SIGMA, size=(n - len(real), real.shape[1])).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _client(path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def build(path: Path, vectors: np.ndarray, m: int, ef_c: int) -> tuple[object, float]:
+    """A fresh collection of these vectors (with chunk-like metadata), built with (M, ef_c)."""
+    shutil.rmtree(path, ignore_errors=True)
+    client = _client(path)
+    col = client.create_collection("synthetic", configuration={"hnsw": {"space": "cosine", "max_neighbors": m,
+                                                                          "ef_construction": ef_c, "ef_search": 100}})  # fmt: skip
+    step = client.get_max_batch_size()
+    started = time.perf_counter()
+    for i in range(0, len(vectors), step):
+        ids = [f"c{j}" for j in range(i, min(i + step, len(vectors)))]
+        col.add(ids=ids, embeddings=vectors[i : i + step], metadatas=[{"doc_id": f"d{j // 7}", "version": ""} for j in range(i, i + len(ids))])
+    return col, time.perf_counter() - started
+
+
+def measure(col, queries: np.ndarray, exact: list[list[str]], ef_search: int) -> dict:
+    col.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    col.query(query_embeddings=queries[:1], n_results=20, include=["distances"])  # loaded
+    found, times = [], []
+    for q in queries:
+        t = time.perf_counter()
+        got = col.query(query_embeddings=[q], n_results=20, include=["distances"])  # the retriever's 20 candidates
+        times.append((time.perf_counter() - t) * 1000)
+        found.append(got["ids"][0][:10])
+    return {"ef_search": ef_search, "recall_at_10": recall_at(found, exact), "p50_ms": _pct(times, 50), "p95_ms": _pct(times, 95)}
+
+
+def add_one(col, real: np.ndarray, seed: int) -> float:
+    """Seconds until an added article's 7 chunks (noisy copies of real ones) are all found."""
+    rng = np.random.default_rng(seed)
+    new = real[rng.choice(len(real), 7)] + rng.normal(0, SIGMA, size=(7, real.shape[1])).astype(np.float32)
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    ids = [f"new{seed}-{i}" for i in range(7)]
+    t = time.perf_counter()
+    col.add(ids=ids, embeddings=new, metadatas=[{"doc_id": f"new{seed}", "version": ""}] * 7)
+    while not all(col.query(query_embeddings=[v], n_results=1, include=[])["ids"][0] == [i] for i, v in zip(ids, new)):
+        if time.perf_counter() - t > 30:
+            return float("inf")
+    return time.perf_counter() - t
+
+
+def synthetic(work: Path, n: int = 150_000, n_queries: int = 200) -> dict:
+    from chromadb.api.client import SharedSystemClient
+
+    from rag.embed import build_embedding
+    from tests.benchmarks.bench_ingest import keyword_bench
+
+    settings = _settings(work)
+    real_ids, real = all_vectors(_client(settings.data_dir / "chroma").get_collection(settings.collection))
+    embedding = build_embedding(settings)
+    queries = np.asarray(embedding.get_text_embedding_batch(_titles(work, n_queries, seed=9)), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    result: dict = {"real_vectors": len(real), "synthetic_vectors": n, "noise_sigma": SIGMA, "queries": len(queries)}
+    grid = []
+    for size in (15_000, n):
+        vectors = synthetic_vectors(real, size) if size > len(real) else real[:size]
+        exact = [[f"c{j}" for j in row] for row in exact_top(vectors, queries, 10)]
+        for m, ef_c in HNSW_GRID if size == n else HNSW_GRID[:1]:
+            col, build_s = build(work / "synthetic" / f"{size}-{m}-{ef_c}", vectors, m, ef_c)
+            row = {"chunks": size, "M": m, "ef_construction": ef_c, "build_s": round(build_s, 1),
+                   "searches": [measure(col, queries, exact, ef) for ef in EF_SEARCH],
+                   "add_one_article_visible_s": round(statistics.median(add_one(col, real, s) for s in range(3)), 3)}  # fmt: skip
+            print(json.dumps(row), flush=True)
+            grid.append(row)
+            del col
+            SharedSystemClient.clear_system_cache()  # the index leaves memory before the next build
+            shutil.rmtree(work / "synthetic" / f"{size}-{m}-{ef_c}", ignore_errors=True)
+    result["hnsw_grid"] = grid
+    for size in (15_000, n):
+        result[f"keyword_{size}"] = keyword_bench(work / "corpus", size)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=["stage", "ingest", "search", "synthetic"])
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
-    phases = {"stage": stage, "ingest": ingest}
+    phases = {"stage": stage, "ingest": ingest, "search": search, "synthetic": synthetic}
     save(args.work, args.phase, phases[args.phase](args.work))
 
 
