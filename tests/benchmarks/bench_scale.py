@@ -131,11 +131,12 @@ def ingest(work: Path) -> dict:
         sample = random.Random(11).sample(texts, min(RAW_SAMPLE, len(texts)))
         pipeline.embedding.get_text_embedding_batch(sample[:32])  # warm-up
 
+        raw_cpu: list[float] = []
+
         def raw_speed() -> float:
-            started = time.perf_counter()
-            for i in range(0, len(sample), indexer.batch_chunks):
-                pipeline.embedding.get_text_embedding_batch(sample[i : i + indexer.batch_chunks])
-            return len(sample) / (time.perf_counter() - started)
+            speed, cpu = raw_embedding(pipeline.embedding, sample, indexer.batch_chunks)
+            raw_cpu.append(cpu)
+            return speed
 
         raw_before = raw_speed()
         cpu0, started = time.process_time(), time.perf_counter()
@@ -157,6 +158,9 @@ def ingest(work: Path) -> dict:
             "embed_raw_chunks_per_s": round(raw, 1),
             "embed_raw_before_after": f"{raw_before:.1f} / {raw_after:.1f} ({len(sample)} chunks each)",
             "ingest_vs_raw": round(report.chunks / whole / raw, 3),
+            # CPU seconds per chunk (all threads): what the work costs, whatever else ran meanwhile.
+            "ingest_cpu_ms_per_chunk": round(cpu / max(report.chunks, 1) * 1000, 1),
+            "raw_cpu_ms_per_chunk": round(statistics.mean(raw_cpu) * 1000, 1),
             "rss_mb_after_ingest": rss_mb(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
@@ -394,9 +398,41 @@ def keyword(work: Path) -> dict:
     return {f"keyword_{size}": keyword_bench(work / "corpus", size) for size in (15_000, 150_000)}
 
 
+def raw_embedding(embedding, texts: list[str], batch: int) -> tuple[float, float]:
+    """(chunks per second, CPU seconds per chunk) of embedding these texts in ingest's batches."""
+    cpu0, started = time.process_time(), time.perf_counter()
+    for i in range(0, len(texts), batch):
+        embedding.get_text_embedding_batch(texts[i : i + batch])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    return len(texts) / wall, cpu / len(texts)
+
+
+def raw(work: Path) -> dict:
+    """Raw embedding alone on ingest's sample, wall and CPU (for a run whose ingest lacked the CPU
+    figure of raw embedding; CPU per chunk depends little on what else runs)."""
+    from rag.embed import build_embedding
+    from rag.errors import UnreadableFile
+    from rag.ingest.chunk import Chunker
+    from rag.ingest.indexer import BATCH_CHUNKS
+    from rag.ingest.load import iter_files, load_file
+
+    settings = _settings(work)
+    chunker, embedding = Chunker(settings.chunk_size, settings.chunk_overlap), build_embedding(settings)
+    texts = []
+    for f in iter_files([work / "corpus"]):
+        try:
+            texts += [n.text for a in load_file(f) for n in chunker.split(a)]
+        except UnreadableFile:
+            pass
+    sample = random.Random(11).sample(texts, min(RAW_SAMPLE, len(texts)))
+    embedding.get_text_embedding_batch(sample[:32])
+    speed, cpu = raw_embedding(embedding, sample, BATCH_CHUNKS)
+    return {"chunks": len(texts), "sample": len(sample), "raw_chunks_per_s": round(speed, 1), "raw_cpu_ms_per_chunk": round(cpu * 1000, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["stage", "ingest", "search", "synthetic", "keyword"])
+    parser.add_argument("phase", choices=["stage", "ingest", "raw", "search", "synthetic", "keyword"])
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--grid", help="synthetic: HNSW (M:ef_construction) settings to build, e.g. 32:200,16:100")
     parser.add_argument("--sizes", default="15000,150000", help="synthetic: collection sizes")
@@ -406,7 +442,7 @@ def main() -> None:
         sizes = [int(x) for x in args.sizes.split(",")]
         save(args.work, f"synthetic-{args.grid or 'grid'}", synthetic(args.work, sizes, grid=grid))
         return
-    phases = {"stage": stage, "ingest": ingest, "search": search, "keyword": keyword}
+    phases = {"stage": stage, "ingest": ingest, "raw": raw, "search": search, "keyword": keyword}
     save(args.work, args.phase, phases[args.phase](args.work))
 
 
