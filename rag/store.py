@@ -52,7 +52,8 @@ def hnsw_configuration(settings: Settings) -> dict[str, Any]:
 def _open_collection(client: Any, name: str, settings: Settings, metadata: dict[str, Any] | None) -> Any:
     """Get or create a collection. A new one is built with the settings' HNSW parameters; one that
     exists keeps its own build parameters (fixed when its index was built, whether they came from
-    `configuration` or the older `hnsw:*` metadata) and takes the settings' search breadth."""
+    `configuration` or the older `hnsw:*` metadata) and takes the settings' search breadth, which
+    Chroma applies when it next loads the index (not to an index already in memory)."""
     collection = client.get_or_create_collection(name, metadata=metadata, configuration=hnsw_configuration(settings))
     hnsw = (collection.configuration or {}).get("hnsw") or {}
     if hnsw.get("ef_search") not in (None, settings.hnsw_search_ef):
