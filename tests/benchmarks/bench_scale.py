@@ -464,7 +464,7 @@ def main() -> None:
     if args.phase == "synthetic":
         grid = [tuple(int(x) for x in g.split(":")) for g in args.grid.split(",")] if args.grid else None
         sizes = [int(x) for x in args.sizes.split(",")]
-        save(args.work, f"synthetic-{args.grid or 'grid'}", synthetic(args.work, sizes, grid=grid))
+        save(args.work, "synthetic-" + (args.grid or "grid").replace(":", "-").replace(",", "_"), synthetic(args.work, sizes, grid=grid))
         return
     phases = {"stage": stage, "ingest": ingest, "raw": raw, "search": search, "keyword": keyword}
     save(args.work, args.phase, phases[args.phase](args.work))
