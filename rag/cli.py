@@ -2,7 +2,7 @@
 
     rag ask "How many prisoners did each side agree to swap?" [--json] [--k N]
     rag ingest PATH_OR_URL... | rag docs | rag remove DOC_ID | rag chat
-    rag watch FEED... [--every 15m] [--once]   poll RSS/Atom feeds and ingest new or changed entries
+    rag watch [FEED...] [--every 15m] [--once]   poll RSS/Atom feeds and ingest new or changed entries
     rag setup            assemble and check the local model, ingest the seeds
     rag serve            the HTTP service (see service/)
     rag eval ...         the offline eval suite (see eval/)
@@ -163,13 +163,19 @@ def _print_fetches(web) -> None:
 def cmd_watch(args: argparse.Namespace) -> None:
     from rag.ingest.feeds import FeedWatcher, is_url
 
+    settings = get_settings()
+    # With no feeds or --every given, the settings' (RAG_WATCH_FEEDS, RAG_WATCH_EVERY): a
+    # deployment configures its watcher by environment like every other process.
+    args.feeds = args.feeds or settings.watch_feed_urls
+    args.every = args.every or settings.watch_every
+    if not args.feeds:
+        raise InvalidInput("no feeds to watch: give feed URLs, or set RAG_WATCH_FEEDS (comma-separated URLs).")
     try:
         every = parse_every(args.every)
     except ValueError as e:
         raise InvalidInput(f"--every: {e}") from None
     if bad := [f for f in args.feeds if not is_url(f)]:
         raise InvalidInput(f"not a feed URL: {bad[0]}; give http:// or https:// addresses (files go to `rag ingest`).")
-    settings = get_settings()
 
     def show(report) -> None:
         r = report.ingest
@@ -274,8 +280,8 @@ def _add_document_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("watch", help="poll RSS/Atom feeds and ingest their new or changed entries")
-    p.add_argument("feeds", nargs="+", metavar="FEED_URL")
-    p.add_argument("--every", default="15m", help="time between polls: 15m, 1h, 90s (default 15m)")
+    p.add_argument("feeds", nargs="*", metavar="FEED_URL", help="default: RAG_WATCH_FEEDS")
+    p.add_argument("--every", help="time between polls: 15m, 1h, 90s (default: RAG_WATCH_EVERY, else 15m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.set_defaults(func=cmd_watch)
 

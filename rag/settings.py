@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     search_cache: int = Field(default=2048, ge=0)
     # Up to this many chunks, dense search runs on an in-memory copy of the collection.
     memory_search_max: int = Field(default=20_000, ge=0)
+    # Chroma's HNSW index of a *new* collection (links per node, candidate list while building it)
+    # and of every search (candidate list; applied to existing collections too). Tuned on real
+    # news embeddings at 150k chunks (tests/benchmarks/bench_scale.py): see the README.
+    hnsw_m: int = Field(default=32, ge=4, le=128)
+    hnsw_construction_ef: int = Field(default=200, ge=10)
+    hnsw_search_ef: int = Field(default=200, ge=10)
 
     # Time in questions (rag.when): what "last week" is resolved against (ISO date; empty: now), whether
     # the question's time words become a date filter at all, and how close two passages' scores (0..1)

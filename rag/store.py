@@ -41,7 +41,24 @@ log = logging.getLogger(__name__)
 
 ORPHAN_GRACE_S = 600.0  # a Chroma server's unclaimed chunks younger than this may be another writer's work in progress
 
-HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200, "hnsw:M": 32}
+def hnsw_configuration(settings: Settings) -> dict[str, Any]:
+    """Chroma's collection configuration (its 1.x API; the `hnsw:*` metadata keys are the legacy
+    spelling) for the settings' HNSW parameters. Cosine space: the embeddings are normalised."""
+    return {"hnsw": {"space": "cosine", "max_neighbors": settings.hnsw_m,
+                     "ef_construction": settings.hnsw_construction_ef, "ef_search": settings.hnsw_search_ef}}  # fmt: skip
+
+
+def _open_collection(client: Any, name: str, settings: Settings, metadata: dict[str, Any] | None) -> Any:
+    """Get or create a collection. A new one is built with the settings' HNSW parameters; one that
+    exists keeps its own build parameters (fixed when its index was built, whether they came from
+    `configuration` or the older `hnsw:*` metadata) and takes the settings' search breadth, which
+    Chroma applies when it next loads the index (not to an index already in memory)."""
+    collection = client.get_or_create_collection(name, metadata=metadata, configuration=hnsw_configuration(settings))
+    hnsw = (collection.configuration or {}).get("hnsw") or {}
+    if hnsw.get("ef_search") not in (None, settings.hnsw_search_ef):
+        collection.modify(configuration={"hnsw": {"ef_search": settings.hnsw_search_ef}})
+        log.info("collection %s: HNSW ef_search %s -> %d (RAG_HNSW_SEARCH_EF)", name, hnsw["ef_search"], settings.hnsw_search_ef)
+    return collection
 
 
 @dataclass
@@ -187,15 +204,15 @@ class ChromaStore:
         # An embedded collection has one writer at a time across processes (see rag.storelock).
         self._lock = None if settings.chroma_url else collection_lock(settings.data_dir / "chroma", name)
         # The collection remembers which embedding model filled it: vectors of two models never mix.
-        metadata = {**HNSW, "embed_model": embed_model} if embed_model else HNSW
-        self.chunks = self.client.get_or_create_collection(name, metadata=metadata)
+        metadata = {"embed_model": embed_model} if embed_model else None
+        self.chunks = _open_collection(self.client, name, settings, metadata)
         built_with = (self.chunks.metadata or {}).get("embed_model")
         if embed_model and built_with and built_with != embed_model:
             raise InvalidInput(
                 f"Collection '{name}' holds vectors of embedding model '{built_with}', not '{embed_model}': "
                 "set RAG_COLLECTION to a new name (and ingest again) or switch RAG_EMBED_BACKEND back."
             )
-        self.docs = self.client.get_or_create_collection(f"{name}_docs", metadata=metadata)
+        self.docs = _open_collection(self.client, f"{name}_docs", settings, metadata)
         self._live: dict[str, str] | None = None  # see live_versions
         self._live_guard = threading.Lock()
         self._writes = 0  # store writes made by this process (see _fault_point)
