@@ -25,14 +25,16 @@ _KIND_PATTERNS = [
     ("date", r"^when\b|\bwhen (?:did|does|do|was|were|is|will|has|had)\b|\b(?:what|which) (?:day|date|month|year|week|"
              r"time|hour|season|decade|century)\b|\bon what day\b|\bsince when\b"),
     ("name", r"^(?:who|whom|whose)\b|\b(?:who|whom|whose) (?:\w+ )?(?:is|was|did|does|led|has|had|will|were|are)\b"),
-    ("place", r"^where\b|\bwhere (?:did|does|do|was|were|is|are|will)\b|\b(?:what|which|in which|in what) (?:city|country|"
-              r"town|place|region|state|province|venue|location|capital|village|county|district|continent)\b"),
+    # one word may stand between "which" and the noun ("which two towns", "which Syrian town")
+    ("place", r"^where\b|\bwhere (?:did|does|do|was|were|is|are|will)\b|\b(?:what|which) (?:\w+ )?(?:cit(?:y|ies)|"
+              r"countr(?:y|ies)|towns?|places?|regions?|states?|provinces?|venues?|locations?|capitals?|villages?|"
+              r"count(?:y|ies)|districts?|continents?)\b"),
 ]  # fmt: skip
 _COMPILED = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in _KIND_PATTERNS]
 # Words that only say what kind of answer is wanted, not what it is about.
 _KIND_WORDS = {stem(w) for w in "many much long far old big large time day date month year week hour number kind type "
                "name happen exact specific percentage amount city country town place region state province venue "
-               "location village county district continent".split()}  # fmt: skip
+               "location village county district continent cities countries counties".split()}  # fmt: skip
 _CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}
 # spaCy's stop list (built for topic models) also holds nouns and adjectives that carry what a
 # question is about ("How long is the *front* line?", "the *last* match", "which *side*"):

@@ -89,7 +89,8 @@ def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
     ("question", "kind"),
     [("How many civilians died?", "amount"), ("How long did the match last?", "measure"), ("When did the bank open?", "date"),
      ("Who scored the winning goal?", "name"), ("In which city was the summit held?", "place"), ("Why did shares fall?", None),
-     ("To what level will the bank raise interest rates?", "amount")],
+     ("To what level will the bank raise interest rates?", "amount"), ("Between which two towns did the storm pass?", "place"),
+     ("Near which Syrian town were the soldiers killed?", "place"), ("Around which cities did the floods spread?", "place")],
 )  # fmt: skip
 def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
