@@ -128,7 +128,7 @@ def wording(question: Question) -> str | None:
     return None
 
 
-def worded_values(e: EvidenceSentence, question: Question, asks: str, strict: bool = True) -> list[Value]:
+def worded_values(e: EvidenceSentence, question: Question, asks: str) -> list[Value]:
     """The quoted words, or the adjectives said of the question's subject, that a sentence
     about the question's words gives."""
     doc = parse(e.text)
