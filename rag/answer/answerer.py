@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from rag.answer import check, conflicts, evidence, prompts
 from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
-from rag.answer.short import in_source, tighten
+from rag.answer.short import as_cited, tighten
 from rag.llm.client import ChatLLM, Completion
 from rag.nlp.names import defined_abbreviations, mentions, name_in, short_form_of
 from rag.nlp.parse import parse_many
@@ -199,8 +199,8 @@ class Answerer:
         answer.usage.prompt_tokens += completion.usage.prompt_tokens
         answer.usage.completion_tokens += completion.usage.completion_tokens
         short = completion.text.strip().splitlines()[0].strip(" \"'“”‘’.") if completion.text.strip() else ""
-        sources = " ".join([answer.answer] + [c.text for c in answer.citations])
-        spelled = in_source(short, sources) if short else None
+        cited = " ".join(c.text for c in answer.citations)
+        spelled = as_cited(short, cited, answer.answer) if short else None
         short = tighten(spelled, question) if spelled else ""
         return short if short and len(short) < len(text) else None
 

@@ -1,8 +1,8 @@
 """Short answers: the few words of a verified answer that answer the question.
 
 The model proposes a phrase; these rules keep it honest and tight:
-- it must occur in the answer or a cited passage, and is given as that text spells it
-  ("8-15" from the model is "8–15" in the passage);
+- it must occur in a cited passage or the answer, and is given as the passage spells it
+  ("8-15" from the model is "8–15" in the passage; "6" is "six" when the passage says "six");
 - words the question already says are trimmed from its edges ("19th century" for
   "to what century"), unless they are capitalised, hence part of a name ("Lake Constance"
   for "with what Lake" stays whole);
@@ -19,7 +19,7 @@ import re
 
 from rag.nlp.parse import sentences
 from rag.nlp.text import STOPWORDS, content_stems, fold, stem, tokens
-from rag.nlp.values import amounts
+from rag.nlp.values import UNITS, amounts
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
@@ -32,12 +32,33 @@ def in_source(phrase: str, source: str) -> str | None:
     pattern = "".join(
         f"[{_DASHES}]" if c in _DASHES else f"[{_QUOTES}]" if c in _QUOTES else re.escape(c) for c in phrase
     )
+    # whole words only: "6" is not found in "1996", nor "art" in "party"
+    pattern = ("(?<!\\w)" if phrase[:1].isalnum() else "") + pattern + ("(?!\\w)" if phrase[-1:].isalnum() else "")
     found = re.search(pattern, source) or re.search(pattern, source, re.IGNORECASE)
     if found:
         return found.group()
     folded = fold(source)
-    at = folded.find(fold(phrase)) if len(folded) == len(source) else -1  # same length: same positions
-    return source[at : at + len(fold(phrase))] if at >= 0 and phrase else None
+    if not phrase or len(folded) != len(source):  # same length: same positions
+        return None
+    edges = ("(?<!\\w)" if phrase[:1].isalnum() else "", "(?!\\w)" if phrase[-1:].isalnum() else "")
+    at = re.search(edges[0] + re.escape(fold(phrase)) + edges[1], folded)
+    return source[at.start() : at.end()] if at else None
+
+
+def as_cited(phrase: str, cited: str, answer: str) -> str | None:
+    """`phrase` as the cited passages spell it, else as the answer does, else None. A number
+    the model wrote in digits is given in the passage's words when the passage spells it out:
+    a short answer quotes its source."""
+    found = in_source(phrase, cited)
+    if found is None and re.fullmatch(r"\d[\d,.]*", phrase):
+        value = amounts(phrase)
+        found = next((m.group() for m in _NUMBER_WORDS.finditer(cited) if amounts(m.group()) == value), None)
+    return found or in_source(phrase, answer)
+
+
+_NUMBER_WORDS = re.compile(r"\b(?:" + "|".join(w for w in UNITS if w not in ("a", "an", "half", "quarter")) + r")"
+                           r"(?:[\s-](?:" + "|".join(w for w in UNITS if w not in ("a", "an", "half", "quarter")) + r"))*\b",
+                           re.IGNORECASE)  # fmt: skip
 
 
 def tighten(phrase: str, question: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval.runner import squad_prediction
-from rag.answer.short import in_source, tighten, without_question_words
+from rag.answer.short import as_cited, in_source, tighten, without_question_words
 from rag.schema import Answer
 
 
@@ -15,7 +15,19 @@ def test_a_phrase_is_given_as_the_source_spells_it():
     assert in_source("Levi's Stadium", source) == "Levi’s Stadium"
     assert in_source("levi's stadium", source) == "Levi’s Stadium"
     assert in_source("8-16", source) is None
+    assert in_source("6", "It opened in 1996 with 16 gates.") is None  # whole words only
+    assert in_source("art", "The party's art fund.") == "art"
     assert in_source("Taiho Code", "defined in the Taihō Code (701)") == "Taihō Code"
+
+
+def test_a_short_answer_quotes_its_source():
+    sport = "Stewart had six touchdowns in 13 games that season."
+    assert as_cited("6", sport, "Stewart had 6 touchdowns [1].") == "six"
+    assert as_cited("13", sport, "") == "13"
+    music = "The singer has won twenty-one awards, six of them in one night."
+    assert as_cited("21", music, "She won 21 awards [1].") == "twenty-one"
+    assert as_cited("7", music, "She won 7 awards.") == "7"  # not in the source: as the answer says it
+    assert as_cited("9", music, "She won 7 awards.") is None
 
 
 @pytest.mark.parametrize(
