@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from rag.errors import InvalidInput
+from rag.nlp.values import resolve_date
 from rag.schema import Answer, Filters, Passage, TimeFrame, Timings
 
 # English words that make a relative expression a span reaching up to the reference date:
@@ -106,27 +107,15 @@ def reference(value: datetime | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@lru_cache(maxsize=32)
-def _parser(base: datetime):
-    from dateparser.date import DateDataParser
-
-    return DateDataParser(
-        languages=["en"],
-        settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_TIME_AS_PERIOD": True},
-    )
-
-
 def _parse(text: str, base: datetime) -> tuple[datetime, str] | None:
-    """(date, period) by dateparser, against a naive UTC base; None when it reads no date."""
-    try:
-        data = _parser(base).get_date_data(text)
-    except Exception:  # noqa: BLE001 - a phrase dateparser cannot read is no date
+    """(date, period) by dateparser (`rag.nlp.values.resolve_date`), against a naive UTC base;
+    None when it reads no date."""
+    found = resolve_date(text, base)
+    if found is None:
         return None
-    if data is None or data.date_obj is None:
-        return None
-    when = data.date_obj
+    when = found.when
     when = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
-    return when, data.period or "day"
+    return when, found.period
 
 
 def _whole(when: datetime, period: str) -> tuple[datetime, datetime]:
