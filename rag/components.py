@@ -7,8 +7,10 @@ builds the real ones from settings.
     VectorStore   chunks, their vectors and the article records (real: `rag.store.ChromaStore`)
     KeywordIndex  BM25 over the chunks (real: `rag.keyword.KeywordIndex`)
 
-`Pipeline(settings, parts=Parts(...))` takes any objects that fit (tests pass in-memory
-fakes); `Pipeline(settings)` builds the real ones with `build_parts`. The protocols list what
+`Pipeline(settings, parts=Parts(...))` takes any objects that fit (tests pass the in-memory
+fakes of `tests/fixtures/fakes.py`: `HashingEmbedder`, `InMemoryStore`, the latter held to the
+real store by `tests/unit/test_store_contract.py`); `Pipeline(settings)` builds the real ones
+with `build_parts`. The protocols list what
 the pipeline, the indexer and the retriever call, nothing more.
 """
 

@@ -117,7 +117,7 @@ def version_ms(version: str) -> float:
         return 0.0
 
 
-def _is_live(metadata: dict[str, Any] | None, live: dict[str, str]) -> bool:
+def is_live(metadata: dict[str, Any] | None, live: dict[str, str]) -> bool:
     metadata = metadata or {}
     return live.get(metadata.get("doc_id"), None) == metadata.get("version", "")
 
@@ -140,7 +140,15 @@ class RepairReport:
     incomplete: list[str] = field(default_factory=list)  # records whose chunks are not all there
 
 
-def _chunk_row(node: TextNode, version: str) -> tuple[str, list[float], dict[str, Any], str]:
+def name_chunks(item: StoredArticle, replaces: bool) -> None:
+    """A first version keeps the plain ids `doc#n`; a replacing one `doc#n@<version>` (doc
+    ids never hold "@"), so both versions can exist side by side until the record is flipped."""
+    for node in item.nodes:
+        base = node.node_id.split("@", 1)[0]
+        node.id_ = f"{base}@{item.version}" if replaces else base
+
+
+def chunk_row(node: TextNode, version: str) -> tuple[str, list[float], dict[str, Any], str]:
     """The row llama-index's `ChromaVectorStore.add` writes for a node, stamped with its version."""
     metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
     metadata = {k: "" if v is None else v for k, v in metadata.items()}
@@ -148,16 +156,16 @@ def _chunk_row(node: TextNode, version: str) -> tuple[str, list[float], dict[str
     return node.node_id, node.get_embedding(), metadata, node.get_content(metadata_mode=MetadataMode.NONE)
 
 
-def _mean_embedding(nodes: Sequence[TextNode]) -> np.ndarray:
+def mean_embedding(nodes: Sequence[TextNode]) -> np.ndarray:
     mean = np.mean(np.asarray([n.get_embedding() for n in nodes], dtype=np.float32), axis=0)
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def _record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
+def record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
     """The docs-collection rows of a batch: one record per article, naming its version."""
     return {
         "ids": [it.article.doc_id for it in items],
-        "embeddings": [_mean_embedding(it.nodes).tolist() for it in items],
+        "embeddings": [mean_embedding(it.nodes).tolist() for it in items],
         "documents": [it.article.text for it in items],
         "metadatas": [
             {
@@ -179,7 +187,7 @@ def _record_columns(items: Sequence[StoredArticle]) -> dict[str, list]:
     }
 
 
-def _metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
+def metadata_to_docinfo(doc_id: str, meta: dict[str, Any]) -> DocInfo:
     return DocInfo(
         doc_id=doc_id,
         title=meta.get("title", ""),
@@ -260,8 +268,8 @@ class ChromaStore:
             current = self._versions([it.article.doc_id for it in items])
             for it in items:
                 it.version = new_version()
-                self._name_chunks(it, replaces=it.article.doc_id in current)
-            rows = [_chunk_row(n, it.version) for it in items for n in it.nodes]
+                name_chunks(it, replaces=it.article.doc_id in current)
+            rows = [chunk_row(n, it.version) for it in items for n in it.nodes]
             try:
                 self._upsert(rows)
             except Exception:
@@ -269,7 +277,7 @@ class ChromaStore:
                 raise
             try:
                 self._fault_point()
-                self.docs.upsert(**_record_columns(items))
+                self.docs.upsert(**record_columns(items))
             except Exception:
                 self._discard_unclaimed(items)
                 raise
@@ -278,13 +286,6 @@ class ChromaStore:
                 self._delete_stale(list(current))
             except Exception:  # the articles are stored: what is left is unreachable, and the next start removes it
                 log.warning("could not delete the replaced chunks of %d articles", len(current), exc_info=True)
-
-    def _name_chunks(self, item: StoredArticle, replaces: bool) -> None:
-        """A first version keeps the plain ids `doc#n`; a replacing one `doc#n@<version>` (doc
-        ids never hold "@"), so both versions can exist side by side until the record is flipped."""
-        for node in item.nodes:
-            base = node.node_id.split("@", 1)[0]
-            node.id_ = f"{base}@{item.version}" if replaces else base
 
     def _discard(self, ids: list[str]) -> None:
         """Best effort: a version that was never made current goes (else `repair` takes it)."""
@@ -311,7 +312,7 @@ class ChromaStore:
         stale = []
         for batch in self._batches(doc_ids):
             got = self.chunks.get(where={"doc_id": {"$in": batch}}, include=["metadatas"])
-            stale += [i for i, m in zip(got["ids"], got["metadatas"]) if not _is_live(m, live)]
+            stale += [i for i, m in zip(got["ids"], got["metadatas"]) if not is_live(m, live)]
         self._delete(stale)
 
     def _upsert(self, rows: list[tuple]) -> None:
@@ -382,7 +383,7 @@ class ChromaStore:
         now_ms = time.time() * 1000
         for chunk_id, meta in zip(got["ids"], got["metadatas"]):
             meta = meta or {}
-            if _is_live(meta, live):
+            if is_live(meta, live):
                 found[meta.get("doc_id")] = found.get(meta.get("doc_id"), 0) + 1
             elif self._lock is None and now_ms - version_ms(meta.get("version", "")) < ORPHAN_GRACE_S * 1000:
                 young.append(chunk_id)
@@ -448,12 +449,12 @@ class ChromaStore:
         memory doubts has its article's record read again first (one read for all of them): on
         a Chroma server another process may have changed the article since this one last looked."""
         live = self.live_versions()
-        doubtful = {h.metadata.get("doc_id") for h in hits if not _is_live(h.metadata, live)}
+        doubtful = {h.metadata.get("doc_id") for h in hits if not is_live(h.metadata, live)}
         if doubtful:
             now = self._versions(sorted(d for d in doubtful if isinstance(d, str)))
             self._note_live({d: now.get(d) for d in doubtful})
             live = self.live_versions()
-        return [h for h in hits if _is_live(h.metadata, live)]
+        return [h for h in hits if is_live(h.metadata, live)]
 
 
     # --- reading -----------------------------------------------------------------
@@ -478,14 +479,14 @@ class ChromaStore:
 
     def list_docs(self) -> list[DocInfo]:
         got = self.docs.get(include=["metadatas"])
-        docs = [_metadata_to_docinfo(i, m) for i, m in zip(got["ids"], got["metadatas"])]
+        docs = [metadata_to_docinfo(i, m) for i, m in zip(got["ids"], got["metadatas"])]
         return sorted(docs, key=lambda d: d.doc_id)
 
     def get_doc(self, doc_id: str) -> tuple[DocInfo, str]:
         got = self.docs.get(ids=[doc_id], include=["metadatas", "documents"])
         if not got["ids"]:
             raise UnknownDocument(doc_id)
-        return _metadata_to_docinfo(doc_id, got["metadatas"][0]), got["documents"][0]
+        return metadata_to_docinfo(doc_id, got["metadatas"][0]), got["documents"][0]
 
     def stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[str, str]]:
         """(content hash, chunking) of each of these articles that is stored, in few reads."""
@@ -535,7 +536,7 @@ class ChromaStore:
         """The chunks readers see (of current versions): ids, texts, metadata."""
         got = self.chunks.get(include=["documents", "metadatas"])
         live = self.live_versions()
-        rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]) if _is_live(m, live)]
+        rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]) if is_live(m, live)]
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
     def chunks_of(self, doc_ids: list[str]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
@@ -545,7 +546,7 @@ class ChromaStore:
         for batch in self._batches(list(doc_ids)):
             got = self.chunks.get(where={"doc_id": {"$in": batch}}, include=["documents", "metadatas"])
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]):
-                if _is_live(m, live):
+                if is_live(m, live):
                     ids.append(i), texts.append(t), metas.append(m)
         return ids, texts, metas
 

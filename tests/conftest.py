@@ -49,6 +49,22 @@ def fake_pipeline(fake_settings: Settings) -> Iterator[Pipeline]:
         yield pipeline
 
 
+@pytest.fixture
+def memory_pipeline(fake_settings: Settings) -> Iterator[Pipeline]:
+    """The seeds in in-memory parts (`tests.fixtures.fakes`: hashed-word vectors, a store in
+    dictionaries) and the real keyword index: for the logic around the parts (caches, the
+    in-memory copy, ingest bookkeeping), without Chroma or the embedding model."""
+    from rag.components import Parts
+    from rag.keyword import KeywordIndex
+    from tests.fixtures.fakes import HashingEmbedder, InMemoryStore
+
+    keyword = KeywordIndex(fake_settings.data_dir / "keyword" / fake_settings.collection)
+    parts = Parts(embedder=HashingEmbedder(), store=InMemoryStore(), keyword=keyword)
+    with Pipeline(fake_settings, parts=parts, start_llm=False) as pipeline:
+        pipeline.ensure_seeded()
+        yield pipeline
+
+
 @pytest.fixture(scope="session")
 def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """The embedded defaults for real: local Qwen 1.5B, ONNX MiniLM, embedded Chroma, the seeds."""

@@ -11,7 +11,7 @@ from rag.keyword import KeywordIndex
 from rag.pipeline import Pipeline
 from rag.store import ChromaStore
 from tests.conftest import make_settings
-from tests.fixtures.fakes import HashingEmbedder
+from tests.fixtures.fakes import HashingEmbedder, InMemoryStore
 
 ARTICLES = [
     {"id": "ferry", "title": "Ferry", "text": "The Orrin ferry carries 300 passengers across the bay to Kessel daily."},
@@ -23,7 +23,7 @@ ARTICLES = [
 def test_a_pipeline_runs_on_the_parts_it_is_given(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data", auto_seed=False)
     embedder = HashingEmbedder()
-    parts = Parts(embedder=embedder, store=ChromaStore(settings, embed_model=embedder.model_name),
+    parts = Parts(embedder=embedder, store=InMemoryStore(),
                   keyword=KeywordIndex(settings.data_dir / "keyword" / settings.collection))  # fmt: skip
     with Pipeline(settings, parts=parts, start_llm=False) as pipeline:
         for record in ARTICLES:

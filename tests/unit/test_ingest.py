@@ -40,29 +40,30 @@ def test_seeds_are_ingested_with_exact_spans(fake_pipeline: Pipeline):
         assert article[meta["start"] : meta["end"]] == text
 
 
-def test_reingest_is_idempotent_update_replaces_remove_deletes(fake_pipeline: Pipeline, tmp_path: Path):
-    before = fake_pipeline.store.count_chunks()
-    again = fake_pipeline.ingest([SEEDS])
+def test_reingest_is_idempotent_update_replaces_remove_deletes(memory_pipeline: Pipeline, tmp_path: Path):
+    """The indexer's bookkeeping (unchanged, updated, removed), on the in-memory parts."""
+    before = memory_pipeline.store.count_chunks()
+    again = memory_pipeline.ingest([SEEDS])
     assert again.added == [] and again.updated == [] and len(again.unchanged) == 5
-    assert fake_pipeline.store.count_chunks() == before
+    assert memory_pipeline.store.count_chunks() == before
 
     article = tmp_path / "extra.txt"
     article.write_text("Quarry News\nThe quarry in Dunmore produced 4,321 tonnes of granite in March.")
-    assert fake_pipeline.ingest([article]).added == ["extra"]
-    assert "extra" in {p.doc_id for p in fake_pipeline.search("How much granite did the Dunmore quarry produce?")}
+    assert memory_pipeline.ingest([article]).added == ["extra"]
+    assert "extra" in {p.doc_id for p in memory_pipeline.search("How much granite did the Dunmore quarry produce?")}
 
     article.write_text("Quarry News\nThe quarry in Dunmore closed for good in April after a flood.")
-    report = fake_pipeline.ingest([article])
+    report = memory_pipeline.ingest([article])
     assert report.updated == ["extra"]
-    ids, texts, _ = fake_pipeline.store.all_chunks()
+    ids, texts, _ = memory_pipeline.store.all_chunks()
     extra = [t for i, t in zip(ids, texts) if i.startswith("extra#")]
     assert extra and all("4,321" not in t for t in extra)
 
-    fake_pipeline.remove("extra")
-    assert "extra" not in {d.doc_id for d in fake_pipeline.documents()}
-    assert all(p.doc_id != "extra" for p in fake_pipeline.search("Dunmore quarry granite flood"))
+    memory_pipeline.remove("extra")
+    assert "extra" not in {d.doc_id for d in memory_pipeline.documents()}
+    assert all(p.doc_id != "extra" for p in memory_pipeline.search("Dunmore quarry granite flood"))
     with pytest.raises(UnknownDocument):
-        fake_pipeline.remove("extra")
+        memory_pipeline.remove("extra")
 
 
 def test_bad_files_are_reported_and_the_rest_ingested(fake_pipeline: Pipeline, tmp_path: Path):

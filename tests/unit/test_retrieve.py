@@ -1,4 +1,6 @@
-"""Hybrid retrieval on the seeds, with real embeddings and Chroma."""
+"""Hybrid retrieval on the seeds, with real embeddings and Chroma; the tests of the retriever's
+caches and in-memory copy run on the in-memory parts (`memory_pipeline`): they are about the
+retriever's bookkeeping, which must hold whatever the store and embedder."""
 
 from __future__ import annotations
 
@@ -46,28 +48,28 @@ def test_keyword_and_dense_modes(fake_pipeline: Pipeline):
     assert all(p.keyword_score is None for p in dense)
 
 
-def test_repeated_searches_follow_ingest_update_and_removal(fake_pipeline: Pipeline):
+def test_repeated_searches_follow_ingest_update_and_removal(memory_pipeline: Pipeline):
     question = "What did the lighthouse keeper of Vardø report?"
-    before = fake_pipeline.search(question, k=3)
-    assert fake_pipeline.search(question, k=3) == before, "a repeated search gives the same passages"
+    before = memory_pipeline.search(question, k=3)
+    assert memory_pipeline.search(question, k=3) == before, "a repeated search gives the same passages"
     assert all(p.doc_id != "vardo" for p in before)
 
-    fake_pipeline.ingest_record(
+    memory_pipeline.ingest_record(
         {"id": "vardo", "title": "Vardø", "text": "The lighthouse keeper of Vardø reported three whales in the harbour."},
         "vardo",
     )
-    added = fake_pipeline.search(question, k=3)
+    added = memory_pipeline.search(question, k=3)
     assert added[0].doc_id == "vardo" and "three whales" in added[0].text, "a new article is found at once"
 
-    fake_pipeline.ingest_record(
+    memory_pipeline.ingest_record(
         {"id": "vardo", "title": "Vardø", "text": "The lighthouse keeper of Vardø reported seven seals on the pier."},
         "vardo",
     )
-    updated = [p for p in fake_pipeline.search(question, k=3) if p.doc_id == "vardo"]
+    updated = [p for p in memory_pipeline.search(question, k=3) if p.doc_id == "vardo"]
     assert updated and all("seven seals" in p.text and "whales" not in p.text for p in updated), "no stale text"
 
-    fake_pipeline.remove("vardo")
-    assert all(p.doc_id != "vardo" for p in fake_pipeline.search(question, k=3)), "a removed article is gone"
+    memory_pipeline.remove("vardo")
+    assert all(p.doc_id != "vardo" for p in memory_pipeline.search(question, k=3)), "a removed article is gone"
 
 
 def test_keyword_search_joins_compounds_and_knows_irregular_verbs(fake_pipeline: Pipeline):
@@ -181,16 +183,16 @@ def test_keyword_search_during_rebuilds_sees_one_whole_index(tmp_path):
     assert not failures, failures[:3]
 
 
-def test_the_in_memory_copy_follows_adds_updates_and_removals_as_a_fresh_read(fake_pipeline: Pipeline):
+def test_the_in_memory_copy_follows_adds_updates_and_removals_as_a_fresh_read(memory_pipeline: Pipeline):
     """After a change, the in-memory copy is brought up to date (only new chunks read): it must
     hold exactly what reading the whole collection again would."""
     from rag.retrieve import Mirror
 
-    retriever = fake_pipeline.retriever
+    retriever = memory_pipeline.retriever
 
     def assert_fresh() -> None:
         kept = retriever.mirror()
-        fresh = Mirror(fake_pipeline.store.get_chunks(None))
+        fresh = Mirror(memory_pipeline.store.get_chunks(None))
         assert sorted((h.chunk_id, h.text, h.metadata.get("version")) for h in kept.hits) == sorted(
             (h.chunk_id, h.text, h.metadata.get("version")) for h in fresh.hits
         )
@@ -198,14 +200,14 @@ def test_the_in_memory_copy_follows_adds_updates_and_removals_as_a_fresh_read(fa
         assert [h.chunk_id for h in kept.nearest(query, 5)] == [h.chunk_id for h in fresh.nearest(query, 5)]
 
     assert_fresh()
-    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 50 grams of rye flour a day."}, "s")
+    memory_pipeline.ingest_record({"id": "starter", "text": "The starter gets 50 grams of rye flour a day."}, "s")
     assert_fresh()
-    fake_pipeline.remove("starter")  # and added again at once: the same plain chunk ids, another version
-    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 65 grams of rye flour a day."}, "s")
+    memory_pipeline.remove("starter")  # and added again at once: the same plain chunk ids, another version
+    memory_pipeline.ingest_record({"id": "starter", "text": "The starter gets 65 grams of rye flour a day."}, "s")
     assert_fresh()
-    fake_pipeline.ingest_record({"id": "starter", "text": "The starter gets 80 grams of rye flour twice a day."}, "s")
+    memory_pipeline.ingest_record({"id": "starter", "text": "The starter gets 80 grams of rye flour twice a day."}, "s")
     assert_fresh()
-    assert "80 grams" in fake_pipeline.search("How much rye flour does the starter get?", k=1, mode="dense")[0].text
-    fake_pipeline.remove("starter")
-    fake_pipeline.remove("002_2a3384441d849c70")
+    assert "80 grams" in memory_pipeline.search("How much rye flour does the starter get?", k=1, mode="dense")[0].text
+    memory_pipeline.remove("starter")
+    memory_pipeline.remove("002_2a3384441d849c70")
     assert_fresh()
