@@ -3,7 +3,8 @@ thread with its earlier turns as chat history, and stores 👍 / 👎 feedback.
 
 The same listeners serve both transports: the Events API (`POST /slack/events`, mounted
 on the FastAPI app by `mount_slack`) and Socket Mode (`rag slack --socket`, see
-`service/slack_cli.py`). Slack glue only: the answering is `Pipeline.chat`.
+`service/slack_cli.py`). The bot talks to Slack through `service.slack_client.SlackClient`
+(tests pass an in-memory fake). Slack glue only: the answering is `Pipeline.stream`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
 from rag.errors import RagError
 from rag.llm.client import Message
@@ -48,6 +46,7 @@ from service.slack_blocks import (
     evidence_text,
     fallback_text,
 )
+from service.slack_client import SlackCallFailed, SlackClient, WebAPIClient, events_handler, web_client
 from service.slack_store import FeedbackRecord, FeedbackStore, SlackState
 
 log = logging.getLogger(__name__)
@@ -122,9 +121,11 @@ class SlackBot:
 
     def __init__(
         self, pipeline: PipelineSource, state: SlackState, feedback: FeedbackStore,
-        admission: Admission | None = None,
+        admission: Admission | None = None, slack_client: Callable[[Any], SlackClient] = WebAPIClient,
     ) -> None:  # fmt: skip
+        """`slack_client` makes the `SlackClient` for the web client bolt hands a listener."""
         self._pipeline = pipeline
+        self._slack_client = slack_client
         self.state = state
         self.feedback = feedback
         self._tasks: set[asyncio.Task] = set()
@@ -181,7 +182,7 @@ class SlackBot:
         if not self.state.claim(f"message:{event['channel']}:{event['ts']}"):
             return  # the same message seen through another event (app_mention and message)
         assert context.client is not None
-        self.spawn(self.answer(context.client, event, context.bot_user_id, context.bot_id))
+        self.spawn(self.answer(self._slack_client(context.client), event, context.bot_user_id, context.bot_id))
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -196,19 +197,20 @@ class SlackBot:
         if pending:
             log.warning("%d answer(s) unfinished after %.0f s at shutdown: placeholders stay", len(pending), timeout)
 
-    async def answer(self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> None:
+    async def answer(self, client: SlackClient, event: dict, bot_user_id: str | None, bot_id: str | None) -> None:
+        """A placeholder in the thread at once, then the answer (or an apology) in its place."""
         channel = event["channel"]
         thread_ts = event.get("thread_ts") or event["ts"]
         try:
-            placeholder = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=WORKING)
-        except SlackApiError as e:
-            log.error("could not post in %s: %s", channel, e.response.get("error"))
+            placeholder = await client.post_message(channel, thread_ts, WORKING)
+        except SlackCallFailed as e:
+            log.error("could not post in %s: %s", channel, e.error)
             return
         self.state.remember_thread(channel, thread_ts)
         asked = self._strip_mention(event.get("text", ""), bot_user_id)
         try:
             messages = await self.history(client, event, bot_user_id, bot_id)
-            answer = await self._answer(client, channel, placeholder["ts"], messages, asked)
+            answer = await self._answer(client, channel, placeholder, messages, asked)
             answer_id = await asyncio.to_thread(self.feedback.record_answer, answer, asked, channel, thread_ts)
             text, blocks = fallback_text(answer), answer_blocks(answer, answer_id)
         except RagError as e:
@@ -218,11 +220,11 @@ class SlackBot:
             log.exception("answering %r failed", asked)
             text, blocks = apology_text(UNEXPECTED), apology_blocks(UNEXPECTED)
         try:
-            await client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
-        except SlackApiError as e:
-            log.error("could not update the answer in %s: %s", channel, e.response.get("error"))
+            await client.update_message(channel, placeholder, text, blocks)
+        except SlackCallFailed as e:
+            log.error("could not update the answer in %s: %s", channel, e.error)
 
-    async def _answer(self, client: AsyncWebClient, channel: str, ts: str, history: list[Message], asked: str) -> Answer:
+    async def _answer(self, client: SlackClient, channel: str, ts: str, history: list[Message], asked: str) -> Answer:
         """Through the same admission gate as HTTP; the placeholder shows the best evidence
         as soon as it is found, before the model writes. The pipeline runs in one worker
         thread (plain asyncio, as the bot's tasks live outside any request)."""
@@ -259,14 +261,14 @@ class SlackBot:
         metrics.observe_answer(answer)
         return answer
 
-    async def _update(self, client: AsyncWebClient, channel: str, ts: str, text: str) -> None:
+    async def _update(self, client: SlackClient, channel: str, ts: str, text: str) -> None:
         try:
-            await client.chat_update(channel=channel, ts=ts, text=text)
-        except SlackApiError as e:
-            log.warning("could not show the evidence in %s: %s", channel, e.response.get("error"))
+            await client.update_message(channel, ts, text)
+        except SlackCallFailed as e:
+            log.warning("could not show the evidence in %s: %s", channel, e.error)
 
     async def history(
-        self, client: AsyncWebClient, event: dict, bot_user_id: str | None, bot_id: str | None
+        self, client: SlackClient, event: dict, bot_user_id: str | None, bot_id: str | None
     ) -> list[Message]:
         """The thread's latest messages before this one as chat turns: the bot's answers are
         the assistant's, everyone else's messages the user's."""
@@ -276,16 +278,15 @@ class SlackBot:
         turns: deque[Message] = deque(maxlen=HISTORY_MESSAGES)
         last = 0.0
         try:
-            # Slack gives a thread oldest first, a page at a time: read every page to keep the latest turns.
-            async for page in await client.conversations_replies(channel=event["channel"], ts=thread_ts, limit=200):
-                for m in page.get("messages") or []:
-                    ts = float(m.get("ts", 0))
-                    if last < ts < float(event["ts"]):  # each message once, and only those before this one
-                        last = ts
-                        if turn := self._turn(m, bot_user_id, bot_id):
-                            turns.append(turn)
-        except SlackApiError as e:
-            log.warning("no thread history (%s): answering without it", e.response.get("error"))
+            # Slack gives a thread oldest first: read it all to keep the latest turns.
+            async for m in client.thread_replies(event["channel"], thread_ts):
+                ts = float(m.get("ts", 0))
+                if last < ts < float(event["ts"]):  # each message once, and only those before this one
+                    last = ts
+                    if turn := self._turn(m, bot_user_id, bot_id):
+                        turns.append(turn)
+        except SlackCallFailed as e:
+            log.warning("no thread history (%s): answering without it", e.error)
             return []
         return list(turns)
 
@@ -315,7 +316,7 @@ def build_slack_app(
         raise RagError(
             "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from the Slack app's OAuth page."
         )
-    client = AsyncWebClient(token=token, base_url=slack.api_url)
+    client = web_client(token, slack.api_url)
     app = AsyncApp(
         client=client,
         signing_secret=_secret(slack.signing_secret),
@@ -345,32 +346,44 @@ def mount_slack(
     Adds `GET /v1/feedback` (guarded by `dependencies`, e.g. the API-key check) and, when
     SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, `POST /slack/events` (Slack signs it)."""
     slack = slack or SlackSettings()
-    feedback = feedback_store(settings)
+    mount_feedback(app, feedback_store(settings), dependencies)
+    if not slack.events_api_enabled:
+        log.info("Slack Events API off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable POST /slack/events")
+        return
+    bolt, bot = build_slack_app(pipeline, settings, slack, admission=admission)
+    app.state.slack_bot = bot  # drained at shutdown
+    mount_events(app, bolt, SignatureVerifier(_secret(slack.signing_secret) or ""))
+
+
+def mount_feedback(app: FastAPI, feedback: FeedbackStore, dependencies: Sequence[Depends] = ()) -> None:
+    """`GET /v1/feedback`: mounted whether or not the bot runs here (a Socket Mode bot in another
+    process stores its feedback in the same data dir)."""
 
     @app.get("/v1/feedback", response_model=list[FeedbackRecord], tags=["slack"], dependencies=list(dependencies))
     async def list_feedback(rating: Literal["up", "down"] | None = None) -> list[FeedbackRecord]:
         """👍 / 👎 clicks on the Slack bot's answers, oldest first (`?rating=up` or `down` to filter)."""
         return await asyncio.to_thread(feedback.list, rating)
 
-    if not slack.events_api_enabled:
-        log.info("Slack Events API off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable POST /slack/events")
-        return
-    bolt, bot = build_slack_app(pipeline, settings, slack, admission=admission)
-    handler = AsyncSlackRequestHandler(bolt)
-    app.state.slack_bot = bot
 
-    verifier = SignatureVerifier(_secret(slack.signing_secret) or "")
+def mount_events(app: FastAPI, bolt: AsyncApp, verifier: SignatureVerifier) -> None:
+    """`POST /slack/events`: the Events API transport, requests checked before bolt sees them."""
+    handler = events_handler(bolt)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(req: Request) -> Response:
-        if not _signature_readable(req):
-            return JSONResponse({"error": "invalid request"}, status_code=401)  # as bolt answers a bad signature
         body = await req.body()  # cached: bolt reads the same bytes
-        # Bolt parses the body before it checks the signature, and a body it cannot parse is a 500
-        # there: check the signature first (nobody else gets past it), then the shape.
-        if not verifier.is_valid_request(body, dict(req.headers)):
-            return JSONResponse({"error": "invalid request"}, status_code=401)
-        if problem := _malformed(body, req.headers.get("content-type", "")):
-            log.warning("refused a signed Slack request: %s", problem)
-            return JSONResponse({"error": f"invalid request: {problem}"}, status_code=400)
+        if refusal := _refusal(req, body, verifier):
+            return refusal
         return await handler.handle(req)
+
+
+def _refusal(req: Request, body: bytes, verifier: SignatureVerifier) -> JSONResponse | None:
+    """Why a request is turned away (401 unsigned, 400 signed but not Slack's shape), else None.
+    Bolt parses the body before it checks the signature, and a body it cannot parse is a 500
+    there: the signature is checked first (nobody else gets past it), then the shape."""
+    if not _signature_readable(req) or not verifier.is_valid_request(body, dict(req.headers)):
+        return JSONResponse({"error": "invalid request"}, status_code=401)  # as bolt answers a bad signature
+    if problem := _malformed(body, req.headers.get("content-type", "")):
+        log.warning("refused a signed Slack request: %s", problem)
+        return JSONResponse({"error": f"invalid request: {problem}"}, status_code=400)
+    return None

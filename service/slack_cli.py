@@ -65,17 +65,16 @@ def _ready_pipeline(settings: Settings) -> Pipeline:
 
 
 async def run_socket_mode(settings: Settings, slack: SlackSettings, service: ServiceSettings | None = None) -> None:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
     from service.settings import ServiceSettings
     from service.slack import build_slack_app, own_admission
+    from service.slack_client import socket_mode_handler
 
     pipeline = await asyncio.to_thread(_ready_pipeline, settings)
     try:
         admission = own_admission(lambda: pipeline, service or ServiceSettings())  # sized as `rag serve`'s
         app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True, admission=admission)
         assert slack.app_token is not None
-        handler = AsyncSocketModeHandler(app, slack.app_token.get_secret_value())
+        handler = socket_mode_handler(app, slack.app_token.get_secret_value())
         print("Slack bot connected in Socket Mode; Ctrl-C to stop.", file=sys.stderr)
         try:
             await handler.start_async()

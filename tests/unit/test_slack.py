@@ -440,7 +440,7 @@ def test_socket_mode_queues_at_one_gate_sized_by_the_service_settings(
 ) -> None:
     """A bot in a process of its own (Socket Mode) admits questions as `rag serve` does: one
     gate sized by RAG_LLM_CONCURRENCY and RAG_QUEUE_SIZE, refusals and answers counted."""
-    from slack_sdk.web.async_client import AsyncWebClient
+    from service.slack_client import WebAPIClient, web_client
 
     monkeypatch.setenv("RAG_LLM_CONCURRENCY", "1")
     monkeypatch.setenv("RAG_QUEUE_SIZE", "0")
@@ -451,7 +451,7 @@ def test_socket_mode_queues_at_one_gate_sized_by_the_service_settings(
 
     async def ask(channel: str) -> str:
         event = mention(slack_api, QUESTION, channel=channel)
-        client = AsyncWebClient(token="xoxb-test", base_url=slack_api.base_url)
+        client = WebAPIClient(web_client("xoxb-test", slack_api.base_url))
         await bot.answer(client, event, BOT_USER_ID, BOT_ID)
         [reply] = replies_in(slack_api, channel, event["ts"])
         return reply["text"]
