@@ -8,8 +8,10 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from rag.errors import Busy
+from service.metrics import Gauges
 from service.settings import ServiceSettings
 
 
@@ -93,3 +95,18 @@ class LLMGate:
                 yield
         finally:
             ticket.release()
+
+
+def llm_gauges(gate: LLMGate | None, queue_size: int, local_llm: Any = None) -> Gauges:
+    """The model's line and the local model's restarts as /metrics shows them (zeros and not
+    ready before the model is loaded): the same series whether the gate is the service's or a
+    Socket Mode bot's, so one dashboard reads both."""
+    return {
+        "rag_llm_queue_waiting": ("Questions waiting for the model.", gate.waiting if gate else 0),
+        "rag_llm_running": ("Questions the model is answering now.", gate.running if gate else 0),
+        "rag_llm_queue_capacity": ("Questions that may wait before 429.", queue_size),
+        "rag_llm_rejected_total": ("Questions refused with 429 (queue full).", gate.rejected if gate else 0),
+        "rag_llm_ready": ("1 once the model is loaded.", 1 if gate else 0),
+        "rag_llm_restarts_total": ("Times the local model process was restarted after it failed.",
+                                   local_llm.restarts if local_llm else 0),
+    }  # fmt: skip

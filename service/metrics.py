@@ -9,12 +9,21 @@ several apps (the tests do), and each app's /metrics must count only its own req
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from rag.errors import InvalidSetting
 from rag.schema import Answer
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -77,3 +86,22 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text format (0.0.4)."""
         return generate_latest(self.registry)
+
+
+@contextmanager
+def serving(metrics: Metrics, host: str, port: int) -> Iterator[str]:
+    """`metrics` on http://host:port/metrics from a thread of their own, for a process that
+    serves no HTTP app (the Slack bot in Socket Mode); yields the URL (port 0: a free one)."""
+    try:
+        server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as e:
+        raise InvalidSetting(
+            f"Cannot serve metrics on {host}:{port} ({e.strerror or e}): set RAG_SLACK_METRICS_PORT to a free port, "
+            "or unset it to serve none."
+        ) from None
+    try:
+        yield f"http://{host}:{server.server_port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

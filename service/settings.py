@@ -60,6 +60,11 @@ class SlackSettings(BaseSettings):
     )
     app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "app_token"))
     api_url: str = Field(default=SLACK_API_URL, validation_alias=AliasChoices("RAG_SLACK_API_URL", "api_url"))
+    # Socket Mode (`rag slack --socket`) serves no HTTP: with a port set, it serves its admission
+    # gate's and answers' metrics on http://RAG_HOST:PORT/metrics (0: any free port). Off when unset.
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=AliasChoices("RAG_SLACK_METRICS_PORT", "metrics_port")
+    )
 
     @property
     def events_api_enabled(self) -> bool:

@@ -32,8 +32,8 @@ from rag.pipeline import Pipeline, clean_question
 from rag.schema import Answer
 from rag.settings import Settings
 from rag.when import take_filter_tokens
-from service.gate import LLMGate
-from service.metrics import Metrics
+from service.gate import LLMGate, llm_gauges
+from service.metrics import Gauges, Metrics
 from service.settings import ServiceSettings, SlackSettings
 from service.slack_blocks import (
     APOLOGY,
@@ -102,17 +102,34 @@ PipelineSource = Pipeline | Callable[[], Pipeline | None]
 Admission = Callable[[], "tuple[LLMGate, Metrics]"]
 
 
-def own_admission(pipeline: Callable[[], Pipeline], service: ServiceSettings) -> Admission:
-    """The gate and metrics of a process that serves no HTTP (Socket Mode), made on first use
-    (when the model, whose concurrency sizes the gate, is there) and then kept."""
-    made: list[tuple[LLMGate, Metrics]] = []
+class OwnAdmission:
+    """The gate and metrics of a process that serves no HTTP (Socket Mode). The metrics exist
+    from the start, so a scrape before the first question sees the line (not ready yet); the
+    gate is made on first use (when the model, whose concurrency sizes it, is there), then kept."""
 
-    def admission() -> tuple[LLMGate, Metrics]:
-        if not made:
-            made.append((LLMGate.for_model(pipeline().llm.concurrency, service), Metrics()))
-        return made[0]
+    def __init__(self, pipeline: Callable[[], Pipeline], service: ServiceSettings) -> None:
+        self._pipeline = pipeline
+        self._service = service
+        self._gate: LLMGate | None = None
+        self.metrics = Metrics()
+        self.metrics.read_at_scrape(self.gauges)
 
-    return admission
+    def __call__(self) -> tuple[LLMGate, Metrics]:
+        if self._gate is None:
+            self._gate = LLMGate.for_model(self._pipeline().llm.concurrency, self._service)
+        return self._gate, self.metrics
+
+    def gauges(self) -> Gauges:
+        try:
+            local = self._pipeline().local_llm
+        except RagError:  # still starting
+            local = None
+        return llm_gauges(self._gate, self._service.queue_size, local)
+
+
+def own_admission(pipeline: Callable[[], Pipeline], service: ServiceSettings) -> OwnAdmission:
+    """The one gate of a process of its own, sized by the same settings as `rag serve`'s."""
+    return OwnAdmission(pipeline, service)
 
 
 class SlackBot:

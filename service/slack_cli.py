@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from rag.settings import Settings, read
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
+    from service.metrics import Metrics
     from service.settings import ServiceSettings, SlackSettings
 
 
@@ -69,17 +72,34 @@ async def run_socket_mode(settings: Settings, slack: SlackSettings, service: Ser
     from service.slack import build_slack_app, own_admission
     from service.slack_client import socket_mode_handler
 
+    service = service or ServiceSettings()
     pipeline = await asyncio.to_thread(_ready_pipeline, settings)
     try:
-        admission = own_admission(lambda: pipeline, service or ServiceSettings())  # sized as `rag serve`'s
+        admission = own_admission(lambda: pipeline, service)  # sized as `rag serve`'s
         app, bot = build_slack_app(pipeline, settings, slack, socket_mode=True, admission=admission)
         assert slack.app_token is not None
         handler = socket_mode_handler(app, slack.app_token.get_secret_value())
-        print("Slack bot connected in Socket Mode; Ctrl-C to stop.", file=sys.stderr)
-        try:
-            await handler.start_async()
-        finally:
-            await handler.close_async()
-            await bot.drain()
+        with metrics_served(admission.metrics, service.host, slack.metrics_port):
+            print("Slack bot connected in Socket Mode; Ctrl-C to stop.", file=sys.stderr)
+            try:
+                await handler.start_async()
+            finally:
+                await handler.close_async()
+                await bot.drain()
     finally:
         pipeline.close()
+
+
+@contextmanager
+def metrics_served(metrics: Metrics, host: str, port: int | None) -> Iterator[str | None]:
+    """A Socket Mode process has no HTTP app: its gate's metrics get a server of their own when
+    RAG_SLACK_METRICS_PORT is set (yields the URL, else None)."""
+    from service.metrics import serving
+
+    if port is None:
+        print("Metrics not served: set RAG_SLACK_METRICS_PORT to scrape this bot's queue.", file=sys.stderr)
+        yield None
+        return
+    with serving(metrics, host, port) as url:
+        print(f"Metrics on {url}", file=sys.stderr)
+        yield url

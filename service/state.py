@@ -13,7 +13,7 @@ import openai
 from rag.errors import LLMUnavailable, RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from service.gate import LLMGate
+from service.gate import LLMGate, llm_gauges
 from service.metrics import Gauges, Metrics
 from service.settings import ServiceSettings
 
@@ -42,17 +42,8 @@ class AppState:
 
     def gauges(self) -> Gauges:
         """The LLM line and the local model's restarts, as /metrics shows them."""
-        gate = self.gate
         local = self.pipeline.local_llm if self.pipeline is not None else None
-        return {
-            "rag_llm_queue_waiting": ("Questions waiting for the model.", gate.waiting if gate else 0),
-            "rag_llm_running": ("Questions the model is answering now.", gate.running if gate else 0),
-            "rag_llm_queue_capacity": ("Questions that may wait before 429.", self.service.queue_size),
-            "rag_llm_rejected_total": ("Questions refused with 429 (queue full).", gate.rejected if gate else 0),
-            "rag_llm_ready": ("1 once the model is loaded.", 1 if gate else 0),
-            "rag_llm_restarts_total": ("Times the local model process was restarted after it failed.",
-                                       local.restarts if local else 0),
-        }  # fmt: skip
+        return llm_gauges(self.gate, self.service.queue_size, local)
 
     @property
     def llm_status(self) -> str:

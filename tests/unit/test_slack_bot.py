@@ -79,3 +79,51 @@ def test_the_history_is_the_latest_turns_of_every_page_of_the_thread(bot: SlackB
     assert turns[-1] == {"role": "assistant", "content": f"answer {HISTORY_MESSAGES + 9}"}
     assert turns[0]["content"] == "turn 10" and turns[1]["role"] == "assistant"
     assert all("digest" not in t["content"] and APOLOGY not in t["content"] for t in turns)
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The samples of a Prometheus text page, by their line's name and labels."""
+    import httpx
+
+    body = httpx.get(url, timeout=10).text
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line[:1] not in "#"}
+
+
+def test_a_socket_mode_bot_serves_its_gate_metrics_over_http(memory_pipeline: Pipeline, tmp_path: Path) -> None:
+    """`rag slack --socket` has no HTTP app: with RAG_SLACK_METRICS_PORT its gate and answers
+    are scraped from a server of their own, the same series as `rag serve`'s /metrics."""
+    from service.settings import ServiceSettings
+    from service.slack import own_admission
+    from service.slack_cli import metrics_served
+
+    admission = own_admission(lambda: memory_pipeline, ServiceSettings(llm_concurrency=1, queue_size=0))
+    bot = SlackBot(memory_pipeline, SlackState(tmp_path / "s.sqlite"), FeedbackStore(tmp_path / "f.sqlite"), admission)
+    with metrics_served(admission.metrics, "127.0.0.1", 0) as url:
+        before = scrape(url)
+        assert before["rag_llm_ready"] == 0 and before["rag_llm_running"] == 0  # no question yet: no gate
+        slack = FakeSlack()
+        ask(bot, slack, QUESTION)
+        held = admission()[0].admit()  # the one place taken: the next question is refused
+        ask(bot, slack, QUESTION, channel="C9")
+        held.release()
+        after = scrape(url)
+    assert after["rag_llm_ready"] == 1 and after["rag_llm_rejected_total"] == 1
+    assert after['rag_answers_total{abstained="false"}'] + after['rag_answers_total{abstained="true"}'] == 1
+    assert "busy" in slack.updates[-1]["text"]
+
+
+def test_metrics_are_served_only_when_asked_and_a_taken_port_is_a_clear_error(memory_pipeline: Pipeline) -> None:
+    from rag.errors import InvalidSetting
+    from service.metrics import Metrics
+    from service.settings import AppSettings
+    from service.slack_cli import metrics_served
+
+    assert AppSettings(_env_file=None).slack.metrics_port is None  # off unless set
+    assert AppSettings(_env_file=None, RAG_SLACK_METRICS_PORT="9464").slack.metrics_port == 9464
+    with metrics_served(Metrics(), "127.0.0.1", None) as url:
+        assert url is None
+    with metrics_served(Metrics(), "127.0.0.1", 0) as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(InvalidSetting, match="RAG_SLACK_METRICS_PORT"):
+            with metrics_served(Metrics(), "127.0.0.1", port):
+                pass
