@@ -109,41 +109,72 @@ def replay(pipeline: Pipeline, args: argparse.Namespace) -> None:
 
 
 def run_gold(args: argparse.Namespace, settings: Settings) -> int:
+    """A gold run: the collection filled, our system (and the baselines) asked, the report written
+    and, with --compare, gated."""
     gold = runner.load_gold(args.gold)[:: max(args.stride, 1)][: args.limit or None]
     corpus = getattr(args, "corpus", None)
     if corpus is not None and not corpus.exists():
         print(f"--corpus {corpus}: no such file or folder (python -m eval.usnews eval/data writes the US news one)",
               file=sys.stderr)  # fmt: skip
         return 2
-    default = corpus_collection(args.gold) if corpus is not None else GOLD_COLLECTION
-    update = {"collection": args.collection or default}
-    if corpus is not None:
-        update["auto_seed"] = False  # the corpus only: the seed articles would be extra distractors
-    settings = settings.model_copy(update=update)
+    settings = _gold_settings(args, settings, corpus)
     k = args.k or settings.top_k
     with Pipeline(settings, start_llm=False, progress=not args.quiet) as pipeline:
         replay(pipeline, args)
-        if corpus is not None:
-            try:
-                report = runner.ingest_corpus(pipeline, corpus, gold)
-            except ValueError as e:
-                print(f"--corpus: {e}", file=sys.stderr)
-                return 2
-            print(
-                f"corpus {corpus}: {len(report.added) + len(report.updated) + len(report.unchanged)} articles in "
-                f"collection {settings.collection} ({len(report.added)} new, {len(report.updated)} changed, "
-                f"{len(report.skipped)} skipped)",
-                file=sys.stderr,
-            )
-        else:
-            pipeline.ensure_seeded()
-        results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
-        if args.baselines:
-            from eval.baselines import baseline_systems
+        if not _fill_collection(pipeline, corpus, gold):
+            return 2
+        results = _ask_systems(pipeline, gold, k, args, corpus)
+    return _report_gold(args, results)
 
-            for name, answer_fn in baseline_systems(pipeline, k, corpus).items():
-                write_report(args.out, results)  # what is done so far, in case the run is cut short
-                results[name] = runner.run_gold(gold, answer_fn, k, desc=name, progress=not args.quiet)
+
+def _gold_settings(args: argparse.Namespace, settings: Settings, corpus: Path | None) -> Settings:
+    """The run's own collection (named by --collection, else by the gold file when it brings a
+    corpus): articles ingested by hand never move the numbers. A corpus run has no seeds: they
+    would be extra distractors."""
+    default = corpus_collection(args.gold) if corpus is not None else GOLD_COLLECTION
+    update: dict = {"collection": args.collection or default}
+    if corpus is not None:
+        update["auto_seed"] = False
+    return settings.model_copy(update=update)
+
+
+def _fill_collection(pipeline: Pipeline, corpus: Path | None, gold: list[dict]) -> bool:
+    """The corpus (or the seeds) in the collection, with a line saying what changed; False when
+    the corpus cannot serve the gold set (the reason printed)."""
+    if corpus is None:
+        pipeline.ensure_seeded()
+        return True
+    try:
+        report = runner.ingest_corpus(pipeline, corpus, gold)
+    except ValueError as e:
+        print(f"--corpus: {e}", file=sys.stderr)
+        return False
+    print(
+        f"corpus {corpus}: {len(report.added) + len(report.updated) + len(report.unchanged)} articles in "
+        f"collection {pipeline.settings.collection} ({len(report.added)} new, {len(report.updated)} changed, "
+        f"{len(report.skipped)} skipped)",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _ask_systems(
+    pipeline: Pipeline, gold: list[dict], k: int, args: argparse.Namespace, corpus: Path | None
+) -> dict[str, list[dict]]:
+    """Our system's results, then each baseline's (with --baselines); the report is written
+    before each baseline, so a run cut short keeps what it finished."""
+    results = {runner.OURS: runner.run_gold(gold, runner.ours(pipeline, k), k, progress=not args.quiet)}
+    if args.baselines:
+        from eval.baselines import baseline_systems
+
+        for name, answer_fn in baseline_systems(pipeline, k, corpus).items():
+            write_report(args.out, results)
+            results[name] = runner.run_gold(gold, answer_fn, k, desc=name, progress=not args.quiet)
+    return results
+
+
+def _report_gold(args: argparse.Namespace, results: dict[str, list[dict]]) -> int:
+    """The report files, the table on the terminal, and the exit code of --compare."""
     paths = write_report(args.out, results)
     doc = json.loads(paths["json"].read_text(encoding="utf-8"))
     summaries = {name: s["summary"] for name, s in doc.get("systems", {runner.OURS: doc}).items()}

@@ -112,13 +112,33 @@ def distractor_ids(
     """
     excluded = set(exclude)
     excluded_texts = {r["text"].strip() for r in records if r["id"] in excluded}
+    # The draw order depends on the seed and the collection only, never on `exclude`: adding a
+    # gold question changes the distractors by the articles it takes, not the whole sample.
+    outlets, rotations = _seeded_rotations(_by_outlet_and_month(records), random.Random(seed))
+    picked: list[str] = []
+    while len(picked) < n and any(rotations.values()):
+        for name in outlets:
+            record = _next_usable(rotations[name], excluded, excluded_texts)
+            if record is not None and len(picked) < n:
+                picked.append(record["id"])
+    return sorted(picked)
+
+
+def _by_outlet_and_month(records: Sequence[dict]) -> dict[str, dict[str, list[dict]]]:
+    """outlet -> "YYYY-MM" -> its articles, stubs (under MIN_DISTRACTOR_CHARS) left out: the
+    units the draw spreads over, so no single outlet or month dominates the distractors."""
     by_outlet: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if len(r["text"].strip()) >= MIN_DISTRACTOR_CHARS:
             by_outlet[r["source"]][(r["published_at"] or "")[:7]].append(r)
-    # The draw order depends on the seed and the collection only, never on `exclude`: adding a
-    # gold question changes the distractors by the articles it takes, not the whole sample.
-    rng = random.Random(seed)
+    return by_outlet
+
+
+def _seeded_rotations(
+    by_outlet: dict[str, dict[str, list[dict]]], rng: random.Random
+) -> tuple[list[str], dict[str, list[list[dict]]]]:
+    """The outlets in a seeded order, and for each its months (each month's articles) shuffled:
+    the same seed and collection give the same draw on every machine."""
     outlets = sorted(by_outlet)
     rng.shuffle(outlets)
     rotations: dict[str, list[list[dict]]] = {}
@@ -128,22 +148,23 @@ def distractor_ids(
         for month in months:
             rng.shuffle(month)
         rotations[name] = months
-    picked: list[str] = []
-    while len(picked) < n and any(rotations.values()):
-        for name in outlets:
-            months = rotations[name]
-            record = None
-            while months and record is None:
-                if not months[0]:
-                    months.pop(0)
-                    continue
-                candidate = months[0].pop()
-                if candidate["id"] not in excluded and candidate["text"].strip() not in excluded_texts:
-                    record = candidate
-            if record is not None and len(picked) < n:
-                picked.append(record["id"])
-                months.append(months.pop(0))  # this outlet's next turn takes another month
-    return sorted(picked)
+    return outlets, rotations
+
+
+def _next_usable(months: list[list[dict]], excluded: set[str], excluded_texts: set[str]) -> dict | None:
+    """An outlet's turn: the next article of its current month that is neither excluded nor a
+    copy of an excluded text (a copy of a gold article would be a second right answer); the
+    month then goes to the back, so the outlet's next turn takes another month. None when the
+    outlet has nothing left."""
+    while months:
+        if not months[0]:
+            months.pop(0)
+            continue
+        candidate = months[0].pop()
+        if candidate["id"] not in excluded and candidate["text"].strip() not in excluded_texts:
+            months.append(months.pop(0))
+            return candidate
+    return None
 
 
 def corpus_ids(records: Sequence[dict], gold: Iterable[dict], n_distractors: int = N_DISTRACTORS) -> list[str]:

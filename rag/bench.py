@@ -431,44 +431,61 @@ def retrieval_times(pipeline: Any, searches: list[str], opts: Options) -> list[f
 
 def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) -> dict[str, Any]:
     """The answer phases: one asker, the starter, the concurrency levels (in that order)."""
-    _note("starting the model", opts.progress)
-    llm = pipeline.llm
-    pipeline.ask(warm_up)  # loads the weights into the page cache and the instructions into the prompt cache
-    slots = server_slots(llm.base_url)
-    out: dict[str, Any] = {
-        "model": llm.model,
-        "slots": slots or 1,
-        "slots_source": "reported by the server" if slots else "the server does not report it; 1 assumed",
-    }
+    out = _warm_model(pipeline, warm_up, opts)
     pipeline.retriever.embed_query.cache_clear()
-    one = one_asker(pipeline, questions, opts.progress)
-    out["one_asker"] = one
-    # The keys `rag bench --json` printed before, kept.
-    out.update(
-        answers=one["answers"],
-        evidence_p50_ms=_times(one["evidence_s"]["p50"], 1000, 1),
-        evidence_p95_ms=_times(one["evidence_s"]["p95"], 1000, 1),
-        first_token_p50_s=_times(one["first_token_s"]["p50"], 1, 2),
-        first_token_p95_s=_times(one["first_token_s"]["p95"], 1, 2),
-        answer_p50_s=_times(one["answer_s"]["p50"], 1, 2),
-        answer_p95_s=_times(one["answer_s"]["p95"], 1, 2),
-        prompt_tokens_p50=one["prompt_tokens"]["p50"],
-    )
+    out.update(_one_asker_phase(pipeline, questions, opts))
     starter = None if opts.skip_starter else (opts.starter or registered_starter())
     if starter is not None:
         _note("building the plain LlamaIndex starter", opts.progress)
-        out["starter"] = starter(pipeline, opts.corpus, questions, warm_up, opts.progress)
-        theirs = out["starter"]["answer_s"]["p50"]
-        out["ours_vs_starter_p50"] = ratio(one["answer_s"]["p50"], theirs)
-        out["starter_vs_ours_p50"] = ratio(theirs, one["answer_s"]["p50"])
+        out.update(_against_starter(starter(pipeline, opts.corpus, questions, warm_up, opts.progress), out["one_asker"]))
     levels = []
     for askers in opts.askers:
-        pipeline.retriever.embed_query.cache_clear()
+        pipeline.retriever.embed_query.cache_clear()  # each level embeds its questions afresh, as the first did
         levels.append(run_askers(pipeline.ask, questions, askers, opts.progress))
     out["concurrency"] = levels
     if "starter" in out and levels and levels[0]["askers"] == 1:
         out["ours_after_vs_starter_p50"] = ratio(levels[0]["answer_s"]["p50"], out["starter"]["answer_s"]["p50"])
     return out
+
+
+def _warm_model(pipeline: Any, warm_up: str, opts: Options) -> dict[str, Any]:
+    """The model started and asked once, so no phase pays for loading it; what it is and how many
+    questions its server answers at once (which the concurrency levels are read against)."""
+    _note("starting the model", opts.progress)
+    llm = pipeline.llm
+    pipeline.ask(warm_up)  # loads the weights into the page cache and the instructions into the prompt cache
+    slots = server_slots(llm.base_url)
+    return {
+        "model": llm.model,
+        "slots": slots or 1,
+        "slots_source": "reported by the server" if slots else "the server does not report it; 1 assumed",
+    }
+
+
+def _one_asker_phase(pipeline: Any, questions: list[str], opts: Options) -> dict[str, Any]:
+    """One asker's figures, and the flat keys `rag bench --json` printed before (kept: an interface)."""
+    one = one_asker(pipeline, questions, opts.progress)
+    return {
+        "one_asker": one,
+        "answers": one["answers"],
+        "evidence_p50_ms": _times(one["evidence_s"]["p50"], 1000, 1),
+        "evidence_p95_ms": _times(one["evidence_s"]["p95"], 1000, 1),
+        "first_token_p50_s": _times(one["first_token_s"]["p50"], 1, 2),
+        "first_token_p95_s": _times(one["first_token_s"]["p95"], 1, 2),
+        "answer_p50_s": _times(one["answer_s"]["p50"], 1, 2),
+        "answer_p95_s": _times(one["answer_s"]["p95"], 1, 2),
+        "prompt_tokens_p50": one["prompt_tokens"]["p50"],
+    }
+
+
+def _against_starter(starter: dict[str, Any], one: dict[str, Any]) -> dict[str, Any]:
+    """The starter's figures and its median answer time against ours, both ways."""
+    theirs = starter["answer_s"]["p50"]
+    return {
+        "starter": starter,
+        "ours_vs_starter_p50": ratio(one["answer_s"]["p50"], theirs),
+        "starter_vs_ours_p50": ratio(theirs, one["answer_s"]["p50"]),
+    }
 
 
 def _times(value: float | None, factor: float, digits: int) -> float | None:

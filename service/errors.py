@@ -100,41 +100,58 @@ def store_error(e: BaseException, settings: Settings) -> StoreUnavailable | None
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RagError)
-    async def _rag(request: Request, e: RagError) -> JSONResponse:
-        return rag_error_response(e)
+    """Every failure leaves as `{"error": {"type", "message"}}`: none as FastAPI's default shapes."""
+    app.add_exception_handler(RagError, _rag_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
-        errors = list(e.errors())
-        if any(err.get("type") == "json_invalid" for err in errors):
-            err = next(err for err in errors if err.get("type") == "json_invalid")
-            where = err.get("loc", ("body", "?"))[-1]
-            ctx = (err.get("ctx") or {}).get("error", "")
-            return error_response(
-                400, "invalid_json", f"The body is not valid JSON ({ctx} at character {where}); send a JSON object."
-            )
-        if any(tuple(err.get("loc", ())) == ("body",) and isinstance(err.get("input"), bytes | str) for err in errors):
-            return error_response(
-                400, "invalid_json", "The body is not a JSON object: send one, with `Content-Type: application/json`."
-            )
-        details = [{"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "")} for err in errors]
-        return error_response(422, "invalid_request", _describe(errors), details=details)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, e: HTTPException) -> JSONResponse:
-        message = e.detail if isinstance(e.detail, str) else str(e.detail)
-        if isinstance(e.__cause__, UnicodeDecodeError):  # FastAPI's "There was an error parsing the body"
-            return error_response(400, "invalid_json", "The body is not UTF-8: send JSON encoded as UTF-8.")
-        if e.status_code == 404 and message == "Not Found":
-            message = f"No route {request.method} {request.url.path}; see /docs for the API."
-        if e.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
-        return error_response(e.status_code, _HTTP_KINDS.get(e.status_code, "http_error"), message, e.headers)
+async def _rag_error(request: Request, e: RagError) -> JSONResponse:
+    """Our own errors carry their status and kind."""
+    return rag_error_response(e)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, e: Exception) -> JSONResponse:
-        if unavailable := store_error(e, request.app.state.rag.settings):
-            return rag_error_response(unavailable)
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", f"Unexpected {type(e).__name__}; the service logged it. Try again.")
+
+async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
+    """A body that is not JSON is 400 and says so; a JSON body of the wrong shape is 422 naming
+    each field to fix."""
+    errors = list(e.errors())
+    if not_json := _not_json(errors):
+        return not_json
+    details = [{"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", "")} for err in errors]
+    return error_response(422, "invalid_request", _describe(errors), details=details)
+
+
+def _not_json(errors: list[dict]) -> JSONResponse | None:
+    """400 for a body that does not parse (where it breaks), or that is a bare string or bytes."""
+    if bad := next((err for err in errors if err.get("type") == "json_invalid"), None):
+        where = bad.get("loc", ("body", "?"))[-1]
+        ctx = (bad.get("ctx") or {}).get("error", "")
+        return error_response(
+            400, "invalid_json", f"The body is not valid JSON ({ctx} at character {where}); send a JSON object."
+        )
+    if any(tuple(err.get("loc", ())) == ("body",) and isinstance(err.get("input"), bytes | str) for err in errors):
+        return error_response(
+            400, "invalid_json", "The body is not a JSON object: send one, with `Content-Type: application/json`."
+        )
+    return None
+
+
+async def _http_error(request: Request, e: HTTPException) -> JSONResponse:
+    """HTTP errors in our shape, with messages that say what to do (Starlette's say "Not Found")."""
+    message = e.detail if isinstance(e.detail, str) else str(e.detail)
+    if isinstance(e.__cause__, UnicodeDecodeError):  # FastAPI's "There was an error parsing the body"
+        return error_response(400, "invalid_json", "The body is not UTF-8: send JSON encoded as UTF-8.")
+    if e.status_code == 404 and message == "Not Found":
+        message = f"No route {request.method} {request.url.path}; see /docs for the API."
+    if e.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
+    return error_response(e.status_code, _HTTP_KINDS.get(e.status_code, "http_error"), message, e.headers)
+
+
+async def _unexpected_error(request: Request, e: Exception) -> JSONResponse:
+    """A store outage is 503 (retry later); anything else is our bug: logged, 500, no details out."""
+    if unavailable := store_error(e, request.app.state.rag.settings):
+        return rag_error_response(unavailable)
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", f"Unexpected {type(e).__name__}; the service logged it. Try again.")

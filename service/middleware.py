@@ -60,44 +60,62 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        limit, hint = self._limit(headers)
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _send_413(send, f"The request body is {int(length) // 1024} KB; {hint}")  # refused before it is read
+            return
+        await self.app(scope, _LimitedBody(receive, limit, hint, self.timeout_s), send)
+
+    def _limit(self, headers: dict[bytes, bytes]) -> tuple[int, str]:
+        """The size limit for this kind of body, and what to tell a client over it (an upload
+        can be split; a long article sent as JSON can be uploaded as a file instead)."""
         multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
         limit = self.max_upload if multipart else self.max_json
         what = "an upload" if multipart else "a JSON body"
         hint = f"{what} may be at most {limit // 1024} KB" + (
             "; split the file into several articles." if multipart else "; upload large articles as a file to POST /v1/documents."
         )
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            await _send_413(send, f"The request body is {int(length) // 1024} KB; {hint}")
-            return
-        seen = 0
-        complete = False
-        deadline = time.monotonic() + self.timeout_s
+        return limit, hint
 
-        async def limited_receive() -> Message:
-            nonlocal seen, complete
-            if complete:  # after the body: only the disconnect is left to wait for, as long as it takes
-                return await receive()
-            try:
-                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-                    message = await receive()
-            except TimeoutError:
-                raise HTTPException(
-                    408,
-                    f"The request body did not arrive within {self.timeout_s:g} s (RAG_BODY_TIMEOUT_S); send it "
-                    "whole and promptly, or check the network.",
-                    headers={"Connection": "close"},
-                ) from None
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                complete = not message.get("more_body", False)
-                if seen > limit:
-                    raise HTTPException(413, f"The request body is over the limit: {hint}")
-            else:
-                complete = True  # the client is gone
-            return message
 
-        await self.app(scope, limited_receive, send)
+class _LimitedBody:
+    """The app's `receive`: counts the body as it arrives (a missing or false Content-Length
+    cannot get past the limit) and holds it to one deadline for the whole body."""
+
+    def __init__(self, receive: Receive, limit: int, hint: str, timeout_s: float) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.hint = hint
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        self.seen = 0
+        self.complete = False
+
+    async def __call__(self) -> Message:
+        if self.complete:  # after the body: only the disconnect is left to wait for, as long as it takes
+            return await self.receive()
+        message = await self._before_deadline()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.seen > self.limit:
+                raise HTTPException(413, f"The request body is over the limit: {self.hint}")
+        else:
+            self.complete = True  # the client is gone
+        return message
+
+    async def _before_deadline(self) -> Message:
+        try:
+            with anyio.fail_after(max(0.0, self.deadline - time.monotonic())):
+                return await self.receive()
+        except TimeoutError:
+            raise HTTPException(
+                408,
+                f"The request body did not arrive within {self.timeout_s:g} s (RAG_BODY_TIMEOUT_S); send it "
+                "whole and promptly, or check the network.",
+                headers={"Connection": "close"},
+            ) from None
 
 
 async def _send_413(send: Send, message: str) -> None:

@@ -73,34 +73,42 @@ class Indexer:
         report = report or IngestReport()
         started = time.perf_counter()
         with nullcontext(bar) if bar is not None else tqdm(disable=not progress, unit="chunk") as bar:
-            distinct = self._distinct_ids(articles, report)
-            stored = self.store.stored_versions([a.doc_id for a in distinct]) if distinct else {}
-            pending: list[tuple[Article, list, bool]] = []  # (article, nodes, is_update)
-            bar.unit = "article"
-            bar.set_description("chunk", refresh=False)
-            bar.reset(total=len(distinct))
-            for article in distinct:
-                bar.update(1)
-                known = stored.get(article.doc_id)
-                if known and known[0] == article.content_hash and known[1] in ("", self.chunker.signature):
-                    report.unchanged.append(article.doc_id)  # same text, chunked as RAG_CHUNK_SIZE/_OVERLAP say
-                    continue
-                if known:
-                    self._warn_if_other_source(article, report)
-                try:
-                    pending.append((article, self.chunker.split(article), known is not None))
-                except Exception as e:  # an article the splitter cannot handle
-                    report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
-                    log.warning("skipped %s: %s", article.doc_id, e)
+            pending = self._chunk_changed(self._distinct_ids(articles, report), report, bar)
             if pending:
                 bar.unit = "chunk"
                 bar.set_description("embed and store", refresh=False)
                 bar.reset(total=sum(len(nodes) for _, nodes, _ in pending))
                 self._embed_and_store(pending, report, bar)
             elif not self.keyword.is_current(self.store.chunk_ids()):
-                self.refresh_keyword_index()
+                self.refresh_keyword_index()  # nothing to write, but the keyword index lags the store
         report.seconds = time.perf_counter() - started
         return report
+
+    def _chunk_changed(
+        self, distinct: list[Article], report: IngestReport, bar: tqdm
+    ) -> list[tuple[Article, list, bool]]:
+        """(article, nodes, is_update) for each new or changed article, read against the store
+        in one call; the unchanged ones go to `report.unchanged` (an interrupted ingest goes on
+        where it stopped), the ones the splitter cannot cut to `report.skipped`."""
+        stored = self.store.stored_versions([a.doc_id for a in distinct]) if distinct else {}
+        pending: list[tuple[Article, list, bool]] = []
+        bar.unit = "article"
+        bar.set_description("chunk", refresh=False)
+        bar.reset(total=len(distinct))
+        for article in distinct:
+            bar.update(1)
+            known = stored.get(article.doc_id)
+            if known and known[0] == article.content_hash and known[1] in ("", self.chunker.signature):
+                report.unchanged.append(article.doc_id)  # same text, chunked as RAG_CHUNK_SIZE/_OVERLAP say
+                continue
+            if known:
+                self._warn_if_other_source(article, report)
+            try:
+                pending.append((article, self.chunker.split(article), known is not None))
+            except Exception as e:  # an article the splitter cannot handle
+                report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
+                log.warning("skipped %s: %s", article.doc_id, e)
+        return pending
 
     def _embed_and_store(self, pending: list[tuple[Article, list, bool]], report: IngestReport, bar: tqdm) -> None:
         """Embed batch after batch on this thread; a writer thread stores each batch's finished
