@@ -46,10 +46,10 @@ _REFERENCE = ('what time words in the question ("last week", "in March") and in 
               "against (ISO 8601; default RAG_REFERENCE_DATE, else now)")
 
 
-class FilterFields(_Strict):
-    doc_ids: list[Text] | None = Field(
-        default=None, min_length=1, description="only these articles (omit it for all; an empty list is refused)"
-    )
+class TimeFields(BaseModel):
+    """The time filters of a request, declared once: the /v1 requests have them (with `doc_ids`,
+    through `FilterFields`), and so has the OpenAI endpoint, as extra body fields."""
+
     published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
     since: Text | None = Field(default=None, description=_SINCE)
@@ -58,6 +58,20 @@ class FilterFields(_Strict):
 
     def filters(self, settings: Any = None) -> Filters | None:
         return time_filters(self, settings)
+
+
+# A model's fields are listed base by base, the last-named base first: each request below names
+# `TimeFields` first so that its own fields come before them, in the order the API docs show.
+
+
+class _DocIdsField(_Strict):
+    doc_ids: list[Text] | None = Field(
+        default=None, min_length=1, description="only these articles (omit it for all; an empty list is refused)"
+    )
+
+
+class FilterFields(TimeFields, _DocIdsField):
+    """`doc_ids`, then the time fields; no other field is accepted."""
 
 
 def time_filters(body: Any, settings: Any = None) -> Filters | None:
@@ -175,6 +189,16 @@ class ErrorDetail(BaseModel):
     message: str
 
 
+def error_responses(*statuses: int, described: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The error statuses a route documents, each with the one error body every failure has
+    (`{"error": {...}}`), and what a status means there when it needs saying."""
+    described = described or {}
+    return {
+        status: {"model": ErrorBody, **({"description": described[status]} if status in described else {})}
+        for status in statuses
+    }
+
+
 class ErrorBody(BaseModel):
     error: ErrorDetail
 
@@ -205,23 +229,16 @@ class OAIMessage(BaseModel):
         return self.content or ""
 
 
-class OAIChatRequest(BaseModel):
-    """Any model name is accepted; unknown OpenAI parameters are ignored."""
-
+class _OAIChatFields(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = "news-rag"
     messages: list[OAIMessage] = Field(min_length=1)
     stream: Flag = False
     k: Count | None = K
-    # Extra body fields (`extra_body=` in the OpenAI SDKs), as on /v1/ask.
-    published_after: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
-    published_before: Date | None = Field(default=None, description="ISO 8601; without a zone, UTC")
-    since: Text | None = Field(default=None, description=_SINCE)
-    until: Text | None = Field(default=None, description=_UNTIL)
-    reference_date: Date | None = Field(default=None, description=_REFERENCE)
 
-    def filters(self, settings: Any = None) -> Filters | None:
-        return time_filters(self, settings)
+
+class OAIChatRequest(TimeFields, _OAIChatFields):  # the time fields: extra body fields (`extra_body=`), as on /v1/ask
+    """Any model name is accepted; unknown OpenAI parameters are ignored."""
 
 
 class OAIModel(BaseModel):

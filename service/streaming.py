@@ -28,11 +28,8 @@ _DONE = object()
 _LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-class ClientGone(RagError):
+class ClientGone(RagError, status=499, kind="client_closed"):
     """The client went away before its answer was ready; nobody reads this reply."""
-
-    status = 499
-    kind = "client_closed"
 
 
 async def iterate_sync(gen: Iterator[T]) -> AsyncIterator[T]:

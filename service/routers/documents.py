@@ -20,12 +20,20 @@ from rag.ingest.load import SUPPORTED
 from rag.pipeline import Pipeline
 from rag.schema import IngestReport
 from service.deps import PipelineDep, StateDep
-from service.models import Deleted, DocumentDetail, DocumentIn, DocumentList, DocumentOut, ErrorBody, IngestResponse
+from service.models import (
+    Deleted,
+    DocumentDetail,
+    DocumentIn,
+    DocumentList,
+    DocumentOut,
+    IngestResponse,
+    error_responses,
+)
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 UPLOAD_TYPES = tuple(sorted(SUPPORTED))  # what the loader reads
-_ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+_ERRORS = error_responses(400, 401, 404, 413, 503)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 _UPLOAD_SCHEMA = {

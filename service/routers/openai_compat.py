@@ -21,7 +21,6 @@ from rag.pipeline import clean_question, split_chat
 from rag.schema import Answer
 from service.deps import GateDep, MetricsDep, PipelineDep, ServiceSettingsDep
 from service.models import (
-    ErrorBody,
     OAIChatCompletion,
     OAIChatRequest,
     OAIChoice,
@@ -29,6 +28,7 @@ from service.models import (
     OAIModel,
     OAIModelList,
     OAIUsage,
+    error_responses,
 )
 from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse, sse_raw
 
@@ -62,7 +62,7 @@ async def models(service: ServiceSettingsDep) -> OAIModelList:
 @router.post(
     "/chat/completions",
     response_model=OAIChatCompletion,
-    responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+    responses=error_responses(400, 401, 429),
 )
 async def chat_completions(
     body: OAIChatRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep

@@ -14,17 +14,15 @@ from rag.errors import RagError
 from rag.pipeline import clean_question, split_chat
 from rag.schema import Answer, EvidenceSentence
 from service.deps import GateDep, MetricsDep, PipelineDep
-from service.models import AskRequest, ChatRequest, ErrorBody, SearchHit, SearchRequest, SearchResponse
+from service.models import AskRequest, ChatRequest, SearchHit, SearchRequest, SearchResponse, error_responses
 from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["questions"])
 
-_ERRORS = {
-    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody},
-    429: {"model": ErrorBody, "description": "the model's queue is full; see Retry-After"},
-    503: {"model": ErrorBody, "description": "the model is loading or unreachable"},
-}  # fmt: skip
+_ERRORS = error_responses(400, 401, 422, 429, 503, described={
+    429: "the model's queue is full; see Retry-After", 503: "the model is loading or unreachable",
+})  # fmt: skip
 _STREAM_DOC = {
     200: {
         "model": Answer,
