@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # Passages ranked after the top k, read only for disagreeing reports.
     conflict_candidates: int = Field(default=4, ge=0)
     evidence_sentences: int = Field(default=6, ge=1, le=40)  # evidence sentences shown to the model, at most
-    evidence_words: int = Field(default=100, ge=10, le=2000)  # and at most this many words of them
+    evidence_words: int = Field(default=120, ge=10, le=2000)  # and at most this many words of them (see README)
     rrf_k: int = Field(default=60, ge=1)
     near_duplicate: float = Field(default=0.85, gt=0, le=1)  # cosine at which two passages count as the same text
     # Below this, and with no keyword hit, abstain without asking the LLM.

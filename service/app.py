@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag.nlp import lexicon
 from rag.pipeline import Pipeline
 from rag.settings import Settings, parse_every
 from service.deps import require_api_key
@@ -56,6 +58,8 @@ async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
     if report:
         log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
     state.start_llm()
+    # WordNet's index (a few seconds to read) loads while the model starts, not at the first question.
+    threading.Thread(target=lexicon.load, name="wordnet", daemon=True).start()
     watcher = _start_feed_watcher(state)
     # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
     # of the garbage collector's full passes, which otherwise stall requests for tens of ms.

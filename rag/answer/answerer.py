@@ -18,7 +18,7 @@ from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
 from rag.answer.short import as_cited, tighten
 from rag.llm.client import ChatLLM, Completion
-from rag.nlp.names import defined_abbreviations, mentions, name_in, short_form_of
+from rag.nlp.names import country_mentioned, defined_abbreviations, mentions, name_in, short_form_of
 from rag.nlp.parse import parse_many
 from rag.schema import (
     Answer,
@@ -55,6 +55,7 @@ class Answerer:
         missing = [
             n for n in question.names
             if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)
+            and not country_mentioned(n, text)
         ]  # fmt: skip
         if missing:
             return f"no passage mentions {', '.join(missing)}"
@@ -138,10 +139,15 @@ class Answerer:
         unsupported: list[str] = []
         seen: set[str] = set()
         for draft in drafts:
-            text = check.clean(draft.text)
+            written = check.clean(draft.text)
+            # A loop is cut where it starts repeating and what it said first is checked; the looping
+            # sentence itself is reported as removed. With nothing said first, the loop is checked (and dropped).
+            text = check.unloop(written) or written
             if not text or text.lower() in seen:
                 continue
             seen.add(text.lower())
+            if text != written:
+                unsupported.append(written)
             cited = [by_id[i] for i in draft.evidence if i in by_id]
             verdict = check.check(text, cited, shown, q, abbreviations, context, surroundings)
             if verdict.ok:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import Question, terms
-from rag.nlp.names import mentions, name_in, same_name, short_form_of
+from rag.nlp.names import country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
-from rag.nlp.text import fold
+from rag.nlp.text import STOPWORDS, fold
 from rag.nlp.values import amounts, date_spans, same_date
 from rag.schema import EvidenceSentence
 
@@ -63,6 +63,32 @@ def looping(text: str, n: int = 3) -> bool:
     if len(grams) != len(set(grams)):
         return True
     return any(words[i] == words[i + 1] == words[i + 2] == words[i + 3] for i in range(len(words) - 3))
+
+
+def unloop(text: str, n: int = 3) -> str:
+    """The words a sentence says before it falls into a decoding loop, or '' when that leaves
+    too little to be a sentence. A small model that loops has mostly said what it meant first
+    ("Umerov led Kyiv's delegation, who led Kyiv's delegation, who led ..."): the sentence is cut
+    where the repeated run starts again, and the function words and punctuation left dangling at
+    the cut ("..., who", the "2" of a numbered list) are dropped. What is kept is then checked like any sentence."""
+    if not looping(text, n):
+        return text
+    spans = [(m.start(), m.end(), fold(m.group())) for m in re.finditer(r"\w+", text)]
+    words = [w for _, _, w in spans]
+    first: dict[tuple[str, ...], int] = {}
+    cut = None
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        if gram in first and i >= first[gram] + n:
+            cut = i
+            break
+        first.setdefault(gram, i)
+    if cut is None:  # one word four times in a row
+        cut = next(i + 1 for i in range(len(words) - 1) if words[i] == words[i + 1])
+    while cut > 0 and (words[cut - 1] in STOPWORDS or words[cut - 1].isdigit()):  # "..., who", "..., 2."
+        cut -= 1
+    kept = text[: spans[cut - 1][1]] if cut > 0 else ""
+    return kept if len(terms(parse(kept))) >= 3 and not looping(kept, n) else ""
 
 
 def _negated(doc: Doc | Span) -> dict[str, bool]:
@@ -139,7 +165,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         asked = amounts(question.text)
         numeric = [e for e in doc.ents if e.label_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT")]
         inside = {t.i for e in numeric for t in e}
-        for group in [list(e) for e in numeric] + [[t] for t in doc if t.like_num and t.i not in inside]:
+        loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t))]
+        for group in [list(e) for e in numeric] + loose:
             if _partitive(group):
                 continue
             text = " ".join(t.text for t in group)
@@ -162,6 +189,15 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
                 if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
                     groups.append(tokens)
     return [g for g in groups if g]
+
+
+def _glued_number(tok: Token) -> bool:
+    """A token that holds an amount glued to other characters ("raised-$100,000", "30bn",
+    "US$5m"): text pasted from web pages loses spaces, and the tokenizer then keeps the number
+    inside a word. It is still an amount when the number reads as one; digits that end a code
+    ("F-16", "COVID-19", "G7") name a thing and count nothing."""
+    text = tok.text
+    return bool(re.search(r"\d", text)) and not tok.like_num and not re.search(r"[A-Za-z]-?\d", text) and bool(amounts(text))
 
 
 def _partitive(group: list[Token]) -> bool:
@@ -201,24 +237,27 @@ def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[s
 
 
 def focus_tokens(doc: Doc, question: Question) -> set[int]:
-    """The tokens of a sentence that say what the question is about; words that are not
+    """The tokens of a sentence that say what the question is about, in its words or others for
+    the same thing; words that are not
     names when there are any (a name locates the story; the relation asked about is in
     the other words: "led", "delegation")."""
-    found = [t for t in doc if _term(t) in question.focus]
+    forms = question.forms
+    found = [t for t in doc if _term(t) in forms]
     plain = {t.i for t in found if t.pos_ != "PROPN"}
     return plain or {t.i for t in found}
 
 
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
     """Whether a sentence speaks of the relation the question asks about: it has the
-    question's main verb ("won" for "Who won the final?"), or at least two and half of the
-    question's words ("nine civilians were killed when a drone hit a minibus" for "How many
+    question's main verb ("won" for "Who won the final?") or another word for it ("headed" for
+    "led": `Question.found_in`), or at least two and half of the question's words ("nine civilians were killed when a drone hit a minibus" for "How many
     civilians died when a drone hit a minibus?"): a sentence that only shares the topic
     ("the final was played in Paris") does not."""
-    if not question.verb or question.verb in sentence_terms:
+    said = question.found_in(sentence_terms)  # in the question's words or others for the same thing
+    if not question.verb or question.verb in said:
         return True
     plain = question.focus - question.name_terms or question.focus  # names locate the story, not the relation
-    shared = len(plain & sentence_terms)
+    shared = len(plain & said)
     return shared >= 2 and shared >= len(plain) / 2
 
 
@@ -227,7 +266,10 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
     asked that stands nearest to the question's words (or at most `NEAREST_SLACK` links
     farther than the nearest, for parses that attach a clause one link off): within `MAX_HOPS` dependency links in
     a sentence that `states_relation`, within `CLOSE_HOPS` in any other ("Kremlin spokesman
-    Dmitry Peskov" names the spokesman whatever the sentence goes on to say)."""
+    Dmitry Peskov" names the spokesman whatever the sentence goes on to say). Where the sentence
+    says the question's main verb, or another word for it, the value must stand within
+    `MAX_HOPS` of that word: in "the delegation sent by Putin was weak, and the Russian *leader*
+    afraid", "leader" says "headed", but not of Putin's delegation."""
     claim_values = value_tokens(claim, question, abbreviations)
     if not claim_values:
         return False
@@ -236,8 +278,15 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         focus = focus_tokens(ev, question)
         if not focus:
             continue
-        limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
-        distances = [(g, _hops(g, focus, limit)) for g in value_tokens(ev, question, abbreviations)]
+        relation = relation_tokens(ev, question)
+        if relation:  # the value must be said of the word that says the relation, or name a focus word itself
+            distances = [
+                (g, _nearest(_hops(g, relation, MAX_HOPS), _hops(g, focus, CLOSE_HOPS)))
+                for g in value_tokens(ev, question, abbreviations)
+            ]
+        else:
+            limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
+            distances = [(g, _hops(g, focus, limit)) for g in value_tokens(ev, question, abbreviations)]
         near = [(g, d) for g, d in distances if d is not None]
         if not near:
             continue
@@ -245,6 +294,19 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if any(d <= nearest + NEAREST_SLACK and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
             return True
     return False
+
+
+def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
+    """The tokens that say the question's main verb, in its word or another for it."""
+    if not question.verb:
+        return set()
+    forms = question.alike.get(question.verb, frozenset()) | {question.verb}
+    return {t.i for t in doc if _term(t) in forms}
+
+
+def _nearest(*distances: int | None) -> int | None:
+    found = [d for d in distances if d is not None]
+    return min(found) if found else None
 
 
 def _term(tok: Token) -> str | None:
@@ -260,7 +322,7 @@ def answers(
     doc = parse(text)
     if question.focus:
         seen = terms(doc) | set().union(*(terms(parse(e.text)) for e in evidence))
-        covered = len(question.focus & seen) / len(question.focus)
+        covered = len(question.found_in(seen)) / len(question.focus)
         if covered < min_focus:
             return "it is not about what the question asks"
     if question.kind is None:
@@ -283,8 +345,9 @@ def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbr
     text = " ".join(surroundings.get(e.chunk_id, e.text) for e in evidence)
     named = mentions(parse(text))
     found = sum(
-        1 for n in question.names if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named)
-    )
+        1 for n in question.names
+        if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named) or country_mentioned(n, text)
+    )  # fmt: skip
     return found >= max(1, len(question.names) / 2)
 
 

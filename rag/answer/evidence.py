@@ -1,7 +1,8 @@
 """Passages -> numbered evidence sentences: the material the model answers from.
 
 Each retrieved passage is split into sentences with exact offsets in its article. A
-sentence scores by the question words it holds, each weighted by how rare it is among
+sentence scores by the question words it holds (or other words for them: "killed" for
+"died", `rag.nlp.lexicon`), each weighted by how rare it is among
 the candidate sentences (a word every sentence has tells nothing), plus a share of its
 passage's retrieval score. A sentence that holds a value of the kind asked (a name for "who", an amount for "how
 many") scores a little more. The best sentences are shown, with the sentence before one
@@ -90,12 +91,12 @@ def score(question: Question, found: list[Candidate], passages: list[Passage]) -
     n = len(found)
     df: dict[str, int] = {}
     for c in found:
-        for t in c.terms & question.focus:
+        for t in question.found_in(c.terms):
             df[t] = df.get(t, 0) + 1
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in question.focus}
     total = sum(idf.values()) or 1.0
     for c in found:
-        lexical = sum(idf[t] for t in c.terms & question.focus) / total
+        lexical = sum(idf[t] for t in question.found_in(c.terms)) / total
         c.score = lexical + PASSAGE_WEIGHT * passages[c.passage].score
         if question.kind and c.tokens and lexical > 0 and value_tokens(c.tokens[0].doc[c.tokens[0].i : c.tokens[-1].i + 1], question, {}):
             c.score += VALUE_BONUS

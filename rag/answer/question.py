@@ -3,7 +3,8 @@
 The kind comes from the question's interrogative (closed-class words of English): "how
 many/much" asks for an amount, "how long/far/old" for a measure, "when" for a date,
 "who" for a name, "where" for a place. "What/which + noun" asks for what the noun says
-("what year" is a date, "which city" a place, "what percentage" an amount). Anything
+("what year" is a date, "which city" a place, "what percentage" an amount, "which judge",
+whose noun is a kind of person, a name). Anything
 else (what, why, how) asks for no particular kind.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Token
 
+from rag.nlp import lexicon
 from rag.nlp.names import mentions
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, stem
@@ -48,9 +50,29 @@ _CONTENT_STOP_WORDS = frozenset(
 LIGHT_VERBS = {stem(w) for w in "be have do make take get give go come happen occur hold say tell use put set see show".split()}
 
 
-def kind_of(question: str) -> str | None:
+def kind_of(question: str, doc: Doc | None = None) -> str | None:
     """'amount', 'measure', 'date', 'name', 'place' or None."""
-    return next((kind for kind, pattern in _COMPILED if pattern.search(question.strip())), None)
+    found = next((kind for kind, pattern in _COMPILED if pattern.search(question.strip())), None)
+    return found or _asks_for_a_person(doc if doc is not None else parse(question))
+
+
+def _asks_for_a_person(doc: Doc) -> str | None:
+    """'name' when "which" or "what" picks a noun whose commonest sense is a kind of person
+    ("Which *judge* granted asylum?", "What British *officials* criticised the plan?"): the
+    answer is then someone's name, as for "who"."""
+    for tok in doc:
+        if tok.lower_ not in ("which", "what"):
+            continue
+        # the noun it picks: the next one, past words that describe it ("which two British officials");
+        # read from the words, as the parser sometimes does not attach "which" to its noun
+        nouns = []
+        for nxt in doc[tok.i + 1 : tok.i + 6]:
+            if nxt.pos_ == "NOUN":
+                nouns.append(nxt)  # the last of a compound is its head ("fighter *jet*")
+            elif nouns or nxt.pos_ not in ("ADJ", "NUM", "PROPN"):
+                break
+        return "name" if nouns and lexicon.is_person_noun(nouns[-1].lemma_) else None
+    return None
 
 
 def term(tok: Token) -> str | None:
@@ -82,6 +104,18 @@ class Question:
     focus: set[str]  # stems of the words the question is about
     names: list[str] = field(default_factory=list)  # names it mentions
     verb: str | None = None  # stem of its main verb, the relation asked about ("won", "led"), unless light
+    # focus stem -> stems of other words for the same thing ("led": "headed", "leader"; `rag.nlp.lexicon`)
+    alike: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def found_in(self, sentence_terms: set[str]) -> set[str]:
+        """The focus stems a sentence says, in the question's own words or in others for the same
+        thing ("Who *led* the delegation?" is said by "Medinsky *headed* the delegation")."""
+        return {f for f in self.focus if f in sentence_terms or self.alike.get(f, frozenset()) & sentence_terms}
+
+    @property
+    def forms(self) -> set[str]:
+        """Every stem that says a focus word: the focus and the other words for each."""
+        return set(self.focus).union(*self.alike.values())
 
     @property
     def name_terms(self) -> set[str]:
@@ -92,7 +126,23 @@ class Question:
     def read(cls, text: str) -> Question:
         doc = parse(text)
         focus = terms(doc) - _KIND_WORDS
-        return cls(text=text, kind=kind_of(text), focus=focus, names=mentions(doc), verb=main_verb(doc))
+        return cls(
+            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=main_verb(doc),
+            alike=_alike(doc, focus),
+        )  # fmt: skip
+
+
+def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
+    """Other words for each focus word that is not a name (names have their own forms:
+    `rag.nlp.names`). The commonest verbs ("go", "take") are never taken as another word for
+    anything: a sentence that says "went" says little about dying, though "go" is in WordNet's
+    sense of "die"."""
+    out: dict[str, frozenset[str]] = {}
+    for tok in doc:
+        stem_ = term(tok)
+        if stem_ in focus and tok.pos_ != "PROPN":
+            out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
+    return out
 
 
 def main_verb(doc: Doc) -> str | None:

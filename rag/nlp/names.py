@@ -64,6 +64,22 @@ def country_group(name: str) -> int | None:
     return _countries().get(key(name))
 
 
+def country_mentioned(name: str, text: str) -> bool:
+    """Whether `text` mentions the country `name` names, by any of its forms, also as a word
+    inside a longer name: an organisation's name carries its country ("the *British* Association
+    of Dermatologists" mentions the UK, "the *French* foreign ministry" France). False when
+    `name` is no country."""
+    group = country_group(name)
+    if group is None:
+        return False
+    words = re.findall(r"[A-Za-z][\w.'’-]*", text)
+    for n in (1, 2, 3):
+        for i in range(len(words) - n + 1):
+            if words[i][:1].isupper() and country_group(" ".join(words[i : i + n])) == group:
+                return True
+    return False
+
+
 def initials(name: str) -> str:
     """"United Nations" -> "un"; words in lower case ("of", "the") are skipped."""
     return "".join(w[0] for w in name.split() if w[:1].isupper()).lower()

@@ -90,7 +90,11 @@ def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
     [("How many civilians died?", "amount"), ("How long did the match last?", "measure"), ("When did the bank open?", "date"),
      ("Who scored the winning goal?", "name"), ("In which city was the summit held?", "place"), ("Why did shares fall?", None),
      ("To what level will the bank raise interest rates?", "amount"), ("Between which two towns did the storm pass?", "place"),
-     ("Near which Syrian town were the soldiers killed?", "place"), ("Around which cities did the floods spread?", "place")],
+     ("Near which Syrian town were the soldiers killed?", "place"), ("Around which cities did the floods spread?", "place"),
+     ("Which judge granted the appeal?", "name"), ("Which British officials criticised the plan?", "name"),
+     ("Which striker scored twice?", "name"), ("What position did he hold?", None), ("Which species was found?", None),
+     ("What sentence did the court hand down?", None), ("Which fighter jet did the air force lose?", None),
+     ("Which team captain lifted the cup?", "name")],
 )  # fmt: skip
 def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
@@ -271,3 +275,69 @@ def test_a_month_in_a_question_is_a_date_not_a_name():
     assert not any("January" in n for n in Question.read("What high did bitcoin reach in early January?").names)
     fed = Question.read("Who voted against the Federal Reserve's March rate increase?").names
     assert any("Federal Reserve" in n for n in fed) and not any("March" in n for n in fed)
+
+
+def test_other_words_for_the_relation_asked_about_count_as_saying_it():
+    from rag.nlp.lexicon import alike
+
+    assert {"head", "leader"} <= alike("lead", "VERB") | alike("head", "VERB")  # a synonym, and the noun of the verb
+    assert "die" in alike("kill", "VERB")  # what a verb causes
+    assert "abduct" in alike("kidnap", "VERB")
+    politics = [ev("Vladimir Medinsky, a presidential aide, headed the Russian delegation in Istanbul.")]
+    assert check("Who led the Russian delegation?", "Vladimir Medinsky headed the Russian delegation.", politics) == ""
+    assert check("Who led the Russian delegation?", "A presidential aide headed the Russian delegation.", politics)
+    disaster = [ev("Nine civilians were killed when the drone hit a minibus near Sumy, officials said.")]
+    assert check("How many civilians died when a drone hit a minibus?", "Nine civilians were killed.", disaster) == ""
+    assert check("How many civilians died when a drone hit a minibus?", "Ten civilians were killed.", disaster)
+
+
+def test_rare_senses_and_common_verbs_do_not_make_words_alike():
+    question = Question.read("How many people died in the flood?")
+    said = question.found_in(terms(parse("Thousands of people went to the flooded town.")))
+    assert "die" not in said  # "go" is WordNet's sense 1 of "die", but not what "went" usually says
+    led = Question.read("Who led the expedition?")
+    assert "lead" not in led.found_in(terms(parse("She took the train to the coast.")))  # "take" shares a rare sense
+
+
+def test_an_amount_glued_to_a_word_is_still_an_amount():
+    charity = [ev("In 2005 the organisation raised-$100,000 in aid relief for the victims of the hurricane.")]
+    assert check("How much did the organisation raise for the victims?",
+                 "The organisation raised $100,000 for the victims.", charity) == ""  # fmt: skip
+    sport = [ev("The striker joined the club for a fee of€80m, a record for the league.")]
+    assert check("How much did the club pay for the striker?", "The striker joined the club for €80m.", sport) == ""
+    aviation = [ev("The F-16 jets were delivered to the air force on Monday.")]
+    assert check("How many jets were delivered to the air force?", "16 jets were delivered.", aviation)
+
+
+def test_a_country_named_inside_an_organisation_counts_as_mentioned():
+    from rag.answer.check import about_the_subject
+    from rag.nlp.names import country_mentioned
+
+    assert country_mentioned("UK", "Speaking for the British Association of Dermatologists, she said the wait grew.")
+    assert country_mentioned("France", "The French foreign ministry summoned the ambassador.")
+    assert not country_mentioned("UK", "The Ukrainian army said it held the line.")
+    assert not country_mentioned("Acme", "The British Association of Dermatologists")
+    health = Question.read("How many dermatologist positions in the UK are unfilled?")
+    posts = ev("Out of 800 positions, more than 200 are unfilled, Dr Griffiths says.")
+    assert about_the_subject([posts], health, {}, {"d1#0": "Speaking for the British Association of Dermatologists. " + posts.text})
+    assert not about_the_subject([posts], health, {}, {"d1#0": "Speaking for the Irish Medical Council. " + posts.text})
+
+
+def test_a_sentence_that_falls_into_a_loop_keeps_what_it_said_first():
+    from rag.answer.check import unloop
+
+    politics = "Defence minister Rustem Umerov led Kyiv's delegation, who led Kyiv's delegation, who led Kyiv's delegation"
+    assert unloop(politics) == "Defence minister Rustem Umerov led Kyiv's delegation"
+    nature = "Up to 450 worms live on organic farms, according to the WWF, up to 450 worms live on organic farms, according to"
+    assert unloop(nature) == "Up to 450 worms live on organic farms, according to the WWF"
+    assert unloop("the immediate focus of the immediate focus of the immediate focus is a swap") == ""  # nothing said first
+    assert unloop("Shares of the carmaker rose 5% on Monday.") == "Shares of the carmaker rose 5% on Monday."
+
+
+def test_the_answer_must_be_said_of_the_word_that_says_the_relation():
+    politics = [ev("Zelenskyy said the Russian delegation sent by Putin was weak and that the Russian leader was afraid to come.")]
+    assert check("Who headed the Russian delegation?", "Putin headed the Russian delegation.", politics)
+    business = [ev("Ms Brown, a former banker who now heads the board, missed the meeting.")]
+    assert check("Who leads the board?", "Ms Brown leads the board.", business) == ""
+    sport = [ev("The report by Jones was read out, and the board's leader was absent from the meeting.")]
+    assert check("Who leads the board?", "Jones leads the board.", sport)

