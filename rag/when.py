@@ -373,13 +373,14 @@ def _event_references(doc, in_dates: set[int]) -> list[EventRef]:
     """Events the question places its subject before or after: the object of "before", "after",
     "since", "until", "prior to", "ahead of" ("before the talks"), or the clause they introduce
     ("before the merger was announced"). Not an event: a date or length of time (read as dates),
-    or words with no meaning of their own ("after that", "before it")."""
+    or words with no meaning of their own ("after that", "before it"). A date inside the event's
+    words is part of its name ("before the Fed's March rate rise")."""
     names = [e for e in doc.ents if e.label_ in _NAMES]
     events = []
     for token in doc:
         prep, words = _event_words(doc, token)
-        if words is None or any(t.i in in_dates or t.ent_type_ == "TIME" for t in words):
-            continue
+        if words is None or words.root.i in in_dates or words.root.ent_type_ == "TIME":
+            continue  # "before 5 May", "after six months", "after 5pm"; not "before the Fed's March rate rise"
         words = words[:-1] if words[-1].is_punct else words
         if not words or not content_stems(words.text):
             continue
@@ -574,7 +575,7 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
     those of other articles (from a wider pool) that name a date in it. With a recency
     preference, a wider pool re-ranked (newer wins ties). Then the first n. Events the question
     names are dated first (`date_events`), which narrows the plan's filters."""
-    if time_plan.found.events and time_plan.events is None:
+    if DATE_EVENTS and time_plan.found.events and time_plan.events is None:
         date_events(retriever, time_plan, settings, mode)
     period = time_plan.found.period
     # Recency re-ranks a wider pool; a period's passages from outside it compete for the same n places.
@@ -602,6 +603,8 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
 # silence of this long between them are of separate occurrences (another round of talks, the next
 # election): which one the question means is not known, so such an event is not dated.
 EVENT_GAP = timedelta(days=7)
+# Whether events are dated at all (the benchmark `bench_event_time` turns it off to compare).
+DATE_EVENTS = True
 
 
 def date_events(retriever, time_plan: TimePlan, settings, mode: str = "hybrid") -> None:
@@ -635,16 +638,18 @@ def date_event(retriever, ref: EventRef, settings, mode: str = "hybrid") -> Even
     query = " ".join([ref.event, *ref.names])
     needed = content_stems(ref.event)
     pool = retriever.retrieve(query, settings.candidates, None, mode=mode)
+    named = [p for p in pool if needed <= content_stems(f"{p.title} {p.text}")]
     first: dict[str, Passage] = {}
-    for p in pool:
-        if p.published_at is None or not needed <= content_stems(f"{p.title} {p.text}"):
+    for p in named:
+        if p.published_at is None:
             continue
         if p.doc_id not in first or _aware_or_none(p.published_at) < _aware_or_none(first[p.doc_id].published_at):
             first[p.doc_id] = p
     reports = sorted(first.values(), key=lambda p: _aware_or_none(p.published_at))
     out = EventDate(expression=ref.expression, event=ref.event, reports=len(reports))
     if not reports:
-        out.note = f"no article reports '{ref.event}': no date filter was made for '{ref.expression}'"
+        why = "only articles without a date report" if named else "no article reports"
+        out.note = f"{why} '{ref.event}': no date filter was made for '{ref.expression}'"
         return out
     runs = _runs([_aware_or_none(p.published_at) for p in reports])
     if len(runs) > 1:
