@@ -482,3 +482,29 @@ def test_chat_page_since_until_inputs_filter_the_answer(client):
     assert answer["time"]["published_before"].startswith("2017-05-31")
     bad = client.post("/v1/ask", json=_page_body(page.text, question, "soonish", ""))
     assert bad.status_code == 400 and "ISO date" in bad.json()["error"]["message"], "the page shows this message"
+
+
+def test_slack_thread_follow_ups_keep_the_threads_since_until(slack_service, slack_api):
+    """A follow-up in the thread asks within the first message's dates; one with its own dates
+    asks within those."""
+    from tests.fixtures.slack_api import event_body
+    from tests.unit.test_slack import block_text, mention, send, wait_answer
+
+    def shown_dates(reply: dict) -> set[str]:
+        return set(re.findall(r"\b2017-\d\d-\d\d\b", block_text(reply["blocks"])))
+
+    def follow_up(text: str, count: int) -> dict:
+        follow = slack_api.add_user_message("C0NEWS09", "U0ALICE1", text, thread_ts=first["ts"])
+        send(slack_service, event_body({"type": "message", "channel": "C0NEWS09", "channel_type": "channel", **follow}))
+        return wait_answer(slack_api, "C0NEWS09", first["ts"], count=count)[-1]
+
+    first = mention(slack_api, "since:2017-05-01 until:2017-05-31 What did the central bank decide?", "C0NEWS09")
+    send(slack_service, event_body(first))
+    [reply] = wait_answer(slack_api, "C0NEWS09", first["ts"])
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-05-04", "2017-05-20"}
+
+    reply = follow_up("And what did the governor say about inflation?", 2)
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-05-04", "2017-05-20"}, block_text(reply["blocks"])
+
+    reply = follow_up("since:2017-06-01 And what did the governor say about inflation?", 3)
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-06-10", "2017-06-14"}, block_text(reply["blocks"])
