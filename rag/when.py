@@ -635,17 +635,10 @@ def date_event(retriever, ref: EventRef, settings, mode: str = "hybrid") -> Even
     dates, in order, form runs with no silence of `EVENT_GAP`; one run dates the event by its first
     article (the earliest report is the closest to when it happened that the articles know). No
     report, or reports in separate runs: not dated."""
-    query = " ".join([ref.event, *ref.names])
+    pool = retriever.retrieve(" ".join([ref.event, *ref.names]), settings.candidates, None, mode=mode)
     needed = content_stems(ref.event)
-    pool = retriever.retrieve(query, settings.candidates, None, mode=mode)
     named = [p for p in pool if needed <= content_stems(f"{p.title} {p.text}")]
-    first: dict[str, Passage] = {}
-    for p in named:
-        if p.published_at is None:
-            continue
-        if p.doc_id not in first or _aware_or_none(p.published_at) < _aware_or_none(first[p.doc_id].published_at):
-            first[p.doc_id] = p
-    reports = sorted(first.values(), key=lambda p: _aware_or_none(p.published_at))
+    reports = _dated_articles(named)
     out = EventDate(expression=ref.expression, event=ref.event, reports=len(reports))
     if not reports:
         why = "only articles without a date report" if named else "no article reports"
@@ -663,6 +656,15 @@ def date_event(retriever, ref: EventRef, settings, mode: str = "hybrid") -> Even
                 f"article{'s' if len(reports) > 1 else ''} reporting it, '{earliest.title}' ({earliest.doc_id}); "
                 f"searched: {_searched_words(ref.prep, out.date)}")  # fmt: skip
     return out
+
+
+def _dated_articles(passages: list[Passage]) -> list[Passage]:
+    """One passage per dated article, oldest article first (an undated one cannot date anything)."""
+    first: dict[str, Passage] = {}
+    for p in passages:
+        if p.published_at is not None and p.doc_id not in first:
+            first[p.doc_id] = p
+    return sorted(first.values(), key=lambda p: _aware_or_none(p.published_at))
 
 
 def _runs(dates: list[datetime]) -> list[tuple[datetime, datetime]]:
