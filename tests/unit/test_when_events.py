@@ -61,6 +61,35 @@ def events(tmp_path_factory, fake_llm) -> Iterator[Pipeline]:
         yield pipeline
 
 
+@pytest.mark.parametrize(
+    ("question", "prep", "event"),
+    [
+        ("What did the governor say before the talks?", "before", "the talks"),
+        ("What did the minister say prior to the budget?", "prior to", "the budget"),
+        ("What did he say ahead of the vote?", "ahead of", "the vote"),
+        ("Who was manager until the takeover?", "until", "the takeover"),
+        ("Who scored after Marsh was sent off?", "after", "Marsh was sent off"),
+        ("What was the unemployment rate before the Fed's March rate rise?", "before", "the Fed's March rate rise"),
+    ],
+)
+def test_events_are_the_object_or_clause_of_before_and_after(question, prep, event):
+    from rag.when import question_time
+
+    [found] = question_time(question, REFERENCE).events
+    assert (found.prep, found.event) == (prep, event)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did the governor say before 5 May 2017?", "Who resigned as chairman after six months?",
+     "What happened after that?", "What happened before it?", "Who scored after 5pm?", "Who won the derby?"],
+)  # fmt: skip
+def test_dates_lengths_and_pronouns_are_no_events(question):
+    from rag.when import question_time
+
+    assert question_time(question, REFERENCE).events == []
+
+
 def _plan_and_search(pipeline: Pipeline, question: str, k: int = 6):
     from rag import when
 
