@@ -180,8 +180,8 @@ class Pipeline:
         if not when.ready():
             return None  # the parser loads once, in a worker thread (see `search`), not here
         time_plan = when.plan(clean_question(question), filters, self.settings)
-        if time_plan.found.newest_first or time_plan.found.period:
-            return None  # merged or re-ranked from more than one search: see `when.retrieve`
+        if time_plan.found.newest_first or time_plan.found.period or time_plan.found.events:
+            return None  # merged, re-ranked or dated (events) by more than one search: see `when.retrieve`
         return self.retriever.cached(time_plan.query, k, time_plan.filters, mode)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None, short: bool = False) -> Answer:

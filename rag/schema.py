@@ -145,6 +145,19 @@ class Usage(BaseModel):
     completion_tokens: int = 0
 
 
+class EventDate(BaseModel):
+    """An event a question names instead of a date ("before the talks", "since the merger was
+    announced"), dated by the articles that report it (see `rag.when.date_event`)."""
+
+    expression: str  # the question's words: "before the talks"
+    event: str  # the event's words: "the talks"
+    date: datetime | None = None  # the day it was first reported; None: not dated, so no filter was made
+    doc_id: str | None = None  # the article that dated it: the earliest one reporting it
+    title: str | None = None
+    reports: int = 0  # articles found reporting it
+    note: str = ""  # in words: how it was dated and what was searched, or why no filter was made
+
+
 class TimeFrame(BaseModel):
     """The time a question was answered in: its reference date and the range of publication
     dates searched (the request's filters narrowed by the question's own time words)."""
@@ -157,6 +170,7 @@ class TimeFrame(BaseModel):
     period_end: datetime | None = None
     newest_first: bool = False  # "the latest": newer articles won ties among equally relevant passages
     expressions: list[str] = Field(default_factory=list)  # the question's words read as dates
+    events: list[EventDate] = Field(default_factory=list)  # events named instead of dates, and how they were dated
 
 
 class Answer(BaseModel):

@@ -12,9 +12,11 @@ machine's clock when a reference is given. What comes out:
   that, among passages about equally relevant, the newer article comes first. Not a filter: the
   newest article on a topic may be a month old.
 
-What is *not* resolved: an event named instead of a date ("before the talks", "since the
-election"). Its date is in the articles, not in the words; no filter is made from it and the
-words stay in the question (retrieval finds the event's articles by them).
+- or an event named instead of a date ("before the talks", "since the merger was announced"). Its
+  date is in the articles, not in the words: the articles that report the event are looked up, and
+  the first day it was reported bounds the search (`date_event`). An event the articles do not date
+  (none reports it, or they report it at separate times) makes no filter, and the answer says so.
+  The event's words stay in the question (retrieval finds what was said around it by them).
 
 Ranges are inclusive and generous: a filter too narrow hides the answer, while ranking still puts
 the best passages of a wide range first. "last week" is the previous calendar week up to the
@@ -31,8 +33,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from rag.errors import InvalidInput
+from rag.nlp.text import content_stems
 from rag.nlp.values import resolve_date
-from rag.schema import Answer, Filters, Passage, TimeFrame, Timings
+from rag.schema import Answer, EventDate, Filters, Passage, TimeFrame, Timings
 
 # English words that make a relative expression a span reaching up to the reference date:
 # "last week", "the past month", "this year" (as against a point: "three days ago", "yesterday").
@@ -72,6 +75,15 @@ _LENGTH = re.compile(
     re.IGNORECASE,
 )
 _DECADE = re.compile(r"^(?:the\s+)?(\d{3})0s$", re.IGNORECASE)
+# Words that place the asked-about thing before or after an event: "before the talks", "since the
+# summit", "until the takeover", "prior to the budget", "ahead of the vote", "after Marsh was sent
+# off". ("by" is left out: "by the board" names who, far more often than when.)
+_EVENT_BEFORE = {"before", "until", "till", "prior to", "ahead of"}
+_EVENT_AFTER = {"after", "since"}
+_EVENT_WORDS = {"before", "after", "since", "until", "till", "prior", "ahead"}
+# Kinds of names that say whose event it is ("What did Ford say before the merger was announced?"):
+# they join the event's words when its reports are looked up.
+_NAMES = {"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,16 @@ class Period:
 
     start: datetime | None
     end: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """An event a question names instead of a date: "before the talks" is (before, "the talks")."""
+
+    prep: str  # before, until, till, prior to, ahead of, after, since
+    event: str  # the event's words, as the question has them
+    expression: str  # the preposition and the event's words
+    names: tuple[str, ...] = ()  # the question's other names: whose event it is
 
 
 @dataclass
@@ -94,6 +116,8 @@ class QuestionTime:
     newest_first: bool = False
     expressions: list[str] = field(default_factory=list)  # the words read as dates, as the question has them
     spans: list[tuple[int, int]] = field(default_factory=list)  # their character spans in the question
+    # Events named instead of dates ("before the talks"): dated by the articles at search time.
+    events: list[EventRef] = field(default_factory=list)
 
     @property
     def filters(self) -> bool:
@@ -273,54 +297,117 @@ def states_time(question: str) -> bool:
     return any(c.isdigit() for c in question) or not _date_words().isdisjoint(re.findall(r"[a-z]+", question.lower()))
 
 
+def names_an_event(question: str) -> bool:
+    """Whether a question may place its subject before or after an event ("before the talks")."""
+    return not _EVENT_WORDS.isdisjoint(re.findall(r"[a-z]+", question.lower()))
+
+
 def question_time(question: str, ref: datetime | None = None) -> QuestionTime:
-    """The date range and recency preference a question states (see the module docstring)."""
+    """The date range, recency preference and events a question states (see the module docstring).
+    Events are only found here; they are dated against the articles by `date_events`."""
     from rag.nlp.parse import parse
 
-    if not states_time(question):
+    if not states_time(question) and not names_an_event(question):
         return QuestionTime()
     doc = parse(question)
     found = QuestionTime()
+    in_dates = _read_dates(doc, ref, found)
+    found.newest_first = _asks_for_newest(doc, in_dates)
+    found.events = _event_references(doc, in_dates)
+    return found
+
+
+def _read_dates(doc, ref: datetime | None, found: QuestionTime) -> set[int]:
+    """Every DATE entity that says when the asked-about thing happened, read into `found`;
+    returns the token indexes of all DATE entities (a date word is not a recency word or an event)."""
     in_dates: set[int] = set()
     for ent in doc.ents:
         if ent.label_ != "DATE":
             continue
         in_dates.update(range(ent.start, ent.end))
-        if not _is_time_adverbial(ent):
+        if _is_time_adverbial(ent):
+            _read_date(doc, ent, ref, found)
+    return in_dates
+
+
+def _read_date(doc, ent, ref: datetime | None, found: QuestionTime) -> None:
+    """One date entity, with the preposition before it, as bounds or a named period in `found`."""
+    first, last = _grown(doc, ent)
+    words = doc[first:last].text
+    period = resolve(words, ref)
+    if period is None:
+        return
+    lead = first - 1 if first > 0 else first
+    if doc[lead].lower_ == "to" and lead > 0 and doc[lead - 1].lower_ == "prior":
+        lead -= 1
+    prep = doc[lead].lower_ if lead < first else ""
+    start, end = period.start, period.end
+    if prep in _BEFORE:
+        start, end = None, (period.start - timedelta(microseconds=1) if prep in _BEFORE_EXCLUSIVE else period.end)
+    elif prep in _AFTER:
+        start, end = (period.end + timedelta(microseconds=1) if prep in _AFTER_EXCLUSIVE else period.start), None
+    elif named(words):
+        # A named period is when the asked-about thing happened, which articles of other dates
+        # report too: a 2017 article on "the 2016 figures", "the 1974 cyclone", "the 2026 World
+        # Cup". Not a filter: articles published in it, or naming a date in it (`retrieve`).
+        found.period = period if found.period is None else Period(_later(found.period.start, start),
+                                                                  _earlier(found.period.end, end))  # fmt: skip
+        start = end = None
+    else:
+        # "yesterday", "last week", "three days ago": what happened then is reported then or since.
+        end = _end_of_day(reference(ref))
+    found.after = _later(found.after, start)
+    found.before = _earlier(found.before, end)
+    lead = lead if prep in _BEFORE | _AFTER | {"in", "on", "during", "over", "within", "at"} else first
+    found.spans.append((doc[lead].idx, doc[last - 1].idx + len(doc[last - 1].text)))
+    found.expressions.append(doc[lead:last].text)
+
+
+def _asks_for_newest(doc, in_dates: set[int]) -> bool:
+    """Whether a recency word outside the dates asks for the newest state of things. "The last
+    match" asks for the latest; "how long did it last" does not."""
+    return any(t.lower_ in _RECENCY and t.i not in in_dates and (t.lower_ != "last" or t.dep_ == "amod") for t in doc)
+
+
+def _event_references(doc, in_dates: set[int]) -> list[EventRef]:
+    """Events the question places its subject before or after: the object of "before", "after",
+    "since", "until", "prior to", "ahead of" ("before the talks"), or the clause they introduce
+    ("before the merger was announced"). Not an event: a date or length of time (read as dates),
+    or words with no meaning of their own ("after that", "before it"). A date inside the event's
+    words is part of its name ("before the Fed's March rate rise")."""
+    names = [e for e in doc.ents if e.label_ in _NAMES]
+    events = []
+    for token in doc:
+        prep, words = _event_words(doc, token)
+        if words is None or words.root.i in in_dates or words.root.ent_type_ == "TIME":
+            continue  # "before 5 May", "after six months", "after 5pm"; not "before the Fed's March rate rise"
+        words = words[:-1] if words[-1].is_punct else words
+        if not words or not content_stems(words.text):
             continue
-        first, last = _grown(doc, ent)
-        words = doc[first:last].text
-        period = resolve(words, ref)
-        if period is None:
-            continue
-        lead = first - 1 if first > 0 else first
-        if doc[lead].lower_ == "to" and lead > 0 and doc[lead - 1].lower_ == "prior":
-            lead -= 1
-        prep = doc[lead].lower_ if lead < first else ""
-        start, end = period.start, period.end
-        if prep in _BEFORE:
-            start, end = None, (period.start - timedelta(microseconds=1) if prep in _BEFORE_EXCLUSIVE else period.end)
-        elif prep in _AFTER:
-            start, end = (period.end + timedelta(microseconds=1) if prep in _AFTER_EXCLUSIVE else period.start), None
-        elif named(words):
-            # A named period is when the asked-about thing happened, which articles of other dates
-            # report too: a 2017 article on "the 2016 figures", "the 1974 cyclone", "the 2026 World
-            # Cup". Not a filter: articles published in it, or naming a date in it (`retrieve`).
-            found.period = period if found.period is None else Period(_later(found.period.start, start),
-                                                                      _earlier(found.period.end, end))  # fmt: skip
-            start = end = None
-        else:
-            # "yesterday", "last week", "three days ago": what happened then is reported then or since.
-            end = _end_of_day(reference(ref))
-        found.after = _later(found.after, start)
-        found.before = _earlier(found.before, end)
-        lead = lead if prep in _BEFORE | _AFTER | {"in", "on", "during", "over", "within", "at"} else first
-        found.spans.append((doc[lead].idx, doc[last - 1].idx + len(doc[last - 1].text)))
-        found.expressions.append(doc[lead:last].text)
-    found.newest_first = any(
-        t.lower_ in _RECENCY and t.i not in in_dates and (t.lower_ != "last" or t.dep_ == "amod") for t in doc
-    )  # "the last match" asks for the latest; "how long did it last" does not
-    return found
+        others = tuple(e.text for e in names if e.end <= words.start or e.start >= words.end)
+        expression = doc[token.i : words.end].text
+        events.append(EventRef(prep, words.text, expression, others))
+    return events
+
+
+def _event_words(doc, token) -> tuple[str, object]:
+    """(preposition, the span it puts the event in) when `token` starts an event reference, else
+    ("", None). Relies on the dependency parse: "before" is a preposition with an object, or the
+    marker of a clause."""
+    word = token.lower_
+    if word in ("prior", "ahead"):
+        link = next((c for c in token.children if c.dep_ == "prep" and c.lower_ in ("to", "of")), None)
+        if link is None or (word, link.lower_) not in (("prior", "to"), ("ahead", "of")):
+            return "", None
+        word, token = f"{word} {link.lower_}", link
+    elif word not in _EVENT_WORDS:
+        return "", None
+    if token.dep_ == "prep":
+        obj = next((c for c in token.children if c.dep_ in ("pobj", "pcomp")), None)
+        return (word, doc[obj.left_edge.i : obj.right_edge.i + 1]) if obj is not None else ("", None)
+    if token.dep_ == "mark" and token.head.i > token.i:
+        return word, doc[token.i + 1 : token.head.right_edge.i + 1]
+    return "", None
 
 
 _MONTHS = {m.lower() for m in (*calendar.month_name[1:], *calendar.month_abbr[1:])}
@@ -417,7 +504,9 @@ def nothing_in_period(question: str, filters: Filters, model: str, timings: Timi
     )
 
 
-def frame(found: QuestionTime, filters: Filters | None, ref: datetime) -> TimeFrame:
+def frame(
+    found: QuestionTime, filters: Filters | None, ref: datetime, events: list[EventDate] | None = None
+) -> TimeFrame:
     """What the answer reports about the time it was asked in and the range it searched."""
     return TimeFrame(
         reference_date=ref,
@@ -427,6 +516,7 @@ def frame(found: QuestionTime, filters: Filters | None, ref: datetime) -> TimeFr
         period_end=found.period.end if found.period else None,
         newest_first=found.newest_first,
         expressions=found.expressions,
+        events=events or [],
     )
 
 
@@ -447,6 +537,7 @@ class TimePlan:
     filters: Filters | None
     found: QuestionTime
     reference_date: datetime
+    events: list[EventDate] | None = None  # the question's events as dated (None: not looked up yet)
 
     @property
     def dated(self) -> bool:
@@ -459,7 +550,7 @@ class TimePlan:
         return within(self.filters, self.found.period) if self.found.period else self.filters
 
     def frame(self) -> TimeFrame:
-        return frame(self.found, self.filters, self.reference_date)
+        return frame(self.found, self.filters, self.reference_date, self.events)
 
 
 def plan(question: str, filters: Filters | None, settings) -> TimePlan:
@@ -482,7 +573,10 @@ def plan(question: str, filters: Filters | None, settings) -> TimePlan:
 def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybrid") -> list[Passage]:
     """Retrieval under the plan. With a named period, the passages of articles published in it, and
     those of other articles (from a wider pool) that name a date in it. With a recency
-    preference, a wider pool re-ranked (newer wins ties). Then the first n."""
+    preference, a wider pool re-ranked (newer wins ties). Then the first n. Events the question
+    names are dated first (`date_events`), which narrows the plan's filters."""
+    if DATE_EVENTS and time_plan.found.events and time_plan.events is None:
+        date_events(retriever, time_plan, settings, mode)
     period = time_plan.found.period
     # Recency re-ranks a wider pool; a period's passages from outside it compete for the same n places.
     pool_size = max(n, settings.candidates) if time_plan.found.newest_first else n
@@ -501,6 +595,97 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
     if time_plan.found.newest_first:
         passages = newest_first(passages, settings.recency_tie)
     return passages[:n]
+
+
+# --- events named instead of dates ------------------------------------------------------------
+
+# News reports one event continuously from the day it happens. Reports of the same words with a
+# silence of this long between them are of separate occurrences (another round of talks, the next
+# election): which one the question means is not known, so such an event is not dated.
+EVENT_GAP = timedelta(days=7)
+# Whether events are dated at all (the benchmark `bench_event_time` turns it off to compare).
+DATE_EVENTS = True
+
+
+def date_events(retriever, time_plan: TimePlan, settings, mode: str = "hybrid") -> None:
+    """Date the question's events by the articles and narrow the plan's filters around them:
+    "before X" / "until X" up to the end of the day X was first reported, "after X" / "since X"
+    from that day on. That day is in both: its articles report X, and say what came before it
+    ("unemployment had fallen to 4.7% before the rise") as well as after; ranking puts the
+    passages that fit first. An event not dated adds no bound; `time_plan.events` says which
+    were dated, by which article, and why not."""
+    time_plan.events = [date_event(retriever, ref, settings, mode) for ref in time_plan.found.events]
+    bounds = QuestionTime()
+    for ref, dated in zip(time_plan.found.events, time_plan.events, strict=True):
+        if dated.date is None:
+            continue
+        day = dated.date.replace(hour=0, minute=0, second=0, microsecond=0)
+        if ref.prep in _EVENT_AFTER:
+            bounds.after = _later(bounds.after, day)
+        else:
+            bounds.before = _earlier(bounds.before, _end_of_day(day))
+    if bounds.after is not None or bounds.before is not None:
+        time_plan.filters = narrowed(time_plan.filters, bounds)
+
+
+def date_event(retriever, ref: EventRef, settings, mode: str = "hybrid") -> EventDate:
+    """When an event happened, by the articles that report it: the passages retrieved for the
+    event's words (with the question's other names, which say whose event it is) that contain
+    every word of the event (a passage that reports it names it) are its reports. Their articles'
+    dates, in order, form runs with no silence of `EVENT_GAP`; one run dates the event by its first
+    article (the earliest report is the closest to when it happened that the articles know). No
+    report, or reports in separate runs: not dated."""
+    pool = retriever.retrieve(" ".join([ref.event, *ref.names]), settings.candidates, None, mode=mode)
+    needed = content_stems(ref.event)
+    named = [p for p in pool if needed <= content_stems(f"{p.title} {p.text}")]
+    reports = _dated_articles(named)
+    out = EventDate(expression=ref.expression, event=ref.event, reports=len(reports))
+    if not reports:
+        why = "only articles without a date report" if named else "no article reports"
+        out.note = f"{why} '{ref.event}': no date filter was made for '{ref.expression}'"
+        return out
+    runs = _runs([_aware_or_none(p.published_at) for p in reports])
+    if len(runs) > 1:
+        when_ = ", ".join(_span_words(a, b) for a, b in runs)
+        out.note = (f"'{ref.event}' is reported at {len(runs)} separate times ({when_}): which is meant is "
+                    f"not known, so no date filter was made for '{ref.expression}'")  # fmt: skip
+        return out
+    earliest = reports[0]
+    out.date, out.doc_id, out.title = _aware_or_none(earliest.published_at), earliest.doc_id, earliest.title
+    out.note = (f"'{ref.event}' dated {out.date:%-d %B %Y}: the first of {len(reports)} "
+                f"article{'s' if len(reports) > 1 else ''} reporting it, '{earliest.title}' ({earliest.doc_id}); "
+                f"searched: {_searched_words(ref.prep, out.date)}")  # fmt: skip
+    return out
+
+
+def _dated_articles(passages: list[Passage]) -> list[Passage]:
+    """One passage per dated article, oldest article first (an undated one cannot date anything)."""
+    first: dict[str, Passage] = {}
+    for p in passages:
+        if p.published_at is not None and p.doc_id not in first:
+            first[p.doc_id] = p
+    return sorted(first.values(), key=lambda p: _aware_or_none(p.published_at))
+
+
+def _runs(dates: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted dates split where `EVENT_GAP` or more passes between two: (first, last) of each run."""
+    runs = [[dates[0], dates[0]]]
+    for d in dates[1:]:
+        if d - runs[-1][1] >= EVENT_GAP:
+            runs.append([d, d])
+        else:
+            runs[-1][1] = d
+    return [(a, b) for a, b in runs]
+
+
+def _span_words(a: datetime, b: datetime) -> str:
+    return f"{a:%-d %B %Y}" if a.date() == b.date() else f"{a:%-d %B %Y} to {b:%-d %B %Y}"
+
+
+def _searched_words(prep: str, day: datetime) -> str:
+    if prep in _EVENT_AFTER:
+        return f"articles published on or after {day:%-d %B %Y}"
+    return f"articles published on or before {day:%-d %B %Y}"
 
 
 def within(filters: Filters | None, period: Period) -> Filters:

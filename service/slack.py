@@ -15,6 +15,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -26,10 +27,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.signature import SignatureVerifier
 
-from rag.errors import RagError
+from rag.errors import InvalidInput, RagError
 from rag.llm.client import Message
 from rag.pipeline import Pipeline, clean_question
-from rag.schema import Answer
+from rag.schema import Answer, Filters
 from rag.settings import Settings
 from rag.when import take_filter_tokens
 from service.gate import LLMGate, llm_gauges
@@ -256,9 +257,11 @@ class SlackBot:
 
         def work() -> Answer | None:
             text, filters = take_filter_tokens(asked, self.pipeline.settings.reference_date)  # since:/until:
+            turns, thread = thread_filters(history, self.pipeline.settings.reference_date)
+            filters = filters or thread  # a follow-up keeps the thread's since:/until: unless it sets its own
             question = clean_question(text)
-            if history:
-                question = self.pipeline.condense(history, question)
+            if turns:
+                question = self.pipeline.condense(turns, question)
             answer = None
             for item in self.pipeline.stream(question, filters=filters, evidence=True):
                 if isinstance(item, list) and item:
@@ -321,6 +324,27 @@ class SlackBot:
         if bot_user_id:
             text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
         return " ".join(_unescape(text).split())
+
+
+def thread_filters(history: list[Message], reference_date: datetime | None) -> tuple[list[Message], Filters | None]:
+    """The thread's turns with their `since:` / `until:` tokens taken out (the model that makes a
+    follow-up standalone gets the questions, not the tokens), and the date bounds the thread asked
+    for: those of its latest user message that gave some (a follow-up asks within the
+    conversation's period unless it says its own). A message whose dates could not be read was
+    answered with what to write; it sets none and is left as it was."""
+    turns: list[Message] = []
+    bounds = None
+    for turn in history:
+        if turn.get("role") == "user":
+            try:
+                text, filters = take_filter_tokens(turn.get("content") or "", reference_date)
+            except InvalidInput:
+                text, filters = turn.get("content") or "", None
+            turn = {**turn, "content": text}
+            bounds = filters or bounds
+        if turn.get("content"):
+            turns.append(turn)
+    return turns, bounds
 
 
 def build_slack_app(

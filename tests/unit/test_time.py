@@ -5,6 +5,7 @@ model, the stand-in LLM; the CLI in-process; the HTTP API over real HTTP."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -440,3 +441,70 @@ def test_http_search_repeated_gives_the_same_passages_for_periods_and_recency(cl
         again = client.post("/v1/search", json={"question": question}).json()["passages"]
         assert [p["chunk_id"] for p in again] == [p["chunk_id"] for p in first]
     assert first[0]["doc_id"] == "bank-jun"
+
+
+# --- the chat page's date range --------------------------------------------------------------
+
+
+def _page_body(page: str, question: str, since: str, until: str) -> dict:
+    """The /v1/ask body the served page's own `askBody` builds from its inputs (run by Node)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs node to run the chat page's script")
+    function = re.search(r"function askBody\(question, since, until\) \{.*?\n\}", page, flags=re.S)
+    assert function, "the chat page has no askBody function"
+    script = function.group(0) + f"\nconsole.log(JSON.stringify(askBody(...{json.dumps([question, since, until])})));"
+    done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_chat_page_since_until_inputs_filter_the_answer(client):
+    from tests.fixtures.http_server import sse_events
+
+    page = client.get("/")
+    assert page.status_code == 200
+    for name in ("since", "until"):
+        assert re.search(rf'<input id="{name}" name="{name}"', page.text), f"no {name} input on the page"
+    question = "What did the central bank decide?"
+    assert _page_body(page.text, question, "", "  ") == {"question": question, "stream": True}, "empty: not sent"
+    body = _page_body(page.text, question, " 2017-05-01 ", "May 2017")
+    assert body == {"question": question, "stream": True, "since": "2017-05-01", "until": "May 2017"}
+    with client.stream("POST", "/v1/ask", json=body, headers={"Accept": "text/event-stream"}) as r:
+        events = list(sse_events(r))
+    assert r.status_code == 200 and events[-2][0] == "citations"
+    answer = json.loads(events[-2][1])
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} <= {"bank-may", "match-may"}
+    assert answer["time"]["published_after"].startswith("2017-05-01")
+    assert answer["time"]["published_before"].startswith("2017-05-31")
+    bad = client.post("/v1/ask", json=_page_body(page.text, question, "soonish", ""))
+    assert bad.status_code == 400 and "ISO date" in bad.json()["error"]["message"], "the page shows this message"
+
+
+def test_slack_thread_follow_ups_keep_the_threads_since_until(slack_service, slack_api):
+    """A follow-up in the thread asks within the first message's dates; one with its own dates
+    asks within those."""
+    from tests.fixtures.slack_api import event_body
+    from tests.unit.test_slack import block_text, mention, send, wait_answer
+
+    def shown_dates(reply: dict) -> set[str]:
+        return set(re.findall(r"\b2017-\d\d-\d\d\b", block_text(reply["blocks"])))
+
+    def follow_up(text: str, count: int) -> dict:
+        follow = slack_api.add_user_message("C0NEWS09", "U0ALICE1", text, thread_ts=first["ts"])
+        send(slack_service, event_body({"type": "message", "channel": "C0NEWS09", "channel_type": "channel", **follow}))
+        return wait_answer(slack_api, "C0NEWS09", first["ts"], count=count)[-1]
+
+    first = mention(slack_api, "since:2017-05-01 until:2017-05-31 What did the central bank decide?", "C0NEWS09")
+    send(slack_service, event_body(first))
+    [reply] = wait_answer(slack_api, "C0NEWS09", first["ts"])
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-05-04", "2017-05-20"}
+
+    reply = follow_up("And what did the governor say about inflation?", 2)
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-05-04", "2017-05-20"}, block_text(reply["blocks"])
+
+    reply = follow_up("since:2017-06-01 And what did the governor say about inflation?", 3)
+    assert shown_dates(reply) and shown_dates(reply) <= {"2017-06-10", "2017-06-14"}, block_text(reply["blocks"])
