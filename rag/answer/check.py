@@ -16,7 +16,7 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
     must say the value *of the thing asked*, not just mention it nearby ("Medinsky, an aide to
     Putin, led the delegation" answers "who led" with Medinsky, not Putin).
 A sentence whose cited evidence does not back it takes the shown evidence sentence that
-does; one that nothing backs is dropped.
+does; one that nothing backs is dropped. A kept sentence cites only the evidence it needs.
 """
 
 from __future__ import annotations
@@ -380,5 +380,22 @@ def check(text: str, cited: list[EvidenceSentence], shown: list[EvidenceSentence
         off = answers(text, with_context(evs), question, abbreviations)
         if off:
             return Verdict(False, off)
-        return Verdict(True, evidence=[e.id for e in evs])
+        return Verdict(True, evidence=[e.id for e in _needed(text, evs, question, abbreviations, with_context)])
     return Verdict(False, reason)
+
+
+def _needed(text: str, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],
+            with_context) -> list[EvidenceSentence]:  # fmt: skip
+    """The cited sentences the claim needs: each one without which it still is backed and still
+    answers is dropped, so a citation always points at something the claim rests on (models cite
+    every sentence on the topic, and a reader who follows a citation should find the claim there)."""
+    kept = list(evidence)
+    for e in list(evidence):
+        if len(kept) == 1:
+            break
+        rest = [x for x in kept if x is not e]
+        if not supports(text, with_context(rest), question, abbreviations) and not answers(
+            text, with_context(rest), question, abbreviations
+        ):
+            kept = rest
+    return kept

@@ -341,3 +341,16 @@ def test_the_answer_must_be_said_of_the_word_that_says_the_relation():
     assert check("Who leads the board?", "Ms Brown leads the board.", business) == ""
     sport = [ev("The report by Jones was read out, and the board's leader was absent from the meeting.")]
     assert check("Who leads the board?", "Jones leads the board.", sport)
+
+
+def test_a_sentence_cites_only_the_evidence_it_needs():
+    from rag.answer.check import check as check_draft
+
+    business = [ev("The carmaker cut 500 jobs at its Detroit plant.", 1), ev("The carmaker's shares rose on Monday.", 2)]
+    q = Question.read("How many jobs did the carmaker cut?")
+    verdict = check_draft("The carmaker cut 500 jobs in Detroit.", business, business, q, {}, {})
+    assert verdict.ok and verdict.evidence == [1]
+    sport = [ev("The striker scored twice in the final.", 1), ev("The final was played in Paris on Sunday.", 2)]
+    q = Question.read("Where was the final played?")
+    verdict = check_draft("The final was played in Paris, and the striker scored twice.", sport, sport, q, {}, {})
+    assert verdict.ok and verdict.evidence == [1, 2]  # each backs a part of the claim
