@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.answer.question import Question, terms
-from rag.nlp.names import country_mentioned, mentions, name_in, same_name, short_form_of
+from rag.answer.question import Question, qualifiers, terms
+from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
 from rag.nlp.values import amounts, date_spans, same_date
@@ -276,7 +276,7 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
     for e in evidence:
         ev = parse(e.text)
         focus = focus_tokens(ev, question)
-        if not focus:
+        if not focus or about_another(ev, question, abbreviations):
             continue
         relation = relation_tokens(ev, question)
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
@@ -304,6 +304,35 @@ def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
     return {t.i for t in doc if _term(t) in forms}
 
 
+def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, str]) -> bool:
+    """Whether a sentence speaks of another one of what the question asks about: a noun the
+    question qualifies with a name ("the *Russian* delegation", "*Apple*'s chief executive") is
+    qualified here only with names known to be others ("*Ukraine*'s delegation", "*Samsung*'s
+    chief executive"). Who led Ukraine's delegation does not answer who led Russia's."""
+    if not question.qualified:
+        return False
+    here = qualifiers(doc)
+    for noun, asked in question.qualified.items():
+        theirs = here.get(noun)
+        if theirs and all(_known_apart(a, b, abbreviations) for a in asked for b in theirs):
+            return True
+    return False
+
+
+def _known_apart(a: tuple[str, str], b: tuple[str, str], abbreviations: dict[str, str]) -> bool:
+    """Whether two qualifying names (text, entity label) surely name different things: two
+    countries, by any of their forms ("Russian" / "Ukraine"), or two people or two organisations
+    by no rule of `rag.nlp.names`. A name the tables do not place ("European", a region, a city
+    not listed as a capital) decides nothing."""
+    (x, x_label), (y, y_label) = a, b
+    if same_name(x, y, abbreviations):
+        return False
+    gx, gy = country_group(x), country_group(y)
+    if gx is not None or gy is not None:
+        return gx is not None and gy is not None and gx != gy
+    return x_label == y_label and x_label in ("PERSON", "ORG")
+
+
 def _nearest(*distances: int | None) -> int | None:
     found = [d for d in distances if d is not None]
     return min(found) if found else None
@@ -325,6 +354,8 @@ def answers(
         covered = len(question.found_in(seen)) / len(question.focus)
         if covered < min_focus:
             return "it is not about what the question asks"
+    if about_another(doc, question, abbreviations):
+        return "it speaks of another one than the question asks about"
     if question.kind is None:
         new = terms(doc) - question.focus
         return "" if new else "it only restates the question"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Token
 
 from rag.nlp import lexicon
-from rag.nlp.names import mentions
+from rag.nlp.names import NAME_LABELS, mentions
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, stem
 
@@ -106,6 +106,8 @@ class Question:
     verb: str | None = None  # stem of its main verb, the relation asked about ("won", "led"), unless light
     # focus stem -> stems of other words for the same thing ("led": "headed", "leader"; `rag.nlp.lexicon`)
     alike: dict[str, frozenset[str]] = field(default_factory=dict)
+    # noun stem -> the names (text, entity label) that say whose or which it is ("the *Russian* delegation")
+    qualified: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -128,8 +130,34 @@ class Question:
         focus = terms(doc) - _KIND_WORDS
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=main_verb(doc),
-            alike=_alike(doc, focus),
+            alike=_alike(doc, focus), qualified=qualifiers(doc),
         )  # fmt: skip
+
+
+def qualifiers(doc: Doc | list[Token]) -> dict[str, list[tuple[str, str]]]:
+    """Noun stem -> the names (text, entity label) that say whose or which one it is: a name before
+    it ("the *Russian* delegation", "*Apple*'s chief executive") or after "of" ("the chief
+    executive *of Apple*")."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for tok in doc:
+        if tok.pos_ != "NOUN" or not (noun := term(tok)):
+            continue
+        names = [c for c in tok.children if c.dep_ in ("amod", "compound", "poss", "nmod") and _is_name(c)]
+        names += [p for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for p in c.children
+                  if p.dep_ == "pobj" and _is_name(p)]  # fmt: skip
+        if names:
+            out.setdefault(noun, []).extend((_name_text(n), n.ent_type_) for n in names)
+    return out
+
+
+def _is_name(tok: Token) -> bool:
+    return tok.pos_ == "PROPN" or tok.ent_type_ in NAME_LABELS
+
+
+def _name_text(tok: Token) -> str:
+    """The whole name a token is part of ("Rustem Umerov" for "Umerov")."""
+    ent = next((e for e in tok.doc.ents if e.start <= tok.i < e.end), None)
+    return ent.text if ent is not None else tok.text
 
 
 def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:

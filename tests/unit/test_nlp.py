@@ -354,3 +354,15 @@ def test_a_sentence_cites_only_the_evidence_it_needs():
     q = Question.read("Where was the final played?")
     verdict = check_draft("The final was played in Paris, and the striker scored twice.", sport, sport, q, {}, {})
     assert verdict.ok and verdict.evidence == [1, 2]  # each backs a part of the claim
+
+
+def test_the_answer_about_another_ones_thing_is_no_answer():
+    politics = [ev("Defence minister Rustem Umerov, who led Ukraine's delegation, said the talks went well.")]
+    assert check("Who headed the Russian delegation?", "Rustem Umerov led Ukraine's delegation.", politics)
+    ukraine = [ev("Defence minister Rustem Umerov, who led Ukraine's delegation, said the talks went well.")]
+    assert check("Who headed the Ukrainian delegation?", "Rustem Umerov led Ukraine's delegation.", ukraine) == ""
+    business = [ev("Samsung's chief executive, Lee Jae-yong, said the plan would work.")]
+    assert check("Who is Apple's chief executive?", "Lee Jae-yong is the chief executive.", business)
+    assert check("Who is Samsung's chief executive?", "Lee Jae-yong is Samsung's chief executive.", business) == ""
+    europe = [ev("Merz said European leaders were very disappointed that Russia had missed the chance.")]
+    assert check("Which German leader voiced disappointment?", "Merz said European leaders were very disappointed.", europe) == ""
