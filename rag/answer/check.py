@@ -14,7 +14,9 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
     many", a date for "when", a name for "who", a place for "where"), and in the evidence that
     value stands within `MAX_HOPS` dependency links of a word of the question: the evidence
     must say the value *of the thing asked*, not just mention it nearby ("Medinsky, an aide to
-    Putin, led the delegation" answers "who led" with Medinsky, not Putin).
+    Putin, led the delegation" answers "who led" with Medinsky, not Putin), and it does not
+    speak of another one of the thing asked ("Ukraine's delegation" for "the Russian
+    delegation": `about_another`).
 A sentence whose cited evidence does not back it takes the shown evidence sentence that
 does; one that nothing backs is dropped. A kept sentence cites only the evidence it needs.
 """
@@ -70,7 +72,8 @@ def unloop(text: str, n: int = 3) -> str:
     too little to be a sentence. A small model that loops has mostly said what it meant first
     ("Umerov led Kyiv's delegation, who led Kyiv's delegation, who led ..."): the sentence is cut
     where the repeated run starts again, and the function words and punctuation left dangling at
-    the cut ("..., who", the "2" of a numbered list) are dropped. What is kept is then checked like any sentence."""
+    the cut ("..., who", the "2" of a numbered list) are dropped. What is kept is then checked
+    like any sentence."""
     if not looping(text, n):
         return text
     spans = [(m.start(), m.end(), fold(m.group())) for m in re.finditer(r"\w+", text)]
@@ -238,9 +241,8 @@ def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[s
 
 def focus_tokens(doc: Doc, question: Question) -> set[int]:
     """The tokens of a sentence that say what the question is about, in its words or others for
-    the same thing; words that are not
-    names when there are any (a name locates the story; the relation asked about is in
-    the other words: "led", "delegation")."""
+    the same thing; words that are not names when there are any (a name locates the story; the
+    relation asked about is in the other words: "led", "delegation")."""
     forms = question.forms
     found = [t for t in doc if _term(t) in forms]
     plain = {t.i for t in found if t.pos_ != "PROPN"}
@@ -250,8 +252,9 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
     """Whether a sentence speaks of the relation the question asks about: it has the
     question's main verb ("won" for "Who won the final?") or another word for it ("headed" for
-    "led": `Question.found_in`), or at least two and half of the question's words ("nine civilians were killed when a drone hit a minibus" for "How many
-    civilians died when a drone hit a minibus?"): a sentence that only shares the topic
+    "led": `Question.found_in`), or at least two and half of the question's words ("nine
+    civilians were killed when a drone hit a minibus" for "How many civilians died when a drone
+    hit a minibus?"): a sentence that only shares the topic
     ("the final was played in Paris") does not."""
     said = question.found_in(sentence_terms)  # in the question's words or others for the same thing
     if not question.verb or question.verb in said:
