@@ -200,7 +200,9 @@ def _glued_number(tok: Token) -> bool:
     inside a word. It is still an amount when the number reads as one; digits that end a code
     ("F-16", "COVID-19", "G7") name a thing and count nothing."""
     text = tok.text
-    return bool(re.search(r"\d", text)) and not tok.like_num and not re.search(r"[A-Za-z]-?\d", text) and bool(amounts(text))
+    if tok.like_num or not re.search(r"\d", text) or re.search(r"[A-Za-z]-?\d", text):
+        return False
+    return bool(amounts(text))
 
 
 def _partitive(group: list[Token]) -> bool:
@@ -380,7 +382,8 @@ def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbr
     named = mentions(parse(text))
     found = sum(
         1 for n in question.names
-        if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named) or country_mentioned(n, text)
+        if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named)
+        or country_mentioned(n, text)
     )  # fmt: skip
     return found >= max(1, len(question.names) / 2)
 
