@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from rag.answer.check import value_tokens
@@ -89,14 +90,12 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
 
 def score(question: Question, found: list[Candidate], passages: list[Passage]) -> None:
     n = len(found)
-    df: dict[str, int] = {}
-    for c in found:
-        for t in question.found_in(c.terms):
-            df[t] = df.get(t, 0) + 1
-    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in question.focus}
+    said = [question.found_in(c.terms) for c in found]  # the question words each sentence says
+    df = Counter(t for words in said for t in words)
+    idf = {t: math.log(1 + n / (1 + df[t])) for t in question.focus}
     total = sum(idf.values()) or 1.0
-    for c in found:
-        lexical = sum(idf[t] for t in question.found_in(c.terms)) / total
+    for c, words in zip(found, said):
+        lexical = sum(idf[t] for t in words) / total
         c.score = lexical + PASSAGE_WEIGHT * passages[c.passage].score
         if question.kind and c.tokens and lexical > 0 and value_tokens(c.tokens[0].doc[c.tokens[0].i : c.tokens[-1].i + 1], question, {}):
             c.score += VALUE_BONUS
