@@ -5,11 +5,13 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
   - every amount it states is stated by its evidence ("1.5 million" = "1,500,000"), unless the
     question states it;
   - every date it states names the date of one in its evidence, relative dates resolved against
-    each article's date ("three days ago" in a report of 16 May = "13 May");
+    each article's date ("three days ago" in a report of 16 May = "13 May"); an age or a length
+    of time the same one however worded ("27 years old" = "at the age of 27");
   - every name it states is named in its evidence, by any of the forms `rag.nlp.names` allows;
   - a verb it shares with its evidence is negated in both or in neither ("did not cut" is not
     backed by "cut");
-  - at least `MIN_COVERAGE` of its other content words are in its evidence;
+  - at least `MIN_COVERAGE` of its other content words (not the question's own words, not light
+    verbs) are in its evidence;
   - it answers the question (`answers`): it holds a value of the kind asked (an amount for "how
     many", a date for "when", a name for "who", a place for "where"), and in the evidence that
     value stands within `MAX_HOPS` dependency links of a word of the question: the evidence
@@ -29,11 +31,11 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.answer.question import Question, qualifiers, terms
+from rag.answer.question import LIGHT_VERBS, Question, qualifiers, terms
 from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
-from rag.nlp.values import amounts, date_spans, same_date
+from rag.nlp.values import ages, amounts, date_spans, durations, same_date
 from rag.schema import EvidenceSentence
 
 MIN_COVERAGE = 0.5
@@ -125,7 +127,7 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
     if missing:
         return f"the evidence does not state {', '.join(f'{x:g}' for x in sorted(missing))}"
     for date in _date_texts(doc):
-        if fold(date) in fold(question.text):
+        if fold(date) in fold(question.text) or same_span_of_time(date, ev_text):
             continue
         claim_published = evidence[0].published_at if evidence else None
         if not any(
@@ -148,13 +150,30 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
     for lemma, neg in mine.items():
         if lemma in theirs and theirs[lemma] != neg and lemma not in ("be", "have", "say"):
             return f"negation differs on '{lemma}'"
-    claim_terms = {t for t in terms([tok for tok in doc if tok.pos_ != "PROPN"])} - question.focus
+    # The question's own words ("took place" for "did the talks take place?") are given, not
+    # claimed; names, dates and amounts were checked above by their own rules; light verbs
+    # ("got", "made") say too little to count either way.
+    in_values = {t.i for e in date_spans(doc) for t in e}
+    words = [tok for tok in doc if tok.pos_ != "PROPN" and tok.i not in in_values and not tok.like_num]
+    claim_terms = terms(words) - terms(parse(question.text)) - LIGHT_VERBS
     if claim_terms:
         ev_terms = set().union(*(terms(ev) for ev in ev_docs)) if ev_docs else set()
         covered = len(claim_terms & ev_terms) / len(claim_terms)
         if covered < MIN_COVERAGE:
             return f"only {covered:.0%} of its words are in the evidence"
     return ""
+
+
+def same_span_of_time(claim: str, evidence_text: str) -> bool:
+    """Whether a length of time or an age the claim states is stated by the evidence, however it
+    is worded: "30 days" by "a 30-day truce", "27 years old" by "at the age of 27" (a date
+    resolver reads neither as a date). An age needs an age: "59 years old" is not backed by
+    "for 59 years"."""
+    claimed_age = ages(claim)
+    if claimed_age:
+        return bool(claimed_age & ages(evidence_text))
+    length = durations(claim)
+    return bool(length) and bool(length & durations(evidence_text))
 
 
 # --- does it answer the question? ------------------------------------------------
@@ -254,12 +273,12 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
     """Whether a sentence speaks of the relation the question asks about: it has the
     question's main verb ("won" for "Who won the final?") or another word for it ("headed" for
-    "led": `Question.found_in`), or at least two and half of the question's words ("nine
+    "led": `Question.found_in`; "increased" for "grew": `Question.broader`), or at least two and half of the question's words ("nine
     civilians were killed when a drone hit a minibus" for "How many civilians died when a drone
     hit a minibus?"): a sentence that only shares the topic
     ("the final was played in Paris") does not."""
     said = question.found_in(sentence_terms)  # in the question's words or others for the same thing
-    if not question.verb or question.verb in said:
+    if not question.verb or question.verb in said or question.broader & sentence_terms:
         return True
     plain = question.focus - question.name_terms or question.focus  # names locate the story, not the relation
     shared = len(plain & said)
@@ -302,10 +321,11 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
 
 
 def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
-    """The tokens that say the question's main verb, in its word or another for it."""
+    """The tokens that say the question's main verb, in its word, another for it, or a more
+    general one that still says much ("increased" for "grew": `lexicon.broader`)."""
     if not question.verb:
         return set()
-    forms = question.alike.get(question.verb, frozenset()) | {question.verb}
+    forms = question.alike.get(question.verb, frozenset()) | {question.verb} | question.broader
     return {t.i for t in doc if _term(t) in forms}
 
 

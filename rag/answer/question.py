@@ -108,6 +108,9 @@ class Question:
     alike: dict[str, frozenset[str]] = field(default_factory=dict)
     # noun stem -> the names (text, entity label) that say whose or which it is ("the *Russian* delegation")
     qualified: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # stems of more general words for its main verb ("increased" for "grew"; `lexicon.broader`):
+    # they say the relation, less precisely, so the checks accept them; evidence is chosen without
+    broader: frozenset[str] = frozenset()
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -128,9 +131,10 @@ class Question:
     def read(cls, text: str) -> Question:
         doc = parse(text)
         focus = terms(doc) - _KIND_WORDS
+        verb = main_verb(doc)
         return cls(
-            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=main_verb(doc),
-            alike=_alike(doc, focus), qualified=qualifiers(doc),
+            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=verb,
+            alike=_alike(doc, focus), qualified=qualifiers(doc), broader=_broader(doc, verb),
         )  # fmt: skip
 
 
@@ -171,6 +175,12 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
         if stem_ in focus and tok.pos_ != "PROPN":
             out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
     return out
+
+
+def _broader(doc: Doc, verb: str | None) -> frozenset[str]:
+    """More general words for the main verb, the light verbs left out (they say nothing)."""
+    token = next((t for t in doc if t.pos_ == "VERB" and term(t) == verb), None) if verb else None
+    return lexicon.broader(token.lemma_, "VERB") - LIGHT_VERBS if token is not None else frozenset()
 
 
 def main_verb(doc: Doc) -> str | None:

@@ -33,6 +33,8 @@ from rag.nlp.text import stem
 log = logging.getLogger(__name__)
 
 SENSES = 4  # a word's most common senses whose lemmas count as its synonyms
+BROADEST = 25  # a more general word with more narrower words than this says little of any one
+BROADER_SENSES = 2  # more general words are taken for a word's two commonest senses only
 _POS = {"VERB": "v", "NOUN": "n", "ADJ": "a", "ADV": "r"}
 _lock = threading.Lock()
 
@@ -128,6 +130,29 @@ def alike(lemma: str, pos: str) -> frozenset[str]:
         # sense "die" of "die", but that is not what "go" usually means.
         words.update(w.name() for w in related if w.synset() in _common_senses(wordnet, w.name(), w.synset().pos()))
     return frozenset({own} | {stem(w.lower()) for w in words if "_" not in w and w.isalpha()})
+
+
+@lru_cache(maxsize=65536)
+def broader(lemma: str, pos: str) -> frozenset[str]:
+    """Stems of the more general words for `lemma` that still say much: the direct hypernyms of
+    its `BROADER_SENSES` commonest senses (a rarer sense's: "attend" as "serve" would make
+    "helped" say "attended") ("increase" for "grow", "obtain" for "gain", "decrease" for
+    "cut"), each a common sense of its own word, and each with at most `BROADEST` narrower
+    words. A sentence that says "passenger numbers increased" says that they grew, less
+    precisely; a hypernym over many acts ("change", "move", "be") says nothing of this one."""
+    wordnet = _wordnet()
+    wn_pos = _POS.get(pos)
+    if wordnet is None or wn_pos is None:
+        return frozenset()
+    words = {
+        w.name()
+        for synset in _common_senses(wordnet, lemma.lower(), wn_pos)[:BROADER_SENSES]
+        for general in synset.hypernyms()
+        if len(general.hyponyms()) <= BROADEST
+        for w in general.lemmas()
+        if general in _common_senses(wordnet, w.name(), wn_pos)
+    }
+    return frozenset(stem(w.lower()) for w in words if "_" not in w and w.isalpha())
 
 
 def _common_senses(wordnet, word: str, pos: str) -> list:

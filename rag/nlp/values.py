@@ -197,3 +197,16 @@ def durations(text: str) -> set[float]:
         unit = re.search(r"\bhalf an? (hour|day|year)\b", text, re.IGNORECASE).group(1)
         found.add(0.5 * _SECONDS[fold(unit)])
     return found
+
+
+_AGE = re.compile(
+    r"\b(?:(\d{1,3})[\s-]+years?[\s-]+old\b|(?:aged|age of|age)\s+(\d{1,3})\b)",
+    re.IGNORECASE,
+)
+
+
+def ages(text: str) -> set[float]:
+    """Ages the text states, in years, said any of the ways English says them: "27 years old",
+    "a 15-year-old hippo", "aged 27", "at the age of 27". An age is not a length of time: "59
+    years old" is not "for 59 years"."""
+    return {float(m.group(1) or m.group(2)) for m in _AGE.finditer(text)}

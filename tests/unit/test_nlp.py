@@ -366,3 +366,43 @@ def test_the_answer_about_another_ones_thing_is_no_answer():
     assert check("Who is Samsung's chief executive?", "Lee Jae-yong is Samsung's chief executive.", business) == ""
     europe = [ev("Merz said European leaders were very disappointed that Russia had missed the chance.")]
     assert check("Which German leader voiced disappointment?", "Merz said European leaders were very disappointed.", europe) == ""
+
+
+def test_an_age_or_a_length_of_time_is_backed_however_it_is_worded():
+    sport = [ev("Derry City captain Ryan McBride has died at the age of 27.")]
+    assert check("How old was Ryan McBride when he died?", "Ryan McBride was 27 years old when he died.", sport) == ""
+    assert check("How old was Ryan McBride when he died?", "Ryan McBride was 28 years old when he died.", sport)
+    zoo = [ev("Gustavito, a large 15-year-old male, was beaten by unidentified individuals.")]
+    assert check("How old was Gustavito?", "Gustavito was 15 years old.", zoo) == ""
+    diplomacy = [ev("Ukraine backs a proposal from the US for a 30-day truce.")]
+    assert check("How long was the truce the US proposed?", "The truce was 30 days.", diplomacy) == ""
+    assert check("How long was the truce the US proposed?", "The truce was 60 days.", diplomacy)
+    # An age is not a length of time.
+    music = [ev("Berry played the guitar for 59 years.")]
+    assert check("How old was Berry when he died?", "Berry was 59 years old when he died.", music)
+
+
+def test_the_questions_own_words_in_a_claim_are_not_claims():
+    politics = [ev("Talks between Ukraine and Russia ended on Friday with an agreement on prisoners.")]
+    assert check("On which day did the Istanbul talks take place?", "The talks took place on Friday.", politics) == ""
+    tech = [ev("The hacker worked with others to get passwords from at least 500 million Yahoo accounts.")]
+    assert check("How many Yahoo accounts did the hackers get passwords from?",
+                 "The hackers got passwords from at least 500 million Yahoo accounts.", tech) == ""  # fmt: skip
+    # Words of its own still need the evidence.
+    assert check("On which day did the Istanbul talks take place?", "The talks collapsed in anger on Friday.", politics)
+
+
+def test_a_more_general_word_for_the_relation_says_it_unless_it_says_almost_nothing():
+    from rag.nlp.lexicon import broader
+
+    assert "increas" in broader("grow", "VERB")  # grew -> increased
+    assert "decreas" in broader("cut", "VERB")
+    assert not {"chang", "move", "be"} & (broader("grow", "VERB") | broader("fly", "VERB"))  # over hundreds of acts
+    travel = [ev("Airport figures said that passenger numbers at Dublin Airport increased by 11.5% in 2016.")]
+    question = "By how much did passenger numbers at Dublin Airport grow in 2016?"
+    assert check(question, "Passenger numbers at Dublin Airport grew by 11.5% in 2016.", travel) == ""
+    budget = [ev("Under the plan the city council decreased its spending on road repairs by $4 million last year.")]
+    question = "By how much did the city council cut its spending on road repairs?"
+    assert check(question, "The city council cut its spending on road repairs by $4 million.", budget) == ""
+    assert Question.read("How many jobs did the factory cut?").broader.isdisjoint(
+        terms(parse("The factory changed its owners twice, with 300 jobs moved abroad.")))  # fmt: skip
