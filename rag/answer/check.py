@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, Question, qualifiers, terms
+from rag.nlp.lexicon import another_office, is_person_noun
 from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -333,13 +334,31 @@ def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, 
     """Whether a sentence speaks of another one of what the question asks about: a noun the
     question qualifies with a name ("the *Russian* delegation", "*Apple*'s chief executive") is
     qualified here only with names known to be others ("*Ukraine*'s delegation", "*Samsung*'s
-    chief executive"). Who led Ukraine's delegation does not answer who led Russia's."""
+    chief executive"). Who led Ukraine's delegation does not answer who led Russia's. Likewise
+    a person the question names by office ("president") that is said here only inside a title
+    for another office ("*vice* president": `lexicon.another_office`)."""
+    if _other_office(doc, question):
+        return True
     if not question.qualified:
         return False
     here = qualifiers(doc)
     for noun, asked in question.qualified.items():
         theirs = here.get(noun)
         if theirs and all(_known_apart(a, b, abbreviations) for a in asked for b in theirs):
+            return True
+    return False
+
+
+def _other_office(doc: Doc | Span, question: Question) -> bool:
+    asked = [t for t in parse(question.text) if t.pos_ == "NOUN" and is_person_noun(t.lemma_)]
+    said = fold(question.text)
+    for person in asked:
+        here = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.lemma_.lower() == person.lemma_.lower()]
+        if here and all(
+            any(m.dep_ in ("compound", "amod") and fold(m.text) not in said and another_office(m.lemma_, t.lemma_)
+                for m in t.lefts)
+            for t in here
+        ):  # fmt: skip
             return True
     return False
 

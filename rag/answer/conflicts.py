@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from rag.answer.check import MAX_HOPS, _hops, _term, focus_tokens, states_relation, value_tokens
+from rag.answer.check import MAX_HOPS, _hops, _term, about_another, focus_tokens, states_relation, value_tokens
 from rag.answer.question import Question, terms
 from rag.nlp.names import same_name
 from rag.nlp.parse import parse
@@ -64,6 +64,8 @@ def stated_values(e: EvidenceSentence, question: Question, strict: bool = True) 
     doc = parse(e.text)
     focus = focus_tokens(doc, question)
     out = []
+    if about_another(doc, question, {}):
+        return out  # "Uber's vice president resigned" reports nothing on who resigned as president
     if focus and states_relation(terms(doc), question):
         for group in value_tokens(doc, question, {}):
             hops = _hops(group, focus, MAX_HOPS)

@@ -168,3 +168,24 @@ def is_person_noun(lemma: str) -> bool:
         return False
     senses = wordnet.synsets(lemma.lower(), "n")
     return bool(senses) and senses[0].lexname() == "noun.person"
+
+
+def another_office(modifier: str, person: str) -> bool:
+    """Whether "<modifier> <person>" is a fixed title for another kind of person than
+    `person` names: WordNet lists it as one noun that is neither a kind of `person` nor
+    another word for it ("vice president" is not a president, "prime minister" not a
+    minister, "first lady" not a lady; a "foreign minister" is a minister, a "police officer"
+    an officer). Unknown pairs are not another."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    compound = wordnet.synsets(f"{modifier.lower()}_{person.lower()}", "n")
+    if not compound:
+        return False
+    kinds = set(wordnet.synsets(person.lower(), "n"))
+    for synset in compound:
+        if person.lower() in {w.name().lower() for w in synset.lemmas()}:
+            return False
+        if kinds & set(synset.closure(lambda s: s.hypernyms())):
+            return False
+    return True

@@ -406,3 +406,18 @@ def test_a_more_general_word_for_the_relation_says_it_unless_it_says_almost_noth
     assert check(question, "The city council cut its spending on road repairs by $4 million.", budget) == ""
     assert Question.read("How many jobs did the factory cut?").broader.isdisjoint(
         terms(parse("The factory changed its owners twice, with 300 jobs moved abroad.")))  # fmt: skip
+
+
+def test_a_title_for_another_office_is_not_the_office_asked_about():
+    business = [ev("Ed Baker, Uber's vice president of product, resigned earlier this month.")]
+    assert check("Who resigned as president of Uber?", "Ed Baker resigned as president of Uber.", business)
+    assert check("Who resigned as vice president of Uber?", "Ed Baker resigned as vice president of Uber.", business) == ""
+    politics = [ev("Prime Minister Theresa May announced the plan in parliament.")]
+    assert check("Which minister announced the plan?", "Theresa May announced the plan.", politics)
+    cabinet = [ev("Finance minister Philip Hammond announced the plan in parliament.")]  # a finance minister is a minister
+    assert check("Which minister announced the plan?", "Philip Hammond announced the plan.", cabinet) == ""
+    # Nor do reports of the other office disagree with the answer.
+    question = Question.read("Who resigned as president of Uber?")
+    jones = ev("Jeff Jones, president of Uber, has resigned after six months.", 1, "a")
+    baker = ev("Ed Baker, Uber's vice president of product, resigned earlier this month.", 2, "b")
+    assert conflicts.find(question, [jones], [jones, baker]) == []
