@@ -188,6 +188,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         asked = amounts(question.text)
         numeric = [e for e in doc.ents if e.label_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT")]
         inside = {t.i for e in numeric for t in e}
+        if kind == "amount" and not _counts_time(question.text):
+            inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money
         loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t))]
         for group in [list(e) for e in numeric] + loose:
             if _partitive(group):
@@ -226,11 +228,22 @@ def _glued_number(tok: Token) -> bool:
 
 
 def _partitive(group: list[Token]) -> bool:
-    """"One of the creators", "one of 12 candidates": "one" picks a member of a group; it
-    counts nothing, so it answers no "how many" or "how old"."""
+    """"One of the creators", "one of 12 candidates": "one" picks a member of a group; "one
+    another" is a pronoun ("the delegations sat opposite one another"). Neither counts
+    anything, so it answers no "how many" or "how old"."""
     last = group[-1]
     nxt = last.doc[last.i + 1] if last.i + 1 < len(last.doc) else None
-    return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ == "of"
+    return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ in ("of", "another")
+
+
+_TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
+                           r"years?|decades?|centuries|times?)\b", re.IGNORECASE)  # fmt: skip
+
+
+def _counts_time(question: str) -> bool:
+    """Whether "how many / how much" counts units of time ("How many days did the strike
+    last?"): only then does a number inside a date or a length of time answer it."""
+    return bool(_TIME_COUNTED.search(question))
 
 
 def _hops(sources: list[Token], targets: set[int], limit: int) -> int | None:

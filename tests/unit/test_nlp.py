@@ -421,3 +421,23 @@ def test_a_title_for_another_office_is_not_the_office_asked_about():
     jones = ev("Jeff Jones, president of Uber, has resigned after six months.", 1, "a")
     baker = ev("Ed Baker, Uber's vice president of product, resigned earlier this month.", 2, "b")
     assert conflicts.find(question, [jones], [jones, baker]) == []
+
+
+def _values(question: str, sentence: str) -> list[str]:
+    from rag.answer.check import value_tokens
+
+    return [" ".join(t.text for t in g) for g in value_tokens(parse(sentence), Question.read(question), {})]
+
+
+def test_one_another_counts_nothing():
+    assert _values("How many people were in the delegation?",
+                   "The delegations sat opposite one another at a U-shaped table.") == []  # fmt: skip
+    assert _values("How many players were injured?", "The players hugged one another after the match.") == []
+    assert _values("How many players were injured?", "One player was injured in the match.") == ["One"]
+
+
+def test_a_number_inside_a_date_or_a_length_of_time_counts_only_time():
+    assert _values("How much compensation did the draft propose?", "Trump proposed a 30-day truce.") == []
+    assert _values("How many jobs did the plant cut?", "The plant cut jobs in 2016.") == []
+    assert "30" in " ".join(_values("How many days did the truce last?", "Trump proposed a 30-day truce."))
+    assert "12" in " ".join(_values("How many years did he serve?", "He served 12 years in prison."))
