@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.answer.question import LIGHT_VERBS, Question, qualifiers, terms
+from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import another_office, is_person_noun
 from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
@@ -277,10 +277,11 @@ def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[s
 def focus_tokens(doc: Doc, question: Question) -> set[int]:
     """The tokens of a sentence that say what the question is about, in its words or others for
     the same thing; words that are not names when there are any (a name locates the story; the
-    relation asked about is in the other words: "led", "delegation")."""
+    relation asked about is in the other words: "led", "delegation"); a word of a name the
+    question mentions is part of that name ("the bank" says nothing of a question's "Deutsche Bank")."""
     forms = question.forms
     found = [t for t in doc if _term(t) in forms]
-    plain = {t.i for t in found if t.pos_ != "PROPN"}
+    plain = {t.i for t in found if t.pos_ != "PROPN" and _term(t) not in question.name_terms}
     return plain or {t.i for t in found}
 
 
@@ -350,7 +351,7 @@ def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, 
     chief executive"). Who led Ukraine's delegation does not answer who led Russia's. Likewise
     a person the question names by office ("president") that is said here only inside a title
     for another office ("*vice* president": `lexicon.another_office`)."""
-    if _other_office(doc, question):
+    if _other_office(doc, question) or _done_by_another(doc, question, abbreviations):
         return True
     if not question.qualified:
         return False
@@ -360,6 +361,25 @@ def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, 
         if theirs and all(_known_apart(a, b, abbreviations) for a in asked for b in theirs):
             return True
     return False
+
+
+def _done_by_another(doc: Doc | Span, question: Question, abbreviations: dict[str, str]) -> bool:
+    """Whether the sentence says the relation asked about only of a doer known to be another
+    than the question's ("*Zelenskiy* stated he had spoken by phone with Trump" does not say
+    with whom *Lavrov* spoke), and does not name the question's doer at all."""
+    if question.doer is None or name_in(question.doer[0], mentions(doc), abbreviations):
+        return False  # a sentence that names the doer asked about may say it of them ("..., Spain in 1985")
+    doers = []
+    for i in relation_tokens(doc, question):
+        tok = doc[i - doc[0].i] if isinstance(doc, Span) else doc[i]
+        if tok.pos_ != "VERB":
+            continue
+        subject = doer(tok)
+        if subject is None or not subject.ent_type_:
+            return False  # said of someone unnamed here: nothing to tell apart
+        ent = next((e for e in tok.doc.ents if e.start <= subject.i < e.end), None)
+        doers.append((ent.text if ent is not None else subject.text, subject.ent_type_))
+    return bool(doers) and all(_known_apart(question.doer, d, abbreviations) for d in doers)
 
 
 def _other_office(doc: Doc | Span, question: Question) -> bool:
@@ -411,7 +431,9 @@ def answers(
         covered = len(question.found_in(seen)) / len(question.focus)
         if covered < min_focus:
             return "it is not about what the question asks"
-    if about_another(doc, question, abbreviations):
+    if about_another(doc, question, abbreviations) or (
+        evidence and all(about_another(parse(e.text), question, abbreviations) for e in evidence)
+    ):
         return "it speaks of another one than the question asks about"
     if question.kind is None:
         new = terms(doc) - question.focus

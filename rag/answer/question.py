@@ -24,8 +24,8 @@ _KIND_PATTERNS = [
     ("amount", r"^how (?:many|much)\b|\bhow (?:many|much)\b|\b(?:what|which) (?:number|percentage|share|proportion|amount|"
                r"sum|price|cost|fee|figure|total|rate|score|level)\b"),
     ("measure", r"\bhow (?:long|far|old|big|large|tall|high|deep|wide|often|fast)\b|\bwhat (?:size|length|distance|age)\b"),
-    ("date", r"^when\b|\bwhen (?:did|does|do|was|were|is|will|has|had)\b|\b(?:what|which) (?:day|date|month|year|week|"
-             r"time|hour|season|decade|century)\b|\bon what day\b|\bsince when\b"),
+    ("date", r"^when\b|\bwhen (?:did|does|do|was|were|is|will|has|had)\b|\b(?:what|which) (?:days?|dates?|months?|years?|"
+             r"weeks?|times?|hours?|seasons?|decades?|century|centuries)\b|\bon what day\b|\bsince when\b"),
     ("name", r"^(?:who|whom|whose)\b|\b(?:who|whom|whose) (?:\w+ )?(?:is|was|did|does|led|has|had|will|were|are)\b"),
     # one word may stand between "which" and the noun ("which two towns", "which Syrian town")
     ("place", r"^where\b|\bwhere (?:did|does|do|was|were|is|are|will)\b|\b(?:what|which) (?:\w+ )?(?:cit(?:y|ies)|"
@@ -111,6 +111,8 @@ class Question:
     # stems of more general words for its main verb ("increased" for "grew"; `lexicon.broader`):
     # they say the relation, less precisely, so the checks accept them; evidence is chosen without
     broader: frozenset[str] = frozenset()
+    # the name (text, entity label) that does what its main verb says ("did *Lavrov* speak"), if any
+    doer: tuple[str, str] | None = None
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -135,6 +137,7 @@ class Question:
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=verb,
             alike=_alike(doc, focus), qualified=qualifiers(doc), broader=_broader(doc, verb),
+            doer=_named_doer(doc, verb),
         )  # fmt: skip
 
 
@@ -175,6 +178,27 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
         if stem_ in focus and tok.pos_ != "PROPN":
             out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
     return out
+
+
+def doer(verb: Token) -> Token | None:
+    """The subject of a verb; for a pronoun subject of a reported or joined clause, the subject
+    of the verb that governs it ("Zelenskiy stated that *he* had spoken": Zelenskiy)."""
+    for _ in range(3):
+        subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None and subject.pos_ != "PRON":
+            return subject
+        if verb.dep_ not in ("ccomp", "xcomp", "advcl", "conj") or verb.head is verb:
+            return None
+        verb = verb.head
+    return None
+
+
+def _named_doer(doc: Doc, verb: str | None) -> tuple[str, str] | None:
+    token = next((t for t in doc if t.pos_ == "VERB" and term(t) == verb), None) if verb else None
+    subject = doer(token) if token is not None else None
+    if subject is None or not _is_name(subject) or subject.ent_type_ not in NAME_LABELS:
+        return None
+    return _name_text(subject), subject.ent_type_
 
 
 def _broader(doc: Doc, verb: str | None) -> frozenset[str]:

@@ -94,7 +94,8 @@ def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
      ("Which judge granted the appeal?", "name"), ("Which British officials criticised the plan?", "name"),
      ("Which striker scored twice?", "name"), ("What position did he hold?", None), ("Which species was found?", None),
      ("What sentence did the court hand down?", None), ("Which fighter jet did the air force lose?", None),
-     ("Which team captain lifted the cup?", "name")],
+     ("Which team captain lifted the cup?", "name"), ("In what years did Spain and Portugal join the EU?", "date"),
+     ("On which days will the museum close?", "date")],
 )  # fmt: skip
 def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
@@ -441,3 +442,53 @@ def test_a_number_inside_a_date_or_a_length_of_time_counts_only_time():
     assert _values("How many jobs did the plant cut?", "The plant cut jobs in 2016.") == []
     assert "30" in " ".join(_values("How many days did the truce last?", "Trump proposed a 30-day truce."))
     assert "12" in " ".join(_values("How many years did he serve?", "He served 12 years in prison."))
+
+
+def test_a_word_of_a_name_in_the_question_is_part_of_that_name():
+    question = "How large a stake did HNA Group take in Deutsche Bank?"
+    finance = [ev("Starting from Feb 15, HNA, the parent behind the country's largest private commercial airline, "
+                  "holds 3.04 percent of Deutsche Bank, according to the statement of the German bank.")]  # fmt: skip
+    assert check(question, "HNA Group took a stake of 3.04 percent in Deutsche Bank.", finance) == ""
+    assert check(question, "HNA Group took a stake of 4 percent in Deutsche Bank.", finance)
+    postal = [ev("According to filings published on Monday, Bank of America now holds 5.1 percent of Royal Mail, "
+                 "a day after the results of the mail company were published by its board.")]  # fmt: skip
+    question = "How large a stake did Bank of America take in Royal Mail?"
+    assert check(question, "Bank of America took a stake of 5.1 percent in Royal Mail.", postal) == ""
+
+
+def test_an_article_names_its_subject_in_any_of_its_retrieved_passages():
+    from rag.answer.answerer import _surroundings
+    from rag.answer.check import about_the_subject
+    from rag.schema import Passage
+
+    def passage(doc: str, n: int, text: str) -> Passage:
+        return Passage(chunk_id=f"{doc}#{n}", doc_id=doc, title="Skin clinics", text=text, start=0, end=len(text), score=1.0)
+
+    health = [passage("a", 0, "Acne referrals in the UK have doubled, figures show."),
+              passage("a", 1, "Out of 800 positions, more than 200 are unfilled."),
+              passage("b", 0, "Out of 90 posts, 12 are unfilled at the zoo.")]  # fmt: skip
+    question = Question.read("How many dermatologist positions in the UK are unfilled?")
+    here = ev("Out of 800 positions, more than 200 are unfilled.", doc="a")
+    here.chunk_id = "a#1"
+    elsewhere = ev("Out of 90 posts, 12 are unfilled at the zoo.", doc="b")
+    elsewhere.chunk_id = "b#0"
+    assert about_the_subject([here], question, {}, _surroundings(health))
+    assert not about_the_subject([elsewhere], question, {}, _surroundings(health))
+    sport = [passage("c", 0, "Real Madrid's new stadium opened on Sunday."),
+             passage("c", 1, "It holds 81,000 fans.")]  # fmt: skip
+    seats = ev("It holds 81,000 fans.", doc="c")
+    seats.chunk_id = "c#1"
+    assert about_the_subject([seats], Question.read("How many fans does Real Madrid's stadium hold?"), {}, _surroundings(sport))
+
+
+def test_the_relation_said_of_another_doer_does_not_answer():
+    politics = [ev("As soon as the talks finished, Ukrainian President Volodymyr Zelenskiy stated on X that he "
+                   "had spoken by phone with Donald Trump and the leaders of France and Poland.")]  # fmt: skip
+    question = "With which American official did Sergei Lavrov speak by phone?"
+    assert "another" in check(question, "Sergei Lavrov spoke by phone with Donald Trump.", politics)
+    own = [ev("Russian Foreign Minister Sergei Lavrov said he had spoken by phone with Secretary of State Marco Rubio.")]
+    assert check(question, "Sergei Lavrov spoke by phone with Marco Rubio.", own) == ""
+    business = [ev("Google said that it had acquired Beats in 2014, before the music service launched.")]
+    question = "Which company did Apple acquire in 2014?"
+    assert "another" in check(question, "Apple acquired Beats in 2014.", business)
+    assert check(question, "Apple acquired Beats in 2014.", [ev("In 2014 Apple acquired Beats for $3 billion.")]) == ""
