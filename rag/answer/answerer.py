@@ -106,7 +106,7 @@ class Answerer:
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        surroundings = _surroundings(everything)
+        surroundings = {p.chunk_id: f"{p.title} {p.text}" for p in everything}
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):
@@ -306,13 +306,3 @@ def render(s: AnswerSentence) -> str:
             quotes = body[-1] + quotes
         body = body[:-1]
     return f"{body}{quotes} {tags}{end or '.'}"
-
-
-def _surroundings(passages: list[Passage]) -> dict[str, str]:
-    """Chunk id -> the title and every retrieved passage of its article: where a story names its
-    subject does not depend on where the chunker cut it ("the UK" in one passage, the figure
-    asked for in the next)."""
-    article: dict[str, list[str]] = {}
-    for p in passages:
-        article.setdefault(p.doc_id, [p.title]).append(p.text)
-    return {p.chunk_id: " ".join(article[p.doc_id]) for p in passages}

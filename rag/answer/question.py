@@ -209,8 +209,9 @@ def _broader(doc: Doc, verb: str | None) -> frozenset[str]:
 
 def main_verb(doc: Doc) -> str | None:
     """The stem of the question's main verb ("Who *won* the final?"), or None when it is a
-    light verb or there is none."""
-    verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod")]
+    light verb or there is none. A verb that only says which thing is meant ("the coin
+    *stolen* from the museum", "the team that *won*") is not the relation asked about."""
+    verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod", "acl", "relcl")]
     root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
     if root is None:
         return None
