@@ -429,7 +429,9 @@ def answers(
     if question.focus:
         seen = terms(doc) | set().union(*(terms(parse(e.text)) for e in evidence))
         covered = len(question.found_in(seen)) / len(question.focus)
-        if covered < min_focus:
+        # A question that says what it is about ("about war reparations") is answered only by a
+        # sentence that speaks of that, in its words or others for it.
+        if covered < min_focus or not question.topic <= question.found_in(seen):
             return "it is not about what the question asks"
     if about_another(doc, question, abbreviations) or (
         evidence and all(about_another(parse(e.text), question, abbreviations) for e in evidence)

@@ -113,6 +113,8 @@ class Question:
     broader: frozenset[str] = frozenset()
     # the name (text, entity label) that does what its main verb says ("did *Lavrov* speak"), if any
     doer: tuple[str, str] | None = None
+    # stems of the nouns it says it is about ("What did Russia demand *about* war *reparations*?")
+    topic: set[str] = field(default_factory=set)
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -137,7 +139,7 @@ class Question:
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=verb,
             alike=_alike(doc, focus), qualified=qualifiers(doc), broader=_broader(doc, verb),
-            doer=_named_doer(doc, verb),
+            doer=_named_doer(doc, verb), topic=_topic(doc),
         )  # fmt: skip
 
 
@@ -178,6 +180,20 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
         if stem_ in focus and tok.pos_ != "PROPN":
             out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
     return out
+
+
+_TOPIC_PREPOSITIONS = {"about", "concerning", "regarding"}  # English prepositions that name a topic
+
+
+def _topic(doc: Doc) -> set[str]:
+    """The nouns a question says it is about, after "about", "concerning" or "regarding"."""
+    return {
+        found
+        for tok in doc
+        if tok.lower_ in _TOPIC_PREPOSITIONS and tok.dep_ == "prep"
+        for obj in tok.children
+        if obj.dep_ == "pobj" and obj.pos_ == "NOUN" and (found := term(obj))
+    }
 
 
 def doer(verb: Token) -> Token | None:

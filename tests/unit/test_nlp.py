@@ -474,3 +474,17 @@ def test_a_verb_that_only_says_which_thing_is_meant_is_not_the_relation_asked():
     assert Question.read("How much is the gold coin stolen from the museum worth?").verb is None
     assert Question.read("How many votes did the party that won the election get?").verb is None
     assert Question.read("Who won the final?").verb == "win"
+
+
+def test_a_question_that_says_what_it_is_about_is_answered_only_about_that():
+    politics = [ev("Russia demanded the withdrawal of Ukrainian troops from four regions before any ceasefire.")]
+    assert "not about" in check("What did Russia demand about war reparations?",
+                                "Russia demanded the withdrawal of Ukrainian troops from four regions.", politics)  # fmt: skip
+    owed = [ev("Russia demanded that Ukraine give up any claim to war reparations.")]
+    assert check("What did Russia demand about war reparations?",
+                 "Russia demanded that Ukraine give up any claim to war reparations.", owed) == ""  # fmt: skip
+    health = [ev("The minister said the sugar levy would be doubled next year.")]
+    assert "not about" in check("What did the minister say regarding the new tax on tobacco?",
+                                "The minister said the sugar levy would be doubled.", health)  # fmt: skip
+    assert check("What did the minister say regarding the new levy on sugar?",
+                 "The minister said the sugar levy would be doubled.", health) == ""  # fmt: skip
