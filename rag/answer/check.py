@@ -282,7 +282,10 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
     forms = question.forms
     found = [t for t in doc if _term(t) in forms]
     plain = {t.i for t in found if t.pos_ != "PROPN" and _term(t) not in question.name_terms}
-    return plain or {t.i for t in found}
+    # What the question times its answer by ("before this *meeting*") is where the answer is not:
+    # the date of this meeting is no answer to when they last talked before it.
+    timed = {t.i for t in found if t.i in plain and _term(t) not in question.reference}
+    return timed or plain or {t.i for t in found}
 
 
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
@@ -326,7 +329,10 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         else:
             limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
             distances = [(g, _hops(g, focus, limit)) for g in value_tokens(ev, question, abbreviations)]
-        near = [(g, d) for g, d in distances if d is not None]
+        # A value said of what the question times its answer by ("*Friday's* meeting" for "before
+        # this meeting") is that event's, not the answer.
+        refs = {t.i for t in ev if _term(t) in question.reference}
+        near = [(g, d) for g, d in distances if d is not None and (not refs or _hops(g, refs, CLOSE_HOPS) is None)]
         if not near:
             continue
         nearest = min(d for _, d in near)

@@ -115,6 +115,8 @@ class Question:
     doer: tuple[str, str] | None = None
     # stems of the nouns it says it is about ("What did Russia demand *about* war *reparations*?")
     topic: set[str] = field(default_factory=set)
+    # stems of the nouns it times the answer by ("last talk *before this meeting*"): a reference, not the answer's
+    reference: set[str] = field(default_factory=set)
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -139,7 +141,8 @@ class Question:
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=verb,
             alike=_alike(doc, focus), qualified=qualifiers(doc), broader=_broader(doc, verb),
-            doer=_named_doer(doc, verb), topic=_topic(doc),
+            doer=_named_doer(doc, verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
+            reference=_only_after(doc, _TIME_PREPOSITIONS),
         )  # fmt: skip
 
 
@@ -183,17 +186,26 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
 
 
 _TOPIC_PREPOSITIONS = {"about", "concerning", "regarding"}  # English prepositions that name a topic
+_TIME_PREPOSITIONS = {"before", "after", "since", "until", "till", "following"}  # ... that time by an event
 
 
-def _topic(doc: Doc) -> set[str]:
-    """The nouns a question says it is about, after "about", "concerning" or "regarding"."""
+def _nouns_after(doc: Doc, prepositions: set[str]) -> set[str]:
+    """Stems of the nouns that follow one of these prepositions in the question."""
     return {
         found
         for tok in doc
-        if tok.lower_ in _TOPIC_PREPOSITIONS and tok.dep_ == "prep"
+        if tok.lower_ in prepositions and tok.dep_ == "prep"
         for obj in tok.children
         if obj.dep_ == "pobj" and obj.pos_ == "NOUN" and (found := term(obj))
     }
+
+
+def _only_after(doc: Doc, prepositions: set[str]) -> set[str]:
+    """`_nouns_after`, less the words the question also says elsewhere ("when did Italy last
+    reach a *final* before this *final*": "final" is also what is asked about)."""
+    inside = {t.i for tok in doc if tok.lower_ in prepositions and tok.dep_ == "prep" for t in tok.subtree}
+    elsewhere = {found for t in doc if t.i not in inside and (found := term(t))}
+    return _nouns_after(doc, prepositions) - elsewhere
 
 
 def doer(verb: Token) -> Token | None:

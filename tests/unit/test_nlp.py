@@ -488,3 +488,14 @@ def test_a_question_that_says_what_it_is_about_is_answered_only_about_that():
                                 "The minister said the sugar levy would be doubled.", health)  # fmt: skip
     assert check("What did the minister say regarding the new levy on sugar?",
                  "The minister said the sugar levy would be doubled.", health) == ""  # fmt: skip
+
+
+def test_what_the_question_times_its_answer_by_is_not_the_answer():
+    politics = [ev("Friday's meeting marked the first direct dialogue between Russia and Ukraine since March 2022.")]
+    question = "When did Russia and Ukraine last talk directly before this meeting?"
+    assert check(question, "Russia and Ukraine last talked directly in March 2022.", politics) == ""
+    assert check(question, "Russia and Ukraine last talked directly on Friday.", politics)
+    finance = [ev("Wednesday's decision was the first rate rise since June 2006, the central bank said in a statement.")]
+    question = "When did the central bank last raise rates before this week's decision?"
+    assert check(question, "The central bank last raised rates in June 2006.", finance) == ""
+    assert check(question, "The central bank last raised rates on Wednesday.", finance)
