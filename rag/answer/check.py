@@ -290,10 +290,11 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
 
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
     """Whether a sentence speaks of the relation the question asks about: it has the
-    question's main verb ("won" for "Who won the final?") or another word for it ("headed" for
-    "led": `Question.found_in`; "increased" for "grew": `Question.broader`), or at least two and half of the question's words ("nine
-    civilians were killed when a drone hit a minibus" for "How many civilians died when a drone
-    hit a minibus?"): a sentence that only shares the topic
+    question's main verb ("won" for "Who won the final?"), another word for it ("headed" for
+    "led": `Question.found_in`) or a more general one ("increased" for "grew":
+    `Question.broader`), or at least two and half of the question's words ("nine civilians were
+    killed when a drone hit a minibus" for "How many civilians died when a drone hit a
+    minibus?"): a sentence that only shares the topic
     ("the final was played in Paris") does not."""
     said = question.found_in(sentence_terms)  # in the question's words or others for the same thing
     if not question.verb or question.verb in said or question.broader & sentence_terms:
@@ -389,6 +390,8 @@ def _done_by_another(doc: Doc | Span, question: Question, abbreviations: dict[st
 
 
 def _other_office(doc: Doc | Span, question: Question) -> bool:
+    """Whether each mention here of a person noun of the question sits in a title for another
+    office that the question does not say ("*vice* president" for "president")."""
     asked = [t for t in parse(question.text) if t.pos_ == "NOUN" and is_person_noun(t.lemma_)]
     said = fold(question.text)
     for person in asked:

@@ -109,7 +109,7 @@ class Question:
     # noun stem -> the names (text, entity label) that say whose or which it is ("the *Russian* delegation")
     qualified: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # stems of more general words for its main verb ("increased" for "grew"; `lexicon.broader`):
-    # they say the relation, less precisely, so the checks accept them; evidence is chosen without
+    # they say the relation, less precisely; the checks accept them, evidence choice does not use them
     broader: frozenset[str] = frozenset()
     # the name (text, entity label) that does what its main verb says ("did *Lavrov* speak"), if any
     doer: tuple[str, str] | None = None

@@ -134,12 +134,12 @@ def alike(lemma: str, pos: str) -> frozenset[str]:
 
 @lru_cache(maxsize=65536)
 def broader(lemma: str, pos: str) -> frozenset[str]:
-    """Stems of the more general words for `lemma` that still say much: the direct hypernyms of
-    its `BROADER_SENSES` commonest senses (a rarer sense's: "attend" as "serve" would make
-    "helped" say "attended") ("increase" for "grow", "obtain" for "gain", "decrease" for
-    "cut"), each a common sense of its own word, and each with at most `BROADEST` narrower
+    """Stems of the more general words for `lemma` that still say much ("increase" for "grow",
+    "obtain" for "gain", "decrease" for "cut"): the direct hypernyms of its `BROADER_SENSES`
+    commonest senses, each a common sense of its own word and with at most `BROADEST` narrower
     words. A sentence that says "passenger numbers increased" says that they grew, less
-    precisely; a hypernym over many acts ("change", "move", "be") says nothing of this one."""
+    precisely; a hypernym over many acts ("change", "move", "be") says nothing of this one, and
+    a rarer sense's would mislead ("attend" as "serve" would make "helped" say "attended")."""
     wordnet = _wordnet()
     wn_pos = _POS.get(pos)
     if wordnet is None or wn_pos is None:
