@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office, is_person_noun
+from rag.nlp.lexicon import another_office
 from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
-from rag.nlp.values import ages, amounts, date_spans, durations, same_date
+from rag.nlp.values import amounts, date_spans, same_date, same_span_of_time
 from rag.schema import EvidenceSentence
 
 MIN_COVERAGE = 0.5
@@ -156,25 +156,13 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
     # ("got", "made") say too little to count either way.
     in_values = {t.i for e in date_spans(doc) for t in e}
     words = [tok for tok in doc if tok.pos_ != "PROPN" and tok.i not in in_values and not tok.like_num]
-    claim_terms = terms(words) - terms(parse(question.text)) - LIGHT_VERBS
+    claim_terms = terms(words) - question.words - LIGHT_VERBS
     if claim_terms:
         ev_terms = set().union(*(terms(ev) for ev in ev_docs)) if ev_docs else set()
         covered = len(claim_terms & ev_terms) / len(claim_terms)
         if covered < MIN_COVERAGE:
             return f"only {covered:.0%} of its words are in the evidence"
     return ""
-
-
-def same_span_of_time(claim: str, evidence_text: str) -> bool:
-    """Whether a length of time or an age the claim states is stated by the evidence, however it
-    is worded: "30 days" by "a 30-day truce", "27 years old" by "at the age of 27" (a date
-    resolver reads neither as a date). An age needs an age: "59 years old" is not backed by
-    "for 59 years"."""
-    claimed_age = ages(claim)
-    if claimed_age:
-        return bool(claimed_age & ages(evidence_text))
-    length = durations(claim)
-    return bool(length) and bool(length & durations(evidence_text))
 
 
 # --- does it answer the question? ------------------------------------------------
@@ -377,10 +365,8 @@ def _done_by_another(doc: Doc | Span, question: Question, abbreviations: dict[st
     if question.doer is None or name_in(question.doer[0], mentions(doc), abbreviations):
         return False  # a sentence that names the doer asked about may say it of them ("..., Spain in 1985")
     doers = []
-    for i in relation_tokens(doc, question):
-        tok = doc[i - doc[0].i] if isinstance(doc, Span) else doc[i]
-        if tok.pos_ != "VERB":
-            continue
+    relation = relation_tokens(doc, question)
+    for tok in (t for t in doc if t.i in relation and t.pos_ == "VERB"):
         subject = doer(tok)
         if subject is None or not subject.ent_type_:
             return False  # said of someone unnamed here: nothing to tell apart
@@ -392,10 +378,9 @@ def _done_by_another(doc: Doc | Span, question: Question, abbreviations: dict[st
 def _other_office(doc: Doc | Span, question: Question) -> bool:
     """Whether each mention here of a person noun of the question sits in a title for another
     office that the question does not say ("*vice* president" for "president")."""
-    asked = [t for t in parse(question.text) if t.pos_ == "NOUN" and is_person_noun(t.lemma_)]
     said = fold(question.text)
-    for person in asked:
-        here = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.lemma_.lower() == person.lemma_.lower()]
+    for person in question.persons:
+        here = [t for t in doc if t.pos_ in ("NOUN", "PROPN") and t.lemma_.lower() == person]
         if here and all(
             any(m.dep_ in ("compound", "amod") and fold(m.text) not in said and another_office(m.lemma_, t.lemma_)
                 for m in t.lefts)

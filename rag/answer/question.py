@@ -117,6 +117,8 @@ class Question:
     topic: set[str] = field(default_factory=set)
     # stems of the nouns it times the answer by ("last talk *before this meeting*"): a reference, not the answer's
     reference: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)  # stems of all its content words, the kind words too
+    persons: frozenset[str] = frozenset()  # lemmas of its nouns that name a kind of person ("president")
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -136,13 +138,15 @@ class Question:
     @classmethod
     def read(cls, text: str) -> Question:
         doc = parse(text)
-        focus = terms(doc) - _KIND_WORDS
-        verb = main_verb(doc)
+        words = terms(doc)
+        focus = words - _KIND_WORDS
+        verb = _main_verb_token(doc)
         return cls(
-            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc), verb=verb,
-            alike=_alike(doc, focus), qualified=qualifiers(doc), broader=_broader(doc, verb),
-            doer=_named_doer(doc, verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
-            reference=_only_after(doc, _TIME_PREPOSITIONS),
+            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc),
+            verb=term(verb) if verb is not None else None, alike=_alike(doc, focus), qualified=qualifiers(doc),
+            broader=_broader(verb), doer=_named_doer(verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
+            reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
+            persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
         )  # fmt: skip
 
 
@@ -221,27 +225,29 @@ def doer(verb: Token) -> Token | None:
     return None
 
 
-def _named_doer(doc: Doc, verb: str | None) -> tuple[str, str] | None:
-    token = next((t for t in doc if t.pos_ == "VERB" and term(t) == verb), None) if verb else None
-    subject = doer(token) if token is not None else None
+def _named_doer(verb: Token | None) -> tuple[str, str] | None:
+    subject = doer(verb) if verb is not None else None
     if subject is None or not _is_name(subject) or subject.ent_type_ not in NAME_LABELS:
         return None
     return _name_text(subject), subject.ent_type_
 
 
-def _broader(doc: Doc, verb: str | None) -> frozenset[str]:
+def _broader(verb: Token | None) -> frozenset[str]:
     """More general words for the main verb, the light verbs left out (they say nothing)."""
-    token = next((t for t in doc if t.pos_ == "VERB" and term(t) == verb), None) if verb else None
-    return lexicon.broader(token.lemma_, "VERB") - LIGHT_VERBS if token is not None else frozenset()
+    return lexicon.broader(verb.lemma_, "VERB") - LIGHT_VERBS if verb is not None else frozenset()
+
+
+def _main_verb_token(doc: Doc) -> Token | None:
+    """The question's main verb (`main_verb`), or None when it is a light verb or there is none."""
+    verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod", "acl", "relcl")]
+    root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
+    found = term(root) if root is not None else None
+    return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
 
 
 def main_verb(doc: Doc) -> str | None:
     """The stem of the question's main verb ("Who *won* the final?"), or None when it is a
     light verb or there is none. A verb that only says which thing is meant ("the coin
     *stolen* from the museum", "the team that *won*") is not the relation asked about."""
-    verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod", "acl", "relcl")]
-    root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
-    if root is None:
-        return None
-    found = term(root)
-    return found if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
+    root = _main_verb_token(doc)
+    return term(root) if root is not None else None

@@ -210,3 +210,15 @@ def ages(text: str) -> set[float]:
     "a 15-year-old hippo", "aged 27", "at the age of 27". An age is not a length of time: "59
     years old" is not "for 59 years"."""
     return {float(m.group(1) or m.group(2)) for m in _AGE.finditer(text)}
+
+
+def same_span_of_time(claim: str, evidence_text: str) -> bool:
+    """Whether a length of time or an age the claim states is stated by the evidence, however it
+    is worded: "30 days" by "a 30-day truce", "27 years old" by "at the age of 27" (a date
+    resolver reads neither as a date). An age needs an age: "59 years old" is not backed by
+    "for 59 years"."""
+    claimed_age = ages(claim)
+    if claimed_age:
+        return bool(claimed_age & ages(evidence_text))
+    length = durations(claim)
+    return bool(length) and bool(length & durations(evidence_text))
