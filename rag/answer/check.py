@@ -13,7 +13,8 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
   - at least `MIN_COVERAGE` of its other content words (not the question's own words, not light
     verbs) are in its evidence;
   - it answers the question (`answers`): it holds a value of the kind asked (an amount for "how
-    many", a date for "when", a name for "who", a place for "where"), and in the evidence that
+    many", a date or "soon" for "when", a name for "who", a place for "where", a length of time
+    only for "how long" or "how old"; a negative pronoun, "nothing", for "what"), and in the evidence that
     value stands within `MAX_HOPS` dependency links of a word of the question: the evidence
     must say the value *of the thing asked*, not just mention it nearby ("Medinsky, an aide to
     Putin, led the delegation" answers "who led" with Medinsky, not Putin), and it does not
@@ -33,7 +34,7 @@ from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import another_office
-from rag.nlp.names import country_group, country_mentioned, mentions, name_in, same_name, short_form_of
+from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
 from rag.nlp.values import amounts, date_spans, same_date, same_span_of_time
@@ -151,12 +152,14 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
     for lemma, neg in mine.items():
         if lemma in theirs and theirs[lemma] != neg and lemma not in ("be", "have", "say"):
             return f"negation differs on '{lemma}'"
-    # The question's own words ("took place" for "did the talks take place?") are given, not
-    # claimed; names, dates and amounts were checked above by their own rules; light verbs
-    # ("got", "made") say too little to count either way.
+    # The question's own words ("took place" for "did the talks take place?"), or others for them
+    # ("called" for "phone"), are given, not claimed; names (a people's too: "French"), dates and
+    # amounts were checked above by their own rules; light verbs ("got", "made") say too little
+    # to count either way.
     in_values = {t.i for e in date_spans(doc) for t in e}
-    words = [tok for tok in doc if tok.pos_ != "PROPN" and tok.i not in in_values and not tok.like_num]
-    claim_terms = terms(words) - question.words - LIGHT_VERBS
+    words = [tok for tok in doc if tok.pos_ != "PROPN" and tok.ent_type_ not in NAME_LABELS
+             and tok.i not in in_values and not tok.like_num]  # fmt: skip
+    claim_terms = terms(words) - question.words - question.forms - LIGHT_VERBS
     if claim_terms:
         ev_terms = set().union(*(terms(ev) for ev in ev_docs)) if ev_docs else set()
         covered = len(claim_terms & ev_terms) / len(claim_terms)
@@ -176,8 +179,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         asked = amounts(question.text)
         numeric = [e for e in doc.ents if e.label_ in ("CARDINAL", "MONEY", "QUANTITY", "PERCENT")]
         inside = {t.i for e in numeric for t in e}
-        if kind == "amount" and not _counts_time(question.text):
-            inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money
+        if not (_counts_time(question.text) if kind == "amount" else _measures_time(question.text)):
+            inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money, no size
         loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t))]
         for group in [list(e) for e in numeric] + loose:
             if _partitive(group):
@@ -185,10 +188,11 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             text = " ".join(t.text for t in group)
             if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
                 groups.append(group)
-        if kind == "measure":
+        if kind == "measure" and _measures_time(question.text):
             groups += [list(e) for e in date_spans(doc) if re.search(r"\d|\b(?:an?|half)\b", fold(e.text))]
     elif kind == "date":
         groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
+        groups += [[t] for t in doc if t.lower_ in _VAGUE_TIME and t.lower_ not in fold(question.text)]
     elif kind in ("name", "place"):
         # "Who" is answered by a person or an organisation; a place or a people is where or whose.
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
@@ -202,6 +206,11 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
                 if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
                     groups.append(tokens)
     return [g for g in groups if g]
+
+
+# English adverbs that place an event in time without a date: what a report says when it gives no
+# date ("they agreed to exchange prisoners soon") answers "when" as precisely as the report can.
+_VAGUE_TIME = {"soon", "shortly", "imminently"}
 
 
 def _glued_number(tok: Token) -> bool:
@@ -226,6 +235,16 @@ def _partitive(group: list[Token]) -> bool:
 
 _TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
                            r"years?|decades?|centuries|times?)\b", re.IGNORECASE)  # fmt: skip
+
+
+_TIME_MEASURED = re.compile(r"\bhow (?:long|old|often)\b|\bwhat (?:length|age)\b", re.IGNORECASE)
+
+
+def _measures_time(question: str) -> bool:
+    """Whether a measure question can be answered by a length of time: "how long", "how old",
+    "how often" can; "how big", "how high", "how far" ask for a size or a distance, and "30
+    million years ago" is no size of a continent."""
+    return bool(_TIME_MEASURED.search(question))
 
 
 def _counts_time(question: str) -> bool:
@@ -256,7 +275,7 @@ def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[s
     """Whether an evidence value and a claim value are the same value."""
     a, b = " ".join(t.text for t in value), " ".join(t.text for t in claim_value)
     if kind == "date":
-        return same_date(b, e.published_at, a, e.published_at)
+        return same_date(b, e.published_at, a, e.published_at) or fold(a) == fold(b)
     if amounts(a) & amounts(b):
         return True
     return fold(a) == fold(b) or same_name(a, b, abbreviations) or fold(b) in fold(a)
@@ -424,8 +443,9 @@ def answers(
         seen = terms(doc) | set().union(*(terms(parse(e.text)) for e in evidence))
         covered = len(question.found_in(seen)) / len(question.focus)
         # A question that says what it is about ("about war reparations") is answered only by a
-        # sentence that speaks of that, in its words or others for it.
-        if covered < min_focus or not question.topic <= question.found_in(seen):
+        # sentence that speaks of that, in its words or others for it: the answer itself, not only
+        # a sentence it cites (a cited sentence can say several things, and the answer another of them).
+        if covered < min_focus or not question.topic <= question.found_in(terms(doc)):
             return "it is not about what the question asks"
     if about_another(doc, question, abbreviations) or (
         evidence and all(about_another(parse(e.text), question, abbreviations) for e in evidence)
@@ -433,10 +453,20 @@ def answers(
         return "it speaks of another one than the question asks about"
     if question.kind is None:
         new = terms(doc) - question.focus
-        return "" if new else "it only restates the question"
+        return "" if new or _says_none(doc) else "it only restates the question"
     if not anchored(doc, evidence, question, abbreviations):
         return f"its evidence does not give the {question.kind} asked for"
     return ""
+
+
+_NONE = {"nothing", "none", "nobody", "no one", "neither", "nowhere"}  # English's negative pronouns
+
+
+def _says_none(doc: Doc) -> bool:
+    """Whether a sentence answers with a negative pronoun ("Nothing.", "None of them did"): it
+    says that what was asked is empty, which is an answer, though it adds no content word."""
+    text = fold(doc.text)
+    return any(re.search(rf"\b{w}\b", text) for w in _NONE)
 
 
 def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],

@@ -6,7 +6,8 @@ date, a name, a place), found in its evidence next to the words of the question 
 same point (it holds at least `SAME_POINT` of the question's words) and gives a value of
 the same kind, likewise next to the question's words, is compared with it. When the
 values differ (amounts and durations once written out, dates once resolved, names by
-`same_name`), the answer says so and cites each side.
+`same_name`), the answer says so and cites each side. Amounts are compared only in one unit
+(`unit`: a count, a share, a sum in one currency, a measure in one unit).
 
 Questions that ask for no kind of value can still ask for words: "What words did the coach
 use ...?", "What verb was used ...?" ask for what a source said, and the values are the
@@ -27,8 +28,8 @@ from rag.answer.check import MAX_HOPS, _hops, _term, about_another, focus_tokens
 from rag.answer.question import Question, terms
 from rag.nlp.names import same_name
 from rag.nlp.parse import parse
-from rag.nlp.text import fold
-from rag.nlp.values import amounts, durations, same_date
+from rag.nlp.text import fold, stem
+from rag.nlp.values import SCALES, UNITS, amounts, durations, same_date
 from rag.schema import EvidenceSentence
 
 SAME_POINT = 0.4
@@ -98,6 +99,8 @@ def comparable(kind: str, a: Value, b: Value) -> bool:
         return a.label == b.label  # a person against a person, a city against a city
     if a.counted and b.counted and a.counted != b.counted:
         return False
+    if kind in ("amount", "measure") and unit(a) != unit(b):
+        return False
     if bool(durations(a.words)) != bool(durations(b.words)):
         return False  # a length of time against a count
     x = durations(a.words) or amounts(a.words)
@@ -106,6 +109,31 @@ def comparable(kind: str, a: Value, b: Value) -> bool:
         return False
     hi, lo = max(max(x), max(y)), min(min(x), min(y))
     return lo > 0 and hi / lo < SCALE
+
+
+_CURRENCY_SIGN = re.compile(r"[$€£¥₹₽]")
+_NOT_UNIT = re.compile(r"[\d.,]+|\b(?:" + "|".join(SCALES) + "|" + "|".join(k for k in UNITS) + r")\b|"
+                       r"\b(?:about|around|almost|nearly|some|roughly|approximately|over|under|more|less|fewer|than|"
+                       r"up|to|at|least|most|just|only|of|the)\b", re.IGNORECASE)  # fmt: skip
+
+
+def unit(v: Value) -> str:
+    """What an amount is measured in: 'percent', 'money:<currency as written>', 'measure:<unit
+    as written>' or 'count'. Two reports of one quantity give it in the same unit; values in
+    different units are not two reports of one thing ("102,000 coins" is no other figure for
+    "more than $1 million", nor "60 percent" for "about 300"), and a quantity in kilograms or
+    in euros cannot be set against one in pounds or dollars without converting it, so they are
+    not compared either: a disagreement the reader is told about must be one."""
+    words = v.words
+    if "%" in words or re.search(r"\bper\s?cents?\b", words, re.IGNORECASE) or v.label == "PERCENT":
+        return "percent"
+    rest = " ".join(stem(w) for w in _NOT_UNIT.sub(" ", words.lower()).split())  # "metres" = "metre", "kg" = "kilograms"
+    if v.label == "MONEY" or _CURRENCY_SIGN.search(words):
+        sign = _CURRENCY_SIGN.search(words)
+        return "money:" + (sign.group() if sign else rest)
+    if v.label == "QUANTITY":
+        return "measure:" + rest
+    return "count"
 
 
 def _same(kind: str, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSentence) -> bool:

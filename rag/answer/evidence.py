@@ -5,7 +5,8 @@ sentence scores by the question words it holds (or other words for them: "killed
 "died", `rag.nlp.lexicon`), each weighted by how rare it is among
 the candidate sentences (a word every sentence has tells nothing), plus a share of its
 passage's retrieval score. A sentence that holds a value of the kind asked (a name for "who", an amount for "how
-many") scores a little more. The best sentences are shown, with the sentence before one
+many") scores a little more. One that opens with a pronoun ("He was 90.") is about what the sentence
+before it names: the question words only that one says count for it at half weight. The best sentences are shown, with the sentence before one
 that opens with a pronoun or a connective ("He said ...", "But ...": it cannot be read
 alone), up to a budget of words, numbered in article order so each article reads as
 prose.
@@ -24,6 +25,7 @@ from rag.nlp.parse import parse, parse_many, sentences
 from rag.schema import EvidenceSentence, Passage
 
 PASSAGE_WEIGHT = 0.3  # share of the passage's fused retrieval score in a sentence's score
+BORROWED_WEIGHT = 0.5  # a question word said only by the sentence before one that opens mid-thought
 VALUE_BONUS = 0.2  # a sentence holding a value of the kind asked (a name for "who") may be the answer
 # Prompt-injection signatures: text addressed to a model, not news prose. A role prefix
 # ("SYSTEM:", "Assistant:"), markup that would close or open a prompt section, a fake
@@ -91,11 +93,17 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
 def score(question: Question, found: list[Candidate], passages: list[Passage]) -> None:
     n = len(found)
     said = [question.found_in(c.terms) for c in found]  # the question words each sentence says
+    # A sentence that opens mid-thought ("He was 90.") is about what the sentence before it names,
+    # and is shown with it: the question words only that one says count for it at half weight.
+    borrowed = [
+        question.found_in(found[i - 1].terms) - said[i] if c.needs_previous and i and found[i - 1].passage == c.passage else set()
+        for i, c in enumerate(found)
+    ]  # fmt: skip
     df = Counter(t for words in said for t in words)
     idf = {t: math.log(1 + n / (1 + df[t])) for t in question.focus}
     total = sum(idf.values()) or 1.0
-    for c, words in zip(found, said):
-        lexical = sum(idf[t] for t in words) / total
+    for c, words, theirs in zip(found, said, borrowed):
+        lexical = (sum(idf[t] for t in words) + BORROWED_WEIGHT * sum(idf[t] for t in theirs)) / total
         c.score = lexical + PASSAGE_WEIGHT * passages[c.passage].score
         if question.kind and c.tokens and lexical > 0 and value_tokens(c.tokens[0].doc[c.tokens[0].i : c.tokens[-1].i + 1], question, {}):
             c.score += VALUE_BONUS

@@ -186,6 +186,13 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
         stem_ = term(tok)
         if stem_ in focus and tok.pos_ != "PROPN":
             out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
+    # Two words of a compound are also written as one ("front line" / "frontline", "cease fire" /
+    # "ceasefire", "health care" / "healthcare"): the one word says each of them.
+    for a, b in zip(doc, doc[1:]):
+        if a.head == b and a.dep_ in ("compound", "amod") and term(a) in out and term(b) in out:
+            joined = stem((a.text + b.text).lower())
+            out[term(a)] |= {joined}
+            out[term(b)] |= {joined}
     return out
 
 

