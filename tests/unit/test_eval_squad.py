@@ -76,7 +76,7 @@ REAL = ROOT / "eval/data" / SQUAD_FILE
 
 @pytest.mark.skipif(not REAL.exists(), reason="run `python -m eval.squad eval/data` to fetch SQuAD dev")
 def test_real_squad_dev_counts():
-    assert len(load_squad(REAL)) == 10565
+    assert len(load_squad(REAL)) in (10565, 10570)  # bigbench's copy, the official dev-v1.1.json
     assert len(load_articles(REAL)) == 2067
 
 
