@@ -26,6 +26,7 @@ from spacy.tokens import Token
 
 from rag.answer.check import MAX_HOPS, _hops, _term, about_another, focus_tokens, states_relation, value_tokens
 from rag.answer.question import Question, terms
+from rag.nlp.lexicon import is_person_noun
 from rag.nlp.names import same_name
 from rag.nlp.parse import parse
 from rag.nlp.text import fold, stem
@@ -55,6 +56,9 @@ class Value:
     counted: str | None  # the lemma of the noun an amount counts, if any
     hops: int  # dependency links to the nearest word of the question
     label: str = ""  # the entity type (PERSON, GPE, ...)
+    # a name that only qualifies a thing ("the *Twitter* feed", "*Butte County*'s shelters"): it
+    # says whose or which thing is meant, and is no other report of who did it
+    modifies: bool = False
 
 
 def stated_values(e: EvidenceSentence, question: Question, strict: bool = True) -> list[Value]:
@@ -74,6 +78,8 @@ def stated_values(e: EvidenceSentence, question: Question, strict: bool = True) 
                 out.append(_value(group, hops))
     if not out and not strict and question.kind in ("amount", "measure", "date"):
         out = [_value(g, MAX_HOPS + 1) for g in value_tokens(doc, question, {})]
+    if question.kind in ("name", "place"):
+        out = [v for v in out if not v.modifies]
     return sorted(out, key=lambda v: v.hops)
 
 
@@ -87,7 +93,9 @@ def _value(group: list[Token], hops: int) -> Value:
         counted = head.lemma_.lower()
         if head.i <= end + 2:
             end = head.i + 1
-    return Value(doc[start:end].text, counted, hops, group[0].ent_type_)
+    last = group[-1]
+    modifies = last.dep_ in ("compound", "poss") and last.head.pos_ == "NOUN" and not is_person_noun(last.head.lemma_)
+    return Value(doc[start:end].text, counted, hops, group[0].ent_type_, modifies)
 
 
 def comparable(kind: str, a: Value, b: Value) -> bool:

@@ -622,3 +622,16 @@ def test_a_peoples_name_or_another_word_for_the_questions_is_not_an_unbacked_cla
     # a content word of the claim that is neither still needs the evidence
     assert backed("How many people died in the flood?", "Twelve people drowned in the flood while fishing.",
                   "Twelve people died in the flood, the police said.")  # fmt: skip
+
+
+def test_a_name_that_only_says_whose_thing_is_meant_is_no_other_report_of_who():
+    county = ("Who is the Butte County sheriff?",
+              ev("Butte County Sheriff Kory Honea said officials decided to double the water released from the dam.", 1, "a"))  # fmt: skip
+    feed = ev("Butte County's official Twitter feed said the sheriff had decided to double the water released from the dam.", 2, "b")
+    assert _conflict(*county, feed) == []  # "Twitter" (a name) only says whose feed it is
+    company = ("Who is the company's chief executive?", ev("Chief executive Satya Nadella said the company would cut jobs.", 1, "c"))
+    account = ev("Microsoft's official Twitter feed said the chief executive had decided to cut jobs.", 2, "d")
+    assert _conflict(*company, account) == []
+    sport = ("Who scored the winning goal?", ev("Harry Kane scored the winning goal in the 89th minute.", 1, "e"))
+    rival = ev("Bukayo Saka scored the winning goal in the 89th minute, the club said.", 2, "f")
+    assert _conflict(*sport, rival) == [("who it was", ["Harry Kane", "Bukayo Saka"])]  # a name that did it still is
