@@ -214,13 +214,13 @@ def optimised_model(shipped: Path, cache_dir: Path, tokenizer: Any) -> Path:
     if target.is_file():
         return target
     try:
-        import onnx
-    except ImportError as e:
-        raise ModelFileError(f"the `onnx` package is missing ({e}): run `make install`") from e
-    try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ModelFileError(f"cannot create the model cache directory {cache_dir}: {e}") from e
+    try:
+        import onnx
+    except ImportError as e:
+        raise ModelFileError(f"the `onnx` package is missing ({e}): run `make install`") from e
     tmp = cache_dir / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         # onnxruntime's basic optimisation folds the int8 weights back into float32 constants
