@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     # Embeddings: local ONNX MiniLM by default; OpenAI embeddings by setting.
     embed_backend: Literal["local", "openai"] = "local"
     openai_embed_model: str = "text-embedding-3-small"
-    embed_batch_size: int = Field(default=32, ge=1)
+    # Texts a session embeds at once (local model). Small batches pad less and stay in cache: 8 ran
+    # 1.04x faster than 16 and 1.06x than 32 (same CPU as 4), two sessions side by side (rag.embed).
+    embed_batch_size: int = Field(default=8, ge=1)
 
     # The longest article (characters of cleaned text) any ingest accepts: CLI, uploads, JSON bodies.
     max_document_chars: int = Field(default=1_000_000, ge=1)

@@ -59,17 +59,10 @@ def int8_model(work: Path) -> Path:
 
 def embedder(model: Path | None):
     """The default embedder; with `model`, the same one running that ONNX file instead."""
-    import onnxruntime as ort
-
     from rag.embed import OnnxMiniLMEmbedding
 
-    emb = OnnxMiniLMEmbedding()
+    emb = OnnxMiniLMEmbedding(model_file=model)
     if model is not None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        emb._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         emb.model_name = "all-MiniLM-L6-v2-onnx-dynamic-int8"
     return emb
 
