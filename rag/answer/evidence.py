@@ -5,11 +5,11 @@ sentence scores by the question words it holds (or other words for them: "killed
 "died", `rag.nlp.lexicon`), each weighted by how rare it is among
 the candidate sentences (a word every sentence has tells nothing), plus a share of its
 passage's retrieval score. A sentence that holds a value of the kind asked (a name for "who", an amount for "how
-many") scores a little more. One that opens with a pronoun ("He was 90.") is about what the sentence
-before it names: the question words only that one says count for it at half weight. The best sentences are shown, with the sentence before one
-that opens with a pronoun or a connective ("He said ...", "But ...": it cannot be read
-alone), up to a budget of words, numbered in article order so each article reads as
-prose.
+many") scores a little more. One that opens with a pronoun ("He was 90.") is about what the
+sentence before it names: the question words only that one says count for it at half weight.
+The best sentences are shown, with the sentence before one that opens with a pronoun or a
+connective ("He said ...", "But ...": it cannot be read alone), up to a budget of words,
+numbered in article order so each article reads as prose.
 """
 
 from __future__ import annotations

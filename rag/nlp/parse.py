@@ -35,7 +35,7 @@ def _split_glued_dashes(nlp: Language) -> None:
     keeps the dash inside a word, and the parse reads "raised-$100,000" as one verb and "of-" as
     another. A dash at the edge of a word, or between a word and a currency sign or a quote, is
     punctuation; dashes inside words ("well-known", "F-16", "COVID-19") and a minus before a number
-    ("-5 degrees") are left as they are."""
+    ("-5 degrees") are left to the tokenizer's own rules."""
     from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
     tokenizer = nlp.tokenizer
