@@ -459,14 +459,13 @@ def answers(
     return ""
 
 
-_NONE = {"nothing", "none", "nobody", "no one", "neither", "nowhere"}  # English's negative pronouns
+_NONE = re.compile(r"\b(?:nothing|none|nobody|no one|neither|nowhere)\b")  # English's negative pronouns
 
 
 def _says_none(doc: Doc) -> bool:
     """Whether a sentence answers with a negative pronoun ("Nothing.", "None of them did"): it
     says that what was asked is empty, which is an answer, though it adds no content word."""
-    text = fold(doc.text)
-    return any(re.search(rf"\b{w}\b", text) for w in _NONE)
+    return bool(_NONE.search(fold(doc.text)))
 
 
 def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],
