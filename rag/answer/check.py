@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office
+from rag.nlp.lexicon import another_office, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -193,6 +193,7 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
     elif kind == "date":
         groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
         groups += [[t] for t in doc if t.lower_ in _VAGUE_TIME and t.lower_ not in fold(question.text)]
+        groups += unset_time(doc)
     elif kind in ("name", "place"):
         # "Who" is answered by a person or an organisation; a place or a people is where or whose.
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
@@ -211,6 +212,26 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
 # English adverbs that place an event in time without a date: what a report says when it gives no
 # date ("they agreed to exchange prisoners soon") answers "when" as precisely as the report can.
 _VAGUE_TIME = {"soon", "shortly", "imminently"}
+
+
+# English nouns for the time set for something to happen. "No date was set", "no timetable was
+# given", "did not give a deadline": a report that says so answers "when" with "not yet known".
+_SET_TIME = {"date", "timeline", "timetable", "timeframe", "deadline", "schedule"}
+
+
+def unset_time(doc: Doc | Span) -> list[list[Token]]:
+    """The phrases that say no time was set for what is reported: "no timeline", "no date", or
+    a time noun that is the object of a negated verb ("officials did not give a *date*")."""
+    found = []
+    for t in doc:
+        if t.lemma_.lower() not in _SET_TIME or t.pos_ != "NOUN":
+            continue
+        det = next((c for c in t.children if c.dep_ == "det" and c.lower_ == "no"), None)
+        if det is not None:
+            found.append([det, t])
+        elif t.dep_ in ("dobj", "nsubjpass") and any(c.dep_ == "neg" for c in t.head.children):
+            found.append([t])
+    return found
 
 
 def _glued_number(tok: Token) -> bool:
@@ -268,6 +289,22 @@ def _hops(sources: list[Token], targets: set[int], limit: int) -> int | None:
                 seen.add(nxt.i)
                 queue.append((nxt, d + 1))
     return None
+
+
+def _named_place(group: list[Token]) -> list[Token]:
+    """A place value with the place noun it names: in "the cities of Pokrovsk, Toretsk and Chasiv
+    Yar", "the county of Kent", "the port of Odesa", the name *is* the city, county or port
+    (English's appositive "of"), so it stands wherever that noun stands in the sentence, not
+    two links farther. Only nouns whose commonest sense is a place (`lexicon.is_place_noun`),
+    so "the capital of France" still places France two links from "capital"."""
+    inside = {t.i for t in group}
+    root = next((t for t in group if t.head.i not in inside or t.head.i == t.i), group[-1])
+    while root.dep_ == "conj" and root.head.i != root.i:  # "Pokrovsk, Toretsk and ...": the first
+        root = root.head
+    of = root.head
+    if root.dep_ == "pobj" and of.lower_ == "of" and of.head.pos_ == "NOUN" and is_place_noun(of.head.lemma_):
+        return [*group, of.head]
+    return group
 
 
 def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[str, str], e: EvidenceSentence,
@@ -329,14 +366,12 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if not focus or about_another(ev, question, abbreviations):
             continue
         relation = relation_tokens(ev, question)
+        values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations)]
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
-            distances = [
-                (g, _nearest(_hops(g, relation, MAX_HOPS), _hops(g, focus, CLOSE_HOPS)))
-                for g in value_tokens(ev, question, abbreviations)
-            ]
+            distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
             limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
-            distances = [(g, _hops(g, focus, limit)) for g in value_tokens(ev, question, abbreviations)]
+            distances = [(g, _hops(src, focus, limit)) for g, src in values]
         # A value said of what the question times its answer by ("*Friday's* meeting" for "before
         # this meeting") is that event's, not the answer.
         refs = {t.i for t in ev if _term(t) in question.reference}
@@ -347,6 +382,11 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if any(d <= nearest + NEAREST_SLACK and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
             return True
     return False
+
+
+def _sources(group: list[Token], question: Question) -> list[Token]:
+    """Where a value stands in its sentence, for counting links to the question's words."""
+    return _named_place(group) if question.kind == "place" else group
 
 
 def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:

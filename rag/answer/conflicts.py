@@ -24,19 +24,21 @@ from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from rag.answer.check import MAX_HOPS, _hops, _term, about_another, focus_tokens, states_relation, value_tokens
+from rag.answer.check import MAX_HOPS, _hops, _sources, _term, about_another, focus_tokens, states_relation, unset_time, value_tokens
 from rag.answer.question import Question, terms
 from rag.nlp.lexicon import is_person_noun
-from rag.nlp.names import same_name
+from rag.nlp.names import NAME_LABELS, country_group, mentions, name_in, same_name
 from rag.nlp.parse import parse
 from rag.nlp.text import fold, stem
 from rag.nlp.values import SCALES, UNITS, amounts, durations, same_date
 from rag.schema import EvidenceSentence
 
 SAME_POINT = 0.4
+SAME_WORDS = 2 / 3
 SCALE = 10
 ABOUT = {"amount": "the numbers", "measure": "the figures", "date": "when it happened", "name": "who it was",
-         "place": "where it happened", "words": "the words used", "description": "what it was like"}  # fmt: skip
+         "place": "where it happened", "words": "the words used", "description": "what it was like",
+         "list": "which ones"}  # fmt: skip
 # Questions that ask for a source's own words, or for what something was like (closed-class English).
 _ASKS_WORDS = re.compile(r"\b(?:what|which) (?:words?|verbs?|terms?|phrases?|expressions?|adjectives?|language|slogans?)\b"
                          r"|\bhow did\b.*\b(?:describe|call|characteri[sz]e|label)\b", re.IGNORECASE)  # fmt: skip
@@ -59,6 +61,7 @@ class Value:
     # a name that only qualifies a thing ("the *Twitter* feed", "*Butte County*'s shelters"): it
     # says whose or which thing is meant, and is no other report of who did it
     modifies: bool = False
+    unset: bool = False  # "no date was set": a report that no time was given (`check.unset_time`)
 
 
 def stated_values(e: EvidenceSentence, question: Question, strict: bool = True) -> list[Value]:
@@ -73,7 +76,7 @@ def stated_values(e: EvidenceSentence, question: Question, strict: bool = True) 
         return out  # "Uber's vice president resigned" reports nothing on who resigned as president
     if focus and states_relation(terms(doc), question):
         for group in value_tokens(doc, question, {}):
-            hops = _hops(group, focus, MAX_HOPS)
+            hops = _hops(_sources(group, question), focus, MAX_HOPS)
             if hops is not None:
                 out.append(_value(group, hops))
     if not out and not strict and question.kind in ("amount", "measure", "date"):
@@ -95,16 +98,22 @@ def _value(group: list[Token], hops: int) -> Value:
             end = head.i + 1
     last = group[-1]
     modifies = last.dep_ in ("compound", "poss") and last.head.pos_ == "NOUN" and not is_person_noun(last.head.lemma_)
-    return Value(doc[start:end].text, counted, hops, group[0].ent_type_, modifies)
+    unset = any(t.i == g[-1].i for g in unset_time(doc) for t in group)
+    return Value(doc[start:end].text, counted, hops, group[0].ent_type_, modifies, unset)
 
 
 def comparable(kind: str, a: Value, b: Value) -> bool:
-    """Whether two values can be two reports of one thing: names of the same type; amounts must count the same
+    """Whether two values can be two reports of one thing: names of the same type (places at one
+    level: two countries, or two places that are no country); amounts must count the same
     thing ("1,000 prisoners" and "two sides" do not), and reports of one quantity differ by
     less than a factor of `SCALE` (estimates and rounding do; "two hours" and "three years"
     measure different things)."""
+    if kind == "place" and (country_group(a.words) is None) != (country_group(b.words) is None):
+        return False  # a country holds the town another report names: no other report of where
     if kind in ("name", "place"):
         return a.label == b.label  # a person against a person, a city against a city
+    if kind == "date" and (a.unset or b.unset):
+        return a.unset != b.unset  # a time given ("soon", "on Friday") against none set
     if a.counted and b.counted and a.counted != b.counted:
         return False
     if kind in ("amount", "measure") and unit(a) != unit(b):
@@ -253,6 +262,10 @@ def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceS
     values = _Values(question) if question.kind else _Words(question, asks) if asks else None
     if values is None:
         return []
+    if question.kind in ("name", "place"):
+        listed = _list_sides(cited, pool, values)
+        if listed:
+            return [Finding(about=ABOUT["list"], sides=listed)]
     mine = [(e, v) for e in cited for v in values.of(e)[:1]]
     if not mine:
         return []
@@ -263,19 +276,106 @@ def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceS
     return [Finding(about=about, sides=[(e, v.words) for e, v in sides])]
 
 
+@dataclass(frozen=True)
+class Listed:
+    words: str  # the list as the sentence writes it: "France, Germany and Poland"
+    members: tuple[str, ...]  # the names in it
+
+
+def name_lists(e: EvidenceSentence, question: Question) -> list[Listed]:
+    """The lists of names a sentence that states the relation asked about gives next to the
+    question's words: coordinated names ("the leaders of France, Germany and Poland"), two
+    at least, each a recognised name."""
+    doc = parse(e.text)
+    focus = focus_tokens(doc, question)
+    if not focus or about_another(doc, question, {}) or not states_relation(terms(doc), question):
+        return []
+    found = []
+    for root in doc:
+        if root.dep_ == "conj" or not any(c.dep_ == "conj" for c in root.children):
+            continue
+        chain, todo = [], [root]
+        while todo:
+            tok = todo.pop()
+            chain.append(tok)
+            todo += [c for c in tok.children if c.dep_ == "conj"]
+        ents = {e for t in chain for e in doc.ents if e.start <= t.i < e.end and e.label_ in NAME_LABELS}
+        ents = sorted(ents, key=lambda x: x.start)
+        if len(ents) < 2 or _hops([t for x in ents for t in x], focus, MAX_HOPS) is None:
+            continue
+        found.append(Listed(doc[ents[0].start : ents[-1].end].text, tuple(x.text for x in ents)))
+    return found
+
+
+def _differ(a: Listed, b: Listed) -> bool:
+    """Two lists of the same members in part: at least two names in common (they list the same
+    things) and a name in one that the other lacks (they list them differently)."""
+    common = [x for x in a.members if any(same_name(x, y) for y in b.members)]
+    return len(common) >= 2 and (len(common) < len(a.members) or len(common) < len(b.members))
+
+
+def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], values: _Values) -> list[tuple[EvidenceSentence, str]]:
+    """Reports that list the names asked for differently ("the leaders of France, Germany and
+    Poland" against "... of France, Germany, the UK and Poland"): the answer's list, then the
+    first differing list of each other article on the same point (`_same_point`)."""
+    mine = [(e, x) for e in cited for x in name_lists(e, values.question)]
+    if not mine:
+        return []
+    topic = values.topic(cited)
+    by_chunk, chunk_sentences = _chunks(pool)
+    sides = [mine[0]]
+    seen_docs = {e.doc_id for e in cited}
+    for e in pool:
+        if e.doc_id in seen_docs or not _same_point(chunk_sentences[e.chunk_id], by_chunk[e.chunk_id], topic, values.question):
+            continue
+        theirs = next((x for x in name_lists(e, values.question) if _differ(mine[0][1], x)), None)
+        if theirs is not None:
+            sides.append((e, theirs))
+            seen_docs.add(e.doc_id)
+    return [(e, x.words) for e, x in sides] if len(sides) >= 2 else []
+
+
+def _chunks(pool: list[EvidenceSentence]) -> tuple[dict[str, set[str]], dict[str, list[EvidenceSentence]]]:
+    """Per passage (chunk id): its content words, and its sentences."""
+    words: dict[str, set[str]] = {}
+    sentences: dict[str, list[EvidenceSentence]] = {}
+    for e in pool:
+        words.setdefault(e.chunk_id, set()).update(terms(parse(e.text)))
+        sentences.setdefault(e.chunk_id, []).append(e)
+    return words, sentences
+
+
+def _same_point(passage: list[EvidenceSentence], passage_terms: set[str], topic: set[str], question: Question) -> bool:
+    """Whether a passage reports on the point the answer does: it holds at least `SAME_POINT` of
+    the words of the question and of the answer's evidence; or, told in its own words, it names
+    all the question names (by any form: "Zelenskyy" for "Zelensky") and says at least
+    `SAME_WORDS` of the question's other words (or others for them), two at least ("no
+    timeline was given for when the exchange would take place" against "they agreed to trade
+    prisoners soon")."""
+    if len(passage_terms & topic) >= SAME_POINT * len(topic):
+        return True
+    plain = question.focus - question.name_terms
+    said = question.found_in(passage_terms) & plain
+    if len(said) < max(2, SAME_WORDS * len(plain)):
+        return False
+    named = [n for e in passage for n in mentions(parse(e.text))]
+    return all(name_in(n, named, {}) for n in question.names)
+
+
 def _sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], mine: tuple[EvidenceSentence, Value],
            values: _Values) -> list[tuple[EvidenceSentence, Value]]:  # fmt: skip
     """The answer's side, then the first differing value of each other article on the same point."""
     topic = values.topic(cited)
-    by_chunk: dict[str, set[str]] = {}
-    for e in pool:
-        by_chunk.setdefault(e.chunk_id, set()).update(terms(parse(e.text)))
+    by_chunk, chunk_sentences = _chunks(pool)
     sides: list[tuple[EvidenceSentence, Value]] = [mine]
     seen_docs = {e.doc_id for e in cited}
     for e in pool:
-        if e.doc_id in seen_docs or len(by_chunk[e.chunk_id] & topic) < SAME_POINT * len(topic):
+        if e.doc_id in seen_docs or not _same_point(chunk_sentences[e.chunk_id], by_chunk[e.chunk_id], topic, values.question):
             continue
-        for value in values.of(e, strict=False):
+        theirs = values.of(e, strict=False)
+        if values.kind in ("name", "place") and any(values.same(v, e, mine[1], mine[0]) for v in theirs):
+            continue  # it names the answer's value too: a list that holds it, not another report of who
+        for value in theirs:
             if not values.comparable(value, mine[1]):
                 continue
             if not any(values.same(value, e, v, se) for se, v in sides):

