@@ -307,11 +307,16 @@ def name_lists(e: EvidenceSentence, question: Question) -> list[Listed]:
     return found
 
 
-def _differ(a: Listed, b: Listed) -> bool:
+def _differ(a: Listed, a_text: str, b: Listed, b_text: str) -> bool:
     """Two lists of the same members in part: at least two names in common (they list the same
-    things) and a name in one that the other lacks (they list them differently)."""
+    things) and a name in one that the other sentence does not say at all (they list them
+    differently; a name the other sentence says outside its list is a list the parse split)."""
     common = [x for x in a.members if any(same_name(x, y) for y in b.members)]
-    return len(common) >= 2 and (len(common) < len(a.members) or len(common) < len(b.members))
+    def says(text: str, name: str) -> bool:
+        return re.search(rf"\b{re.escape(fold(name))}\b", fold(text)) is not None
+
+    missing = [x for x in a.members if not says(b_text, x)] + [y for y in b.members if not says(a_text, y)]
+    return len(common) >= 2 and bool(missing)
 
 
 def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], values: _Values) -> list[tuple[EvidenceSentence, str]]:
@@ -328,7 +333,7 @@ def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], val
     for e in pool:
         if e.doc_id in seen_docs or not _same_point(chunk_sentences[e.chunk_id], by_chunk[e.chunk_id], topic, values.question):
             continue
-        theirs = next((x for x in name_lists(e, values.question) if _differ(mine[0][1], x)), None)
+        theirs = next((x for x in name_lists(e, values.question) if _differ(mine[0][1], mine[0][0].text, x, e.text)), None)
         if theirs is not None:
             sides.append((e, theirs))
             seen_docs.add(e.doc_id)

@@ -47,6 +47,7 @@ def _split_glued_dashes(nlp: Language) -> None:
 
 _FINAL = {".", "!", "?"}
 _CLOSING = {'"', "”", "’", "'", ")", "]"}
+_BULLETS = {"-", "–", "—", "•", "*", "·"}
 
 
 @Language.component("paragraph_breaks")
@@ -54,6 +55,7 @@ def paragraph_breaks(doc: Doc) -> Doc:
     """Sentence boundaries the statistical parser misses in news text (it sets the rest):
       - a line break after a finished sentence ("... is needed.”\nEuropean leaders ...") ends it:
         articles keep one paragraph a line, and a hard-wrapped line that ends a sentence ends it too;
+      - a line that opens with a bullet ("- Kherson region: 2 killed") is an item of its own;
       - a quote or bracket that closes a finished sentence ("We will not pay.\"") belongs to it and
         does not open the next one.
     A line break inside a sentence (hard-wrapped text) is left to the parser."""
@@ -64,8 +66,11 @@ def paragraph_breaks(doc: Doc) -> Doc:
         elif prev.is_space and "\n" in prev.text and tok.i >= 2:
             last = doc[tok.i - 2]
             before = doc[tok.i - 3] if tok.i >= 3 else None
-            if last.text in _FINAL or (last.text in _CLOSING and before is not None and before.text in _FINAL):
+            finished = last.text in _FINAL or (last.text in _CLOSING and before is not None and before.text in _FINAL)
+            if finished or tok.text in _BULLETS:
                 tok.is_sent_start = True
+            if tok.text in _BULLETS and tok.i + 1 < len(doc):
+                doc[tok.i + 1].is_sent_start = False  # the item goes with its bullet
     return doc
 
 

@@ -701,6 +701,8 @@ def test_reports_that_list_the_names_differently_disagree():
     assert _conflict(*tech, other) == [("which ones", ["India, Pakistan and Nepal", "India, Nepal and Bangladesh"])]
     same = ev("Nepal, India and Pakistan banned the app, according to reports.", 2, "e")
     assert _conflict(*tech, same) == []  # the same members in another order
+    split = ev("India and Nepal banned the app, according to reports, and so did Pakistan.", 2, "g")
+    assert _conflict(*tech, split) == []  # a name said outside the list is no name the list lacks
     unrelated = ev("India, Nepal and Bangladesh signed a trade deal on rice.", 2, "f")
     assert _conflict(*tech, unrelated) == []  # another point
 
@@ -714,3 +716,11 @@ def test_a_country_is_no_other_report_of_where_when_the_answer_is_a_town_in_it()
     assert _conflict(*summit, ev("The summit was held in Switzerland, the organisers said.", 2, "e")) == []
     assert _conflict("In which country was the summit held?", ev("The summit was held in France.", 1, "f"),
                      ev("The summit was held in Switzerland, officials said.", 2, "g")) == [("where it happened", ["France", "Switzerland"])]  # fmt: skip
+
+
+def test_a_bulleted_line_is_an_item_of_its_own():
+    war = "The strikes hit several regions:\n- Sumy region: 9 killed, 7 wounded.\n- Kherson region: 2 killed, 13 injured"
+    assert [s.text for s in sentences(war)] == [
+        "The strikes hit several regions:", "- Sumy region: 9 killed, 7 wounded.", "- Kherson region: 2 killed, 13 injured"]  # fmt: skip
+    sport = "Results by club:\n• Leeds: three wins\n• Hull: two wins"
+    assert [s.text for s in sentences(sport)] == ["Results by club:", "• Leeds: three wins", "• Hull: two wins"]
