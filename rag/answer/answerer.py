@@ -18,7 +18,7 @@ from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
 from rag.answer.short import as_cited, tighten
 from rag.llm.client import ChatLLM, Completion
-from rag.nlp.names import country_mentioned, defined_abbreviations, mentions, name_in, short_form_of
+from rag.nlp.names import country_mentioned, defined_abbreviations, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse_many
 from rag.schema import (
     Answer,
@@ -35,6 +35,7 @@ from rag.schema import (
 from rag.settings import Settings
 
 ABSTAIN_TEXT = "The articles don't say."
+MAX_OTHERS = 2  # evidence sentences quoted for the other things a question asks for several of
 
 
 class Answerer:
@@ -116,6 +117,8 @@ class Answerer:
             found = self._quote(q, shown, abbreviations, floor, surroundings)
             if found:
                 kept, quoted = [found], True
+        if kept and q.several:
+            kept += self._others(q, kept, shown, abbreviations, surroundings)
         if not kept:
             answer = self._abstain(q.text, timings, unsupported, usage=completion.usage, shown=shown)
             timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -167,6 +170,33 @@ class Answerer:
             if not check.answers(e.text, [e], q, abbreviations, min_focus):
                 return AnswerSentence(text=_sentence(e.text), evidence=[e.id], kind="quote")
         return None
+
+    def _others(
+        self, q: Question, kept: list[AnswerSentence], shown: list[EvidenceSentence], abbreviations: dict[str, str],
+        surroundings: dict[str, str],
+    ) -> list[AnswerSentence]:  # fmt: skip
+        """For a question that asks for several and an answer that names one, the shown evidence
+        sentences that answer it by themselves with another value (at most `MAX_OTHERS`), quoted.
+        A small model often names one of several ("Which officials criticised the plan?"
+        answered with one official when the evidence names two in two sentences)."""
+        used = {i for s in kept for i in s.evidence}
+        said = parse_many([" ".join(s.text for s in kept)])[0]
+        have = [" ".join(t.text for t in g) for g in check.value_tokens(said, q, abbreviations)]
+        found: list[AnswerSentence] = []
+        if len(have) != 1:
+            return found  # it names several already, or no value to tell another from
+        for e in sorted(shown, key=lambda e: -e.score):
+            if len(found) == MAX_OTHERS:
+                break
+            if e.id in used or check.looping(e.text) or not check.about_the_subject([e], q, abbreviations, surroundings):
+                continue
+            if check.answers(e.text, [e], q, abbreviations, check.MIN_FOCUS_QUOTED):
+                continue
+            values = conflicts.stated_values(e, q)
+            if values and not any(same_name(values[0].words, h, abbreviations) for h in have):
+                found.append(AnswerSentence(text=_sentence(e.text), evidence=[e.id], kind="quote"))
+                have.append(values[0].words)
+        return found
 
     def _render(
         self, q: Question, kept: list[AnswerSentence], findings: list[conflicts.Finding], shown: list[EvidenceSentence],

@@ -266,6 +266,8 @@ def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceS
         listed = _list_sides(cited, pool, values)
         if listed:
             return [Finding(about=ABOUT["list"], sides=listed)]
+    if question.several and question.kind:
+        return []  # another report's value is one more of the several asked for, not another answer
     mine = [(e, v) for e in cited for v in values.of(e)[:1]]
     if not mine:
         return []

@@ -119,6 +119,7 @@ class Question:
     reference: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)  # stems of all its content words, the kind words too
     persons: frozenset[str] = frozenset()  # lemmas of its nouns that name a kind of person ("president")
+    several: bool = False  # it asks for several ("*Which officials* criticised ...?"): `asks_for_several`
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -150,7 +151,25 @@ class Question:
             broader=_broader(verb), doer=_named_doer(verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
             reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
             persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
+            several=asks_for_several(doc),
         )  # fmt: skip
+
+
+def asks_for_several(doc: Doc) -> bool:
+    """Whether the question asks for several things: "which" or "what" before a plural noun
+    ("Which British *officials* ...?", "Around which *cities* ...?")."""
+    for t in doc:
+        if t.lower_ not in ("which", "what"):
+            continue
+        run = []  # the words of its noun phrase, read in order (the parse of "which" varies)
+        for nxt in doc[t.i + 1 :]:
+            if nxt.pos_ not in ("ADJ", "NUM", "NOUN", "PROPN"):
+                break
+            run.append(nxt)
+        nouns = [n for n in run if n.pos_ == "NOUN"]
+        if nouns and nouns[-1].tag_ in ("NNS", "NNPS"):
+            return True
+    return False
 
 
 def qualifiers(doc: Doc | list[Token]) -> dict[str, list[tuple[str, str]]]:

@@ -175,3 +175,33 @@ def test_a_short_name_in_the_question_does_not_stop_the_model(fake_pipeline: Pip
     answer = fake_pipeline.ask("What did the Fed do with interest rates?")
     assert len(fake_llm.requests) > before, answer.abstain_reason  # the model was asked
     assert not answer.abstained and "5%" in answer.answer
+
+
+SEVERAL = [
+    {"id": "port-a", "title": "Minister attacks port plan", "published_at": "2025-04-01",
+     "text": "Trade Minister Anna Reid criticised the port plan on Monday, calling it reckless. The plan would close two docks."},
+    {"id": "port-b", "title": "Port plan draws more criticism", "published_at": "2025-04-02",
+     "text": "Transport Minister Paul Okafor criticised the port plan on Tuesday, saying it would cost jobs. Unions also opposed it."},
+    {"id": "court-a", "title": "Water ruling splits the court", "published_at": "2025-05-01",
+     "text": "Judge Maria Lopez dissented from the water rights ruling, writing that the farms had no claim."},
+    {"id": "court-b", "title": "Second judge dissents on water", "published_at": "2025-05-01",
+     "text": "Judge Samuel Byrne also dissented from the water rights ruling, court papers show."},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [("Which ministers criticised the port plan?", ("Reid", "Okafor")),
+     ("Which judges dissented from the water rights ruling?", ("Lopez", "Byrne"))],
+)  # fmt: skip
+def test_a_question_that_asks_for_several_gets_each_one_the_evidence_gives(fake_pipeline: Pipeline, question, names):
+    for record in SEVERAL:
+        fake_pipeline.ingest_record(record, record["id"])
+    answer = fake_pipeline.ask(question)  # the stand-in names one, from the best sentence
+    assert all(n in answer.answer for n in names), answer.answer
+    assert len(answer.citations) == 2 and not answer.conflicts  # two of several: no disagreement
+    _assert_cited_sentences_are_exact(fake_pipeline, answer)
+    one = fake_pipeline.ask(question.replace("ministers", "minister").replace("judges", "judge"))
+    given = [s for s in one.sentences if s.kind != "conflict"]
+    assert len(given) == 1 and sum(n in given[0].text for n in names) == 1, one.answer  # asked for one, one is given
+    assert one.conflicts  # and the other report is set against it
