@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Token
 
 from rag.nlp import lexicon
-from rag.nlp.names import NAME_LABELS, mentions
+from rag.nlp.names import NAME_LABELS, country_forms, mentions
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, stem
 
@@ -200,7 +200,7 @@ def _name_text(tok: Token) -> str:
 
 def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
     """Other words for each focus word that is not a name (names have their own forms:
-    `rag.nlp.names`). The commonest verbs ("go", "take") are never taken as another word for
+    `rag.nlp.names`; of a country's, its one-word forms count here too). The commonest verbs ("go", "take") are never taken as another word for
     anything: a sentence that says "went" says little about dying, though "go" is in WordNet's
     sense of "die"."""
     out: dict[str, frozenset[str]] = {}
@@ -208,6 +208,10 @@ def _alike(doc: Doc, focus: set[str]) -> dict[str, frozenset[str]]:
         stem_ = term(tok)
         if stem_ in focus and tok.pos_ != "PROPN":
             out[stem_] = (lexicon.alike(tok.lemma_, tok.pos_) - LIGHT_VERBS) | {stem_}
+        elif stem_ in focus and (forms := country_forms(tok.text)):
+            # a country is also said by its people's name, its capital, its other names
+            # ("an *American* backstop" speaks of America)
+            out[stem_] = frozenset(stem(f) for f in forms if " " not in f) | {stem_}
     # Two words of a compound are also written as one ("front line" / "frontline", "cease fire" /
     # "ceasefire", "health care" / "healthcare"): the one word says each of them.
     for a, b in zip(doc, doc[1:]):

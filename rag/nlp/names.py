@@ -52,6 +52,9 @@ def _countries() -> dict[str, int]:
         forms |= {iso.get("alpha2") or "", iso.get("alpha3") or ""}
         if info.get("demonym"):
             forms.add(info["demonym"] + "s")  # "Russians"
+        # A formal name "<state> of <name>" is written by its name alone ("United States of
+        # *America*", "Republic of *Korea*", "Commonwealth of *Australia*").
+        forms |= {f.rsplit(" of ", 1)[1] for f in forms if " of " in f}
         for form in forms:
             k = key(form)
             # A form two countries share ("American") belongs to the more populous one.
@@ -62,6 +65,13 @@ def _countries() -> dict[str, int]:
 
 def country_group(name: str) -> int | None:
     return _countries().get(key(name))
+
+
+def country_forms(name: str) -> set[str]:
+    """Every form of the country `name` names ("America" -> "american", "us", "usa", "washington",
+    ...), folded by `key`; empty when it names no country."""
+    group = country_group(name)
+    return {k for k, g in _countries().items() if g == group} if group is not None else set()
 
 
 def country_mentioned(name: str, text: str) -> bool:

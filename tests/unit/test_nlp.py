@@ -724,3 +724,11 @@ def test_a_bulleted_line_is_an_item_of_its_own():
         "The strikes hit several regions:", "- Sumy region: 9 killed, 7 wounded.", "- Kherson region: 2 killed, 13 injured"]  # fmt: skip
     sport = "Results by club:\n• Leeds: three wins\n• Hull: two wins"
     assert [s.text for s in sentences(sport)] == ["Results by club:", "• Leeds: three wins", "• Hull: two wins"]
+
+
+def test_a_country_in_the_question_is_said_by_its_peoples_name_and_its_short_name():
+    defence = Question.read("What did the minister say America needs to provide?")
+    assert defence.found_in(terms(parse("An American backstop is needed, he said."))) == {"america", "need"}
+    farming = Question.read("Why did France ban the pesticide?")
+    assert "franc" in farming.found_in(terms(parse("French regulators banned the pesticide in May.")))
+    assert same_name("America", "United States") and same_name("Korea", "Republic of Korea")
