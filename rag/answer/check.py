@@ -363,6 +363,11 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
     for e in evidence:
         ev = parse(e.text)
         focus = focus_tokens(ev, question)
+        before = _sentence_before(e, evidence)
+        said = terms(ev)
+        if before is not None and (pronoun := _pronoun_for(ev, parse(before.text), question)) is not None:
+            focus |= {pronoun.i}  # "He was 90." after "Chuck Berry ... has died": "He" is Berry
+            said |= terms(parse(before.text))  # and the two sentences are one thought
         if not focus or about_another(ev, question, abbreviations):
             continue
         relation = relation_tokens(ev, question)
@@ -370,7 +375,7 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
             distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
-            limit = MAX_HOPS if states_relation(terms(ev), question) else CLOSE_HOPS
+            limit = MAX_HOPS if states_relation(said, question) else CLOSE_HOPS
             distances = [(g, _hops(src, focus, limit)) for g, src in values]
         # A value said of what the question times its answer by ("*Friday's* meeting" for "before
         # this meeting") is that event's, not the answer.
@@ -387,6 +392,27 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
 def _sources(group: list[Token], question: Question) -> list[Token]:
     """Where a value stands in its sentence, for counting links to the question's words."""
     return _named_place(group) if question.kind == "place" else group
+
+
+_PERSONAL = {"he", "she", "they", "it"}
+
+
+def _sentence_before(e: EvidenceSentence, evidence: list[EvidenceSentence]) -> EvidenceSentence | None:
+    """The evidence sentence that comes right before `e` in its article, if it is given."""
+    return next((x for x in evidence if x.doc_id == e.doc_id and 0 <= e.start - x.end <= 2), None)
+
+
+def _pronoun_for(doc: Doc, before: Doc, question: Question) -> Token | None:
+    """The personal pronoun that opens a sentence ("*He* was 90.", "*They* were travelling to
+    Dublin") when the sentence before it is about what the question names: its subject, or a
+    name in it, is a word of the question. English news names a person or thing and goes on
+    with a pronoun; the pronoun then says that name."""
+    first = next((t for t in doc if not t.is_punct), None)
+    if first is None or first.lower_ not in _PERSONAL or first.pos_ != "PRON" or not first.dep_.startswith("nsubj"):
+        return None
+    subject = next((t for t in before if t.dep_.startswith("nsubj") and t.head.dep_ == "ROOT"), None)
+    about = subject is not None and any(_term(t) in question.forms for t in subject.subtree)
+    return first if about else None
 
 
 def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:

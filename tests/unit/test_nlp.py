@@ -732,3 +732,20 @@ def test_a_country_in_the_question_is_said_by_its_peoples_name_and_its_short_nam
     farming = Question.read("Why did France ban the pesticide?")
     assert "franc" in farming.found_in(terms(parse("French regulators banned the pesticide in May.")))
     assert same_name("America", "United States") and same_name("Korea", "Republic of Korea")
+
+
+def test_a_pronoun_that_opens_a_sentence_says_the_name_the_sentence_before_was_about():
+    def checked(question: str, claim: str, before: str, sentence: str) -> str:
+        a = EvidenceSentence(id=1, doc_id="d", chunk_id="d#0", title="t", text=before, start=0, end=len(before), score=1.0)
+        b = EvidenceSentence(id=2, doc_id="d", chunk_id="d#0", title="t", text=sentence, start=len(before) + 1,
+                             end=len(before) + 1 + len(sentence), score=1.0)  # fmt: skip
+        q = Question.read(question)
+        return supports(claim, [b, a], q, {}) or answers(claim, [b, a], q, {})
+
+    music = "Chuck Berry, one of the creators of rock and roll, has died, according to police."
+    assert checked("How old was Chuck Berry when he died?", "He was 90.", music, "He was 90.") == ""
+    business = "Jane Hollis, the founder of the bakery chain, has retired after four decades."
+    assert checked("How old was Jane Hollis when she retired?", "She was 71.", business, "She was 71.") == ""
+    # the sentence before is about someone else: the pronoun is not the one asked about
+    other = "Police said a neighbour, a retired teacher, had found the body on Saturday."
+    assert checked("How old was Chuck Berry when he died?", "He was 90.", other, "He was 90.")
