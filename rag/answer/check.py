@@ -404,8 +404,8 @@ def _sentence_before(e: EvidenceSentence, evidence: list[EvidenceSentence]) -> E
 
 def _pronoun_for(doc: Doc, before: Doc, question: Question) -> Token | None:
     """The personal pronoun that opens a sentence ("*He* was 90.", "*They* were travelling to
-    Dublin") when the sentence before it is about what the question names: its subject, or a
-    name in it, is a word of the question. English news names a person or thing and goes on
+    Dublin") when the sentence before it is about what the question names: its subject holds a
+    word of the question, in any of its forms. English news names a person or thing and goes on
     with a pronoun; the pronoun then says that name."""
     first = next((t for t in doc if not t.is_punct), None)
     if first is None or first.lower_ not in _PERSONAL or first.pos_ != "PRON" or not first.dep_.startswith("nsubj"):

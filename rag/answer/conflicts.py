@@ -3,11 +3,17 @@
 The answer gives a value of the kind the question asks (an amount, a length of time, a
 date, a name, a place), found in its evidence next to the words of the question (see
 `check.anchored`). Every other retrieved sentence from *another* article that is about the
-same point (it holds at least `SAME_POINT` of the question's words) and gives a value of
+same point (`_same_point`: it shares enough of the question's words) and gives a value of
 the same kind, likewise next to the question's words, is compared with it. When the
 values differ (amounts and durations once written out, dates once resolved, names by
 `same_name`), the answer says so and cites each side. Amounts are compared only in one unit
 (`unit`: a count, a share, a sum in one currency, a measure in one unit).
+
+A question that asks for several ("Which leaders ...?") is answered by a list: reports that list
+the names differently (two in common at least, and one that the other report does not say) are
+a disagreement on which ones; another report's single value is one more of the several, not
+another answer. A report that no time was set ("no timeline was given") is set against one
+that gives a time ("soon", "on Friday").
 
 Questions that ask for no kind of value can still ask for words: "What words did the coach
 use ...?", "What verb was used ...?" ask for what a source said, and the values are the
@@ -251,11 +257,8 @@ class _Words(_Values):
 
 
 def find(question: Question, cited: list[EvidenceSentence], pool: list[EvidenceSentence]) -> list[Finding]:
-    """At most one finding: the answer's value against the differing reports of other articles.
-
-    Another article's sentence reports on the same point when it, with the other sentences
-    of its passage, holds at least `SAME_POINT` of the words of the question and of the
-    answer's evidence (values aside)."""
+    """At most one finding: the answer's value (or list of names) against the differing reports
+    of other articles on the same point (`_same_point`)."""
     if not question.focus:
         return []
     asks = wording(question)
@@ -314,11 +317,12 @@ def _differ(a: Listed, a_text: str, b: Listed, b_text: str) -> bool:
     things) and a name in one that the other sentence does not say at all (they list them
     differently; a name the other sentence says outside its list is a list the parse split)."""
     common = [x for x in a.members if any(same_name(x, y) for y in b.members)]
-    def says(text: str, name: str) -> bool:
-        return re.search(rf"\b{re.escape(fold(name))}\b", fold(text)) is not None
-
-    missing = [x for x in a.members if not says(b_text, x)] + [y for y in b.members if not says(a_text, y)]
+    missing = [x for x in a.members if not _says(b_text, x)] + [y for y in b.members if not _says(a_text, y)]
     return len(common) >= 2 and bool(missing)
+
+
+def _says(text: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(fold(name))}\b", fold(text)) is not None
 
 
 def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], values: _Values) -> list[tuple[EvidenceSentence, str]]:
