@@ -59,7 +59,13 @@ def kind_of(question: str, doc: Doc | None = None) -> str | None:
 def _asks_for_a_person(doc: Doc) -> str | None:
     """'name' when "which" or "what" picks a noun whose commonest sense is a kind of person
     ("Which *judge* granted asylum?", "What British *officials* criticised the plan?"): the
-    answer is then someone's name, as for "who"."""
+    answer is then someone's name, as for "who". So does "the name of" such a noun ("What was
+    the *name of the student* arrested?")."""
+    for tok in doc:  # "the *name of* the student arrested"
+        of = next((c for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        picked = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+        if tok.lemma_.lower() == "name" and picked is not None and picked.pos_ == "NOUN" and lexicon.is_person_noun(picked.lemma_):
+            return "name"
     for tok in doc:
         if tok.lower_ not in ("which", "what"):
             continue

@@ -95,7 +95,8 @@ def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
      ("Which striker scored twice?", "name"), ("What position did he hold?", None), ("Which species was found?", None),
      ("What sentence did the court hand down?", None), ("Which fighter jet did the air force lose?", None),
      ("Which team captain lifted the cup?", "name"), ("In what years did Spain and Portugal join the EU?", "date"),
-     ("On which days will the museum close?", "date")],
+     ("On which days will the museum close?", "date"), ("What was the name of the student arrested?", "name"),
+     ("What was the name of the pilot who landed the plane?", "name"), ("What is the name of the new stadium?", None)],
 )  # fmt: skip
 def test_the_kind_of_value_asked_comes_from_the_interrogative(question, kind):
     assert kind_of(question) == kind
