@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office, is_place_noun
+from rag.nlp.lexicon import another_office, is_person_noun, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -371,7 +371,7 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if not focus or about_another(ev, question, abbreviations):
             continue
         relation = relation_tokens(ev, question)
-        values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations)]
+        values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations) if not _titled_otherwise(g, question)]
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
             distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
@@ -387,6 +387,22 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if any(d <= nearest + NEAREST_SLACK and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
             return True
     return False
+
+
+def _titled_otherwise(group: list[Token], question: Question) -> bool:
+    """Whether a name is given with a title for another kind of person than the question asks
+    about: for "What was the name of the *student* arrested?", "spokesman Pierre-Henry
+    Brandet" or "Brandet, the *spokesman*," names the spokesman, not the student. A name with no
+    title, or with the question's own (or another word for it), may be the one asked for."""
+    if question.kind != "name" or not question.persons:
+        return False
+    inside = {t.i for t in group}
+    near = [c for t in group for c in t.children if c.i not in inside and c.dep_ in ("compound", "appos")]
+    root = next((t for t in group if t.head.i not in inside), None)
+    if root is not None and root.dep_ == "appos":
+        near.append(root.head)
+    titles = [t for t in near if t.pos_ == "NOUN" and is_person_noun(t.lemma_)]
+    return bool(titles) and not any(_term(t) in question.forms or t.lemma_.lower() in question.persons for t in titles)
 
 
 def _sources(group: list[Token], question: Question) -> list[Token]:

@@ -36,12 +36,13 @@ def _split_glued_dashes(nlp: Language) -> None:
     keeps the dash inside a word, and the parse reads "raised-$100,000" as one verb and "of-" as
     another. A dash at the edge of a word, or between a word and a currency sign or a quote, is
     punctuation; dashes inside words ("well-known", "F-16", "COVID-19") and a minus before a number
-    ("-5 degrees") are left to the tokenizer's own rules."""
+    ("-5 degrees") are left to the tokenizer's own rules. So is a dash glued to the end of a
+    sentence ("told news agencies.- Interior ministry ...")."""
     from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
     tokenizer = nlp.tokenizer
     tokenizer.infix_finditer = compile_infix_regex([*nlp.Defaults.infixes, r"(?<=[A-Za-z])-(?=[$€£¥\"“'‘])"]).finditer
-    tokenizer.suffix_search = compile_suffix_regex([*nlp.Defaults.suffixes, r"(?<=[A-Za-z]{2})-"]).search
+    tokenizer.suffix_search = compile_suffix_regex([*nlp.Defaults.suffixes, r"(?<=[A-Za-z]{2})-", r"(?<=[.!?])-"]).search
     tokenizer.prefix_search = compile_prefix_regex([*nlp.Defaults.prefixes, r"-(?=[A-Za-z]{2})"]).search
 
 
@@ -56,6 +57,8 @@ def paragraph_breaks(doc: Doc) -> Doc:
       - a line break after a finished sentence ("... is needed.”\nEuropean leaders ...") ends it:
         articles keep one paragraph a line, and a hard-wrapped line that ends a sentence ends it too;
       - a line that opens with a bullet ("- Kherson region: 2 killed") is an item of its own;
+      - a dash between a finished sentence and a capitalised word ("agencies.- Interior ...") is
+        a break that lost its line;
       - a quote or bracket that closes a finished sentence ("We will not pay.\"") belongs to it and
         does not open the next one.
     A line break inside a sentence (hard-wrapped text) is left to the parser."""
@@ -63,6 +66,9 @@ def paragraph_breaks(doc: Doc) -> Doc:
         prev = doc[tok.i - 1]
         if tok.text in _CLOSING and prev.text in _FINAL and (tok.whitespace_ or tok.i + 1 == len(doc) or doc[tok.i + 1].is_space):
             tok.is_sent_start = False  # closes the sentence it follows
+        elif prev.text in _BULLETS and prev.whitespace_ and tok.i >= 2 and doc[tok.i - 2].text in _FINAL and tok.is_title:
+            prev.is_sent_start = False  # "... news agencies.- Interior ministry ...": a dash left
+            tok.is_sent_start = True  # between two sentences of a page's text
         elif prev.is_space and "\n" in prev.text and tok.i >= 2:
             last = doc[tok.i - 2]
             before = doc[tok.i - 3] if tok.i >= 3 else None

@@ -750,3 +750,19 @@ def test_a_pronoun_that_opens_a_sentence_says_the_name_the_sentence_before_was_a
     # the sentence before is about someone else: the pronoun is not the one asked about
     other = "Police said a neighbour, a retired teacher, had found the body on Saturday."
     assert checked("How old was Chuck Berry when he died?", "He was 90.", other, "He was 90.")
+
+
+def test_a_name_titled_as_another_kind_of_person_is_not_the_one_asked_for():
+    school = [ev("One pupil was arrested after the shooting, and ministry spokesman Pierre Brandet told reporters eight people were hurt.")]
+    assert check("What was the name of the pupil arrested after the shooting?", "The pupil arrested was named Pierre Brandet.", school)
+    racing = [ev("The driver, Luis Ortega, crashed at the final bend, team manager Paul Weber said after the race.")]
+    assert check("What was the name of the driver who crashed at the final bend?", "The driver who crashed was named Paul Weber.", racing)
+    assert check("What was the name of the driver who crashed at the final bend?", "The driver who crashed was named Luis Ortega.", racing) == ""
+
+
+def test_a_dash_left_between_two_sentences_of_a_page_is_a_break():
+    school = "One pupil was arrested, police sources told news agencies.- Interior ministry spokesman Pierre Brandet spoke to BFM TV."
+    assert [s.text for s in sentences(school)] == [
+        "One pupil was arrested, police sources told news agencies.-", "Interior ministry spokesman Pierre Brandet spoke to BFM TV."]  # fmt: skip
+    sport = "The club won 3-1.- Manager Tom Reed praised the team. Temperatures fell to -5 degrees."
+    assert [s.text for s in sentences(sport)] == ["The club won 3-1.-", "Manager Tom Reed praised the team.", "Temperatures fell to -5 degrees."]
