@@ -37,11 +37,13 @@ def _split_glued_dashes(nlp: Language) -> None:
     another. A dash at the edge of a word, or between a word and a currency sign or a quote, is
     punctuation; dashes inside words ("well-known", "F-16", "COVID-19") and a minus before a number
     ("-5 degrees") are left to the tokenizer's own rules. So is a dash glued to the end of a
-    sentence ("told news agencies.- Interior ministry ...")."""
+    sentence ("told news agencies.- Interior ministry ...") or to a comma ("the regional chief,-said")."""
     from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
     tokenizer = nlp.tokenizer
-    tokenizer.infix_finditer = compile_infix_regex([*nlp.Defaults.infixes, r"(?<=[A-Za-z])-(?=[$€£¥\"“'‘])"]).finditer
+    tokenizer.infix_finditer = compile_infix_regex(
+        [*nlp.Defaults.infixes, r"(?<=[A-Za-z])-(?=[$€£¥\"“'‘])", r"(?<=[A-Za-z])[,;:]-(?=[A-Za-z])"]
+    ).finditer
     tokenizer.suffix_search = compile_suffix_regex([*nlp.Defaults.suffixes, r"(?<=[A-Za-z]{2})-", r"(?<=[.!?])-"]).search
     tokenizer.prefix_search = compile_prefix_regex([*nlp.Defaults.prefixes, r"-(?=[A-Za-z]{2})"]).search
 

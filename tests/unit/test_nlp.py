@@ -758,11 +758,15 @@ def test_a_name_titled_as_another_kind_of_person_is_not_the_one_asked_for():
     racing = [ev("The driver, Luis Ortega, crashed at the final bend, team manager Paul Weber said after the race.")]
     assert check("What was the name of the driver who crashed at the final bend?", "The driver who crashed was named Paul Weber.", racing)
     assert check("What was the name of the driver who crashed at the final bend?", "The driver who crashed was named Luis Ortega.", racing) == ""
+    school = [ev("Schools were placed under lockdown after the shooting at the high school, Emmanuel Ethis, the regional chief, said.")]
+    assert check("What was the name of the student arrested over the school shooting?", "The student was named Emmanuel Ethis.", school)
 
 
 def test_a_dash_left_between_two_sentences_of_a_page_is_a_break():
     school = "One pupil was arrested, police sources told news agencies.- Interior ministry spokesman Pierre Brandet spoke to BFM TV."
     assert [s.text for s in sentences(school)] == [
         "One pupil was arrested, police sources told news agencies.-", "Interior ministry spokesman Pierre Brandet spoke to BFM TV."]  # fmt: skip
+    glued = [t.text for t in parse("Emmanuel Ethis, the regional chief,-said on Twitter.")]
+    assert "chief" in glued and "said" in glued  # a comma and a dash glued between two words
     sport = "The club won 3-1.- Manager Tom Reed praised the team. Temperatures fell to -5 degrees."
     assert [s.text for s in sentences(sport)] == ["The club won 3-1.-", "Manager Tom Reed praised the team.", "Temperatures fell to -5 degrees."]
