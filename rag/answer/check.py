@@ -133,7 +133,7 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
             continue
         claim_published = evidence[0].published_at if evidence else None
         if not any(
-            same_date(date, claim_published, d, e.published_at) or fold(date) in fold(e.text)
+            same_date(date, claim_published, d, e.published_at, backed=True) or fold(date) in fold(e.text)
             for e, ev in zip(evidence, ev_docs)
             for d in _date_texts(ev) + [e.text]
         ):
@@ -312,7 +312,7 @@ def _matches(value: list[Token], claim_value: list[Token], abbreviations: dict[s
     """Whether an evidence value and a claim value are the same value."""
     a, b = " ".join(t.text for t in value), " ".join(t.text for t in claim_value)
     if kind == "date":
-        return same_date(b, e.published_at, a, e.published_at) or fold(a) == fold(b)
+        return same_date(b, e.published_at, a, e.published_at, backed=True) or fold(a) == fold(b)
     if amounts(a) & amounts(b):
         return True
     return fold(a) == fold(b) or same_name(a, b, abbreviations) or fold(b) in fold(a)

@@ -99,7 +99,7 @@ def amounts(text: str) -> set[float]:
 
 @dataclass(frozen=True)
 class DateValue:
-    """A date as precise as the text says it: `period` is 'day', 'week', 'month' or 'year'."""
+    """A date as precise as the text says it: `period` is 'time', 'day', 'week', 'month' or 'year'."""
 
     when: datetime
     period: str
@@ -156,9 +156,15 @@ def weekday(text: str) -> str | None:
     return next((d for d in _WEEKDAYS if re.search(rf"\b{d}\b", folded)), None)
 
 
-def same_date(claim: str, claim_published: datetime | None, evidence: str, evidence_published: datetime | None) -> bool:
+_PRECISION = {"time": 0, "day": 1, "week": 2, "month": 3, "year": 4}
+
+
+def same_date(claim: str, claim_published: datetime | None, evidence: str, evidence_published: datetime | None,
+              backed: bool = False) -> bool:  # fmt: skip
     """Whether two date expressions name the same date: the same words, the same weekday,
-    or the same day/month/year once resolved against their articles' dates."""
+    or the same day/month/year once resolved against their articles' dates. `backed`: the
+    evidence must also be at least as precise as the claim (a claim's "at 12:00" is not backed
+    by the evidence's "yesterday", nor "13 May" by "May")."""
     if fold(claim).strip(" .") in fold(evidence):
         return True
     wa, wb = weekday(claim), weekday(evidence)
@@ -170,6 +176,8 @@ def same_date(claim: str, claim_published: datetime | None, evidence: str, evide
         return False
     if wa and not wb:  # "Friday" against a full date: the weekday of that date
         return b.period == "day" and _WEEKDAYS[b.when.weekday()] == wa
+    if backed and _PRECISION.get(a.period, 1) < _PRECISION.get(b.period, 1):
+        return False
     return a.same_as(b)
 
 

@@ -770,3 +770,14 @@ def test_a_dash_left_between_two_sentences_of_a_page_is_a_break():
     assert "chief" in glued and "said" in glued  # a comma and a dash glued between two words
     sport = "The club won 3-1.- Manager Tom Reed praised the team. Temperatures fell to -5 degrees."
     assert [s.text for s in sentences(sport)] == ["The club won 3-1.-", "Manager Tom Reed praised the team.", "Temperatures fell to -5 degrees."]
+
+
+def test_a_date_more_precise_than_the_evidence_is_not_backed():
+    march = datetime(2017, 3, 30)
+    flight = [ev("The aircraft is believed to have left Luton before disappearing yesterday afternoon.", published=march)]
+    assert check("At what time did the aircraft leave Luton?", "The aircraft left Luton at 12:00 PM yesterday.", flight)
+    market = [ev("The company said the shares would be listed in May.", published=march)]
+    assert check("When will the shares be listed?", "The shares will be listed on 13 May.", market)
+    assert check("When will the shares be listed?", "The shares will be listed in May.", market) == ""
+    match = [ev("The final will be played on Friday, 16 May, the league said.", published=datetime(2025, 5, 12))]
+    assert check("When will the final be played?", "The final will be played on Friday.", match) == ""
