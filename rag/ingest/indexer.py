@@ -297,8 +297,11 @@ class _Progress:
             self._on_chunks = True
             self.bar.unit = "chunk"
             self.bar.set_description("embed and store", refresh=False)
+            self.bar.set_postfix_str("", refresh=False)
             self.bar.reset(total=self.sent)
-            self.bar.update(self.done)
+            # Starts at the chunks already stored, which count in neither its rate nor its estimate.
+            self.bar.initial = self.bar.n = self.bar.last_print_n = self.done
+            self.bar.refresh()
 
     def _note(self) -> None:
         self.bar.set_postfix(stored=f"{self.done}/{self.sent} chunks", refresh=False)
