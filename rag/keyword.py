@@ -125,19 +125,15 @@ class _Segment:
 
     @classmethod
     def build(cls, first_slot: int, tokens: list[np.ndarray], vocab_size: int) -> _Segment:
-        terms, slots, tfs = [], [], []
-        for offset, ids in enumerate(tokens):
-            unique, counts = np.unique(ids, return_counts=True)
-            terms.append(unique)
-            slots.append(np.full(len(unique), first_slot + offset, dtype=np.int32))
-            tfs.append(counts.astype(np.float32))
-        if not terms:
-            return cls(np.zeros(vocab_size + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
-        term, slot, tf = np.concatenate(terms), np.concatenate(slots), np.concatenate(tfs)
-        order = np.argsort(term, kind="stable")
+        return cls.from_pairs(first_slot, *_distinct_terms(tokens), vocab_size)
+
+    @classmethod
+    def from_pairs(cls, first_slot: int, slot: np.ndarray, term: np.ndarray, tf: np.ndarray, vocab_size: int) -> _Segment:
+        """The segment of `_distinct_terms`' pairs (slot offsets from `first_slot`)."""
+        order = np.argsort(term, kind="stable")  # each term's slots stay in ascending order
         ptr = np.zeros(vocab_size + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(np.bincount(term, minlength=vocab_size))
-        return cls(ptr, slot[order], tf[order])
+        return cls(ptr, (slot[order] + first_slot).astype(np.int32), tf[order])
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         if term + 1 >= len(self.ptr):
@@ -332,6 +328,20 @@ def _meta(m: dict[str, Any]) -> dict[str, Any]:
     return {"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1), "version": m.get("version", "")}
 
 
+def _distinct_terms(tokens: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slot offset, term id, count) of each distinct term of each chunk, ordered by slot, then
+    term: what `np.unique(ids, return_counts=True)` of each chunk gives, for all chunks in one
+    sort (a per-chunk call costs ~10 us of Python each, the bulk of a merge of 50k chunks)."""
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    if not lengths.sum():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    terms = np.concatenate(tokens).astype(np.int64)
+    slots = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+    width = int(terms.max()) + 1
+    keys, counts = np.unique(slots * width + terms, return_counts=True)
+    return keys // width, keys % width, counts.astype(np.float32)
+
+
 def _term_ids(tokens: list[str], vocab: dict[str, int]) -> np.ndarray:
     """Term ids of the tokens; new terms are appended to the (shared, append-only) vocabulary."""
     return np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32, count=len(tokens))
@@ -341,13 +351,12 @@ def _compact(ids: list[str], meta: list[dict[str, Any]], tokens: list[np.ndarray
              generation: str | None = None) -> _Snapshot:
     """One segment over these chunks (all live)."""
     vocab = dict(vocab)  # a fresh first segment: later snapshots may share it, earlier ones keep theirs
-    df = np.zeros(len(vocab), dtype=np.int64)
-    for t in tokens:
-        df[np.unique(t)] += 1
+    slot, term, tf = _distinct_terms(tokens)
+    df = np.bincount(term, minlength=len(vocab)).astype(np.int64)
     snap = _Snapshot(
         ids=list(ids), meta=list(meta), tokens=list(tokens), alive=np.ones(len(ids), bool),
         lengths=np.array([len(t) for t in tokens], dtype=np.float32), df=df, vocab=vocab,
-        segments=(_Segment.build(0, tokens, len(vocab)),), first_segment_slots=len(ids),
+        segments=(_Segment.from_pairs(0, slot, term, tf, len(vocab)),), first_segment_slots=len(ids),
         generation=generation or os.urandom(8).hex(),
     )
     return _with_fingerprint(snap)
@@ -364,10 +373,9 @@ def _apply(snap: _Snapshot, remove_docs: set[str], ids: list[str], meta: list[di
         df[np.unique(snap.tokens[slot])] -= 1
     vocab = snap.vocab  # appended to in place: older snapshots ignore term ids beyond their df
     tokens = [_term_ids(t, vocab) for t in tokens_text]
-    df = np.concatenate([df, np.zeros(len(vocab) - len(df), np.int64)])
-    for t in tokens:
-        df[np.unique(t)] += 1
-    segments = snap.segments + ((_Segment.build(len(snap.ids), tokens, len(vocab)),) if ids else ())
+    slot, term, tf = _distinct_terms(tokens)
+    df = np.concatenate([df, np.zeros(len(vocab) - len(df), np.int64)]) + np.bincount(term, minlength=len(vocab))
+    segments = snap.segments + ((_Segment.from_pairs(len(snap.ids), slot, term, tf, len(vocab)),) if ids else ())
     new = _Snapshot(
         ids=snap.ids + list(ids), meta=snap.meta + [_meta(m) for m in meta], tokens=snap.tokens + tokens,
         alive=np.concatenate([snap.alive & ~dead, np.ones(len(ids), bool)]),

@@ -98,7 +98,7 @@ def _line_without_trailing_notices(line: str) -> str:
     if not _COMMENT_SECTION.search(line[-_TAIL_CHARS:]):
         return line.rstrip()
     offset = max(0, len(line) - _TAIL_CHARS)
-    found = sentences(line[offset:])[1 if offset else 0 :]
+    found = sentences(line[offset:], full=False)[1 if offset else 0 :]
     cut = len(line)
     for sentence in reversed(found):
         if not is_comment_notice(sentence.text):
@@ -146,7 +146,7 @@ def derive_title(text: str, max_words: int = 12) -> str:
     words = text.split()
     if any(re.search(r"[.!?…][\"”’)\]]*$", w) for w in words[:max_words]):
         snippet = " ".join(words[: max_words * 4])  # the first sentence's end is well inside it
-        found = sentences(snippet)
+        found = sentences(snippet, full=False)
         words = found[0].text.split() if found else []
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 

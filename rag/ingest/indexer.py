@@ -8,8 +8,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_ARTICLE = 0.9  # cosine of mean chunk embeddings
 BATCH_CHUNKS = 256  # chunks embedded per batch; each batch is stored while the next is embedded
+LOOKUP_ARTICLES = 64  # articles looked up in the store in one read before they are chunked
 
 
 def _file_of(source: str | None) -> str | None:
@@ -43,28 +43,38 @@ class Indexer:
         self.batch_chunks = int(os.environ.get("RAG_INGEST_BATCH") or BATCH_CHUNKS)
 
     def ingest_paths(self, paths: Iterable[Path], progress: bool = False) -> IngestReport:
-        """Ingest files and folders; a bad file (or record) is reported in `skipped` and the rest go on."""
-        report = IngestReport()
-        articles: list[Article] = []
-        files = list(iter_files(list(paths)))
-        with tqdm(total=len(files), desc="read", unit="file", disable=not progress or not files) as bar:
-            for path in files:
-                try:
-                    articles.extend(load_file(path, skipped=report.skipped))
-                except UnreadableFile as e:
-                    report.skipped[str(path)] = e.message
-                    log.warning("skipped %s", e.message)
-                except Exception as e:  # a failure the loader does not foresee still costs only this file
-                    report.skipped[str(path)] = f"{path}: could not be read ({type(e).__name__}: {e}); check the file."
-                    log.warning("skipped %s", path, exc_info=True)
-                bar.update(1)
-            return self.ingest_articles(articles, progress=progress, report=report, bar=bar)
+        """Ingest files and folders; a bad file (or record) is reported in `skipped` and the rest go on.
 
-    def ingest_articles(
-        self, articles: list[Article], progress: bool = False, report: IngestReport | None = None, bar: tqdm | None = None
-    ) -> IngestReport:
+        The files are read, cleaned and chunked on this thread while the chunks read before are
+        embedded and stored (see `_ingest_stream`): no core waits for the reading to end."""
+        report = IngestReport()
+        started = time.perf_counter()
+        files = list(iter_files(list(paths)))
+        with tqdm(total=len(files), desc="read and embed", unit="file", disable=not progress or not files) as bar:
+            self._ingest_stream(self._read(files, report, bar), report, _Progress(bar, per_article=False))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    @staticmethod
+    def _read(files: list[Path], report: IngestReport, bar: tqdm) -> Iterator[Article]:
+        """The articles of each file in turn; a file that cannot be read goes to `report.skipped`."""
+        for path in files:
+            try:
+                articles = load_file(path, skipped=report.skipped)
+            except UnreadableFile as e:
+                report.skipped[str(path)] = e.message
+                log.warning("skipped %s", e.message)
+                articles = []
+            except Exception as e:  # a failure the loader does not foresee still costs only this file
+                report.skipped[str(path)] = f"{path}: could not be read ({type(e).__name__}: {e}); check the file."
+                log.warning("skipped %s", path, exc_info=True)
+                articles = []
+            bar.update(1)
+            yield from articles
+
+    def ingest_articles(self, articles: list[Article], progress: bool = False, report: IngestReport | None = None) -> IngestReport:
         """Chunk every new or changed article, embed the chunks in batches, and store each batch
-        (with a writer thread, while the next batch is embedded).
+        (see `_ingest_stream`).
 
         Articles stored before with the same content hash and chunking are skipped, so an
         ingest that was interrupted goes on where it stopped. An article that fails to store is
@@ -72,31 +82,51 @@ class Indexer:
         """
         report = report or IngestReport()
         started = time.perf_counter()
-        with nullcontext(bar) if bar is not None else tqdm(disable=not progress, unit="chunk") as bar:
-            pending = self._chunk_changed(self._distinct_ids(articles, report), report, bar)
-            if pending:
-                bar.unit = "chunk"
-                bar.set_description("embed and store", refresh=False)
-                bar.reset(total=sum(len(nodes) for _, nodes, _ in pending))
-                self._embed_and_store(pending, report, bar)
-            elif not self.keyword.is_current(self.store.chunk_ids()):
-                self.refresh_keyword_index()  # nothing to write, but the keyword index lags the store
+        with tqdm(total=len(articles), desc="chunk and embed", unit="article", disable=not progress) as bar:
+            self._ingest_stream(iter(articles), report, _Progress(bar, per_article=True))
         report.seconds = time.perf_counter() - started
         return report
 
-    def _chunk_changed(
-        self, distinct: list[Article], report: IngestReport, bar: tqdm
-    ) -> list[tuple[Article, list, bool]]:
-        """(article, nodes, is_update) for each new or changed article, read against the store
-        in one call; the unchanged ones go to `report.unchanged` (an interrupted ingest goes on
-        where it stopped), the ones the splitter cannot cut to `report.skipped`."""
-        stored = self.store.stored_versions([a.doc_id for a in distinct]) if distinct else {}
-        pending: list[tuple[Article, list, bool]] = []
-        bar.unit = "article"
-        bar.set_description("chunk", refresh=False)
-        bar.reset(total=len(distinct))
-        for article in distinct:
-            bar.update(1)
+    def admit(self, article: Article, report: IngestReport) -> bool:
+        """Whether the article may be indexed at all (a subclass may refuse it into `report.skipped`)."""
+        return True
+
+    def _ingest_stream(self, articles: Iterator[Article], report: IngestReport, progress: _Progress) -> None:
+        """Articles as they come (read from files, or given): the changed ones are chunked on this
+        thread while an embedding thread embeds the chunks before them, batch after batch, and a
+        writer thread stores each embedded batch (see `_Flow`). Reading and chunking (a few ms of
+        CPU a chunk: cleaning, sentence splitting) thus overlap the embedding instead of running
+        before it while a core idles.
+
+        Articles are looked up in the store a group at a time (one read for `LOOKUP_ARTICLES`
+        articles); of two articles with one doc id, the first wins (see `_first_of_id`)."""
+        flow = _Flow(self, report, progress)
+        taken: dict[str, Article] = {}
+        group: list[Article] = []
+        try:
+            for article in articles:
+                if progress.per_article:
+                    progress.read()
+                if self.admit(article, report) and self._first_of_id(article, taken, report):
+                    group.append(article)
+                if len(group) >= LOOKUP_ARTICLES:
+                    self._chunk_changed(group, report, flow)
+                    group = []
+            if group:
+                self._chunk_changed(group, report, flow)
+            flow.flush()
+            progress.to_chunks()
+        finally:
+            flow.finish()
+        if not flow.started and not self.keyword.is_current(self.store.chunk_ids()):
+            self.refresh_keyword_index()  # nothing to write, but the keyword index lags the store
+
+    def _chunk_changed(self, group: list[Article], report: IngestReport, flow: _Flow) -> None:
+        """Each new or changed article of the group, chunked, to `flow`; the group is read against
+        the store in one call. The unchanged ones go to `report.unchanged` (an interrupted ingest
+        goes on where it stopped), the ones the splitter cannot cut to `report.skipped`."""
+        stored = self.store.stored_versions([a.doc_id for a in group])
+        for article in group:
             known = stored.get(article.doc_id)
             if known and known[0] == article.content_hash and known[1] in ("", self.chunker.signature):
                 report.unchanged.append(article.doc_id)  # same text, chunked as RAG_CHUNK_SIZE/_OVERLAP say
@@ -104,35 +134,12 @@ class Indexer:
             if known:
                 self._warn_if_other_source(article, report)
             try:
-                pending.append((article, self.chunker.split(article), known is not None))
+                nodes = self.chunker.split(article)
             except Exception as e:  # an article the splitter cannot handle
                 report.skipped[article.source or article.doc_id] = f"{type(e).__name__}: {e}"
                 log.warning("skipped %s: %s", article.doc_id, e)
-        return pending
-
-    def _embed_and_store(self, pending: list[tuple[Article, list, bool]], report: IngestReport, bar: tqdm) -> None:
-        """Embed batch after batch on this thread; a writer thread stores each batch's finished
-        articles meanwhile. The writer holds the collection for the whole ingest, so the whole
-        ingest or nothing, if another process has the embedded collection open (StoreBusy)."""
-        writer = _Writer(self, report, bar)
-        writer.start()
-        try:
-            batch: list[tuple[Article, list, bool]] = []
-            texts: list[str] = []
-            for item in pending:
-                batch.append(item)
-                texts += [n.text for n in item[1]]
-                if len(texts) >= self.batch_chunks:
-                    self._embed_batch(batch, texts, bar, writer)
-                    batch, texts = [], []
-            if batch:
-                self._embed_batch(batch, texts, bar, writer)
-        finally:
-            try:
-                writer.finish()
-            finally:
-                if writer.failed:
-                    self._catch_up()
+                continue
+            flow.add(article, nodes, known is not None)
 
     def _catch_up(self) -> None:
         """After a failed batch (stored in part, perhaps): the keyword index follows the store."""
@@ -141,18 +148,7 @@ class Indexer:
         except Exception:
             log.warning("could not bring the keyword index up to date; the next start does", exc_info=True)
 
-    def _embed_batch(self, batch: list[tuple[Article, list, bool]], texts: list[str], bar: tqdm, writer: _Writer) -> None:
-        writer.check()
-        vectors = self.embedding.get_text_embedding_batch(texts)
-        cursor = 0
-        for _, nodes, _ in batch:
-            for node in nodes:
-                node.embedding = vectors[cursor]
-                cursor += 1
-        writer.put(batch)
-        bar.set_postfix(embedded=bar.n + writer.queued_chunks(), refresh=False)
-
-    def _commit(self, batch: list[tuple[Article, list, bool]], report: IngestReport, bar: tqdm) -> None:
+    def _commit(self, batch: list[tuple[Article, list, bool]], report: IngestReport, progress: _Progress) -> None:
         """Store a batch of embedded articles: near-duplicates looked up for the batch at once,
         then all chunks and records in a few writes, then the keyword index updated for them."""
         items = [StoredArticle(a, nodes, [], self.chunker.signature) for a, nodes, _ in batch]
@@ -169,7 +165,7 @@ class Indexer:
             if article.doc_id in by_id:
                 report.chunks += len(nodes)
                 (report.updated if is_update else report.added).append(article.doc_id)
-        bar.update(sum(len(nodes) for _, nodes, _ in batch))
+        progress.stored(sum(len(nodes) for _, nodes, _ in batch))
 
     def _store_one(self, item: StoredArticle, report: IngestReport) -> bool:
         article = item.article
@@ -206,19 +202,20 @@ class Indexer:
             self.keyword.update({it.article.doc_id for it in stored}, ids, texts, metas)
 
     @staticmethod
-    def _distinct_ids(articles: list[Article], report: IngestReport) -> list[Article]:
-        """The articles with one article per doc id: a second article claiming a taken id is skipped."""
-        first: dict[str, Article] = {}
-        for article in articles:
-            taken = first.setdefault(article.doc_id, article)
-            if taken is not article and taken.content_hash != article.content_hash:  # the same text twice: no clash
-                where = article.source or article.doc_id
-                report.skipped[where] = (
-                    f"{where}: document id '{article.doc_id}' is already taken by {taken.source or 'another article'} "
-                    "in this ingest; rename the file or give the article its own 'id'."
-                )
-                log.warning("skipped %s", report.skipped[where])
-        return list(first.values())
+    def _first_of_id(article: Article, taken: dict[str, Article], report: IngestReport) -> bool:
+        """Whether the article is the first of this ingest with its doc id (then it is noted in
+        `taken`); a later article claiming a taken id is skipped, reported unless it is the same text."""
+        first = taken.setdefault(article.doc_id, article)
+        if first is article:
+            return True
+        if first.content_hash != article.content_hash:  # the same text twice: no clash
+            where = article.source or article.doc_id
+            report.skipped[where] = (
+                f"{where}: document id '{article.doc_id}' is already taken by {first.source or 'another article'} "
+                "in this ingest; rename the file or give the article its own 'id'."
+            )
+            log.warning("skipped %s", report.skipped[where])
+        return False
 
     def _warn_if_other_source(self, article: Article, report: IngestReport) -> None:
         """An update read from another file than the stored version, while that file is still there,
@@ -263,20 +260,167 @@ def _mean(nodes: list) -> np.ndarray:
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
+class _Progress:
+    """One bar for the whole ingest: over the files (or the given articles) while they are read
+    and chunked, with the chunks stored so far beside it; then, once all are read, over the
+    chunks still being embedded and stored."""
+
+    def __init__(self, bar: tqdm, per_article: bool) -> None:
+        self.bar = bar
+        self.per_article = per_article  # the bar counts articles (else files, counted by the reader)
+        self.sent = 0  # chunks handed to the embedding
+        self.done = 0  # chunks stored (or given up)
+        self._on_chunks = False
+        self._lock = threading.Lock()  # the writer thread reports beside the reading thread
+
+    def read(self) -> None:
+        self.bar.update(1)
+
+    def submitted(self, chunks: int) -> None:
+        with self._lock:
+            self.sent += chunks
+            self._note()
+
+    def stored(self, chunks: int) -> None:
+        with self._lock:
+            self.done += chunks
+            if self._on_chunks:
+                self.bar.update(chunks)
+            else:
+                self._note()
+
+    def to_chunks(self) -> None:
+        """Everything is read: the bar follows the chunks still on their way."""
+        with self._lock:
+            if self.done >= self.sent:
+                return
+            self._on_chunks = True
+            self.bar.unit = "chunk"
+            self.bar.set_description("embed and store", refresh=False)
+            self.bar.set_postfix_str("", refresh=False)
+            self.bar.reset(total=self.sent)
+            # Starts at the chunks already stored, which count in neither its rate nor its estimate.
+            self.bar.initial = self.bar.n = self.bar.last_print_n = self.done
+            self.bar.refresh()
+
+    def _note(self) -> None:
+        self.bar.set_postfix(stored=f"{self.done}/{self.sent} chunks", refresh=False)
+
+
+class _Flow:
+    """Chunks on their way into the store: gathered into batches of `batch_chunks` chunks (whole
+    articles), embedded on one thread (`_Embedder`) and stored on another (`_Writer`), while the
+    thread that adds them reads and chunks the next articles. Both threads start with the first
+    batch, so an ingest with nothing to write takes no write lock."""
+
+    def __init__(self, indexer: Indexer, report: IngestReport, progress: _Progress) -> None:
+        self.indexer = indexer
+        self.report = report
+        self.progress = progress
+        self.batch: list[tuple[Article, list, bool]] = []
+        self.texts: list[str] = []
+        self.writer: _Writer | None = None
+        self.embedder: _Embedder | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.writer is not None
+
+    def add(self, article: Article, nodes: list, is_update: bool) -> None:
+        self.batch.append((article, nodes, is_update))
+        self.texts += [n.text for n in nodes]
+        if len(self.texts) >= self.indexer.batch_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the gathered batch to the embedding thread (waits while it is a batch behind)."""
+        if not self.batch:
+            return
+        if self.writer is None:
+            writer = _Writer(self.indexer, self.report, self.progress)
+            writer.start()  # StoreBusy here: nothing of this ingest is written
+            self.writer, self.embedder = writer, _Embedder(self.indexer, writer)
+        self.progress.submitted(len(self.texts))
+        self.embedder.put(self.batch, self.texts)
+        self.batch, self.texts = [], []
+
+    def finish(self) -> None:
+        """Wait until every batch handed over is embedded and stored; raise the first error met."""
+        if self.writer is None:
+            return
+        try:
+            self.embedder.finish()
+        finally:
+            try:
+                self.writer.finish()
+            finally:
+                if self.writer.failed:
+                    self.indexer._catch_up()
+
+
+class _Embedder:
+    """The thread that embeds batch after batch (on the embedder's own sessions) and hands each to
+    the writer. An error stops it; the thread that feeds it raises the error at its next batch."""
+
+    def __init__(self, indexer: Indexer, writer: _Writer) -> None:
+        self.indexer = indexer
+        self.writer = writer
+        self.queue: queue.Queue = queue.Queue(maxsize=1)  # chunking runs at most one batch ahead
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ingest-embed", daemon=True)
+        self._thread.start()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self.writer.check()
+
+    def put(self, batch: list, texts: list[str]) -> None:
+        while True:
+            self.check()
+            try:
+                self.queue.put((batch, texts), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            self.queue.put(None)  # the thread takes every item, after an error too
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            batch, texts = item
+            try:
+                vectors = self.indexer.embedding.get_text_embedding_batch(texts)
+                cursor = 0
+                for _, nodes, _ in batch:
+                    for node in nodes:
+                        node.embedding = vectors[cursor]
+                        cursor += 1
+                self.writer.put(batch)
+            except BaseException as e:  # noqa: BLE001 - raised by the feeding thread
+                self.error = e
+
+
 class _Writer:
     """The thread that stores embedded batches while the next one is embedded. It holds the
     collection's write lock for the whole ingest; an error it meets (other than one article's,
     which `_commit` isolates) stops the ingest at the next batch."""
 
-    def __init__(self, indexer: Indexer, report: IngestReport, bar: tqdm) -> None:
+    def __init__(self, indexer: Indexer, report: IngestReport, progress: _Progress) -> None:
         self.indexer = indexer
         self.report = report
-        self.bar = bar
+        self.progress = progress
         self.queue: queue.Queue = queue.Queue(maxsize=2)  # embedding runs at most two batches ahead
         self.error: BaseException | None = None
         self.failed = False
         self._ready = threading.Event()
-        self._queued = 0
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
 
     def start(self) -> None:
@@ -289,7 +433,6 @@ class _Writer:
             raise self.error
 
     def put(self, batch: list) -> None:
-        self._queued += sum(len(nodes) for _, nodes, _ in batch)
         while True:
             self.check()
             try:
@@ -297,9 +440,6 @@ class _Writer:
                 return
             except queue.Full:
                 continue
-
-    def queued_chunks(self) -> int:
-        return self._queued - self.bar.n
 
     def finish(self) -> None:
         if self._thread.is_alive():
@@ -314,7 +454,7 @@ class _Writer:
                 while (batch := self.queue.get()) is not None:
                     if self.error is None:
                         self._commit(batch)
-        except BaseException as e:  # noqa: BLE001 - handed to the embedding thread
+        except BaseException as e:  # noqa: BLE001 - raised by the thread that feeds the embedding
             self.error = self.error or e
             self.failed = True
         finally:
@@ -332,6 +472,6 @@ class _Writer:
                 break
             batch = batch + more
         try:
-            self.indexer._commit(batch, self.report, self.bar)
+            self.indexer._commit(batch, self.report, self.progress)
         except Exception as e:  # the embedding thread stops at its next batch; later ones are not stored
             self.error, self.failed = e, True

@@ -1,8 +1,8 @@
 """The per-article size limit (RAG_MAX_DOCUMENT_CHARS), enforced on what is actually indexed.
 
-Every way in (CLI files and folders, HTTP uploads of any type, JSON bodies, the seeds) ends in
-`Indexer.ingest_articles` with cleaned `Article` objects, so the limit is checked there, once,
-on the text that would be chunked. A check on the raw request (bytes of a file, a guess at the
+Every way in (CLI files and folders, HTTP uploads of any type, JSON bodies, the seeds) passes
+each cleaned `Article` through `Indexer.admit` before it is chunked, so the limit is checked
+there, once, on the text that would be chunked. A check on the raw request (bytes of a file, a guess at the
 longest record) can be fooled by a byte-order mark or a junk line that the loader tolerates;
 the cleaned article cannot.
 """
@@ -42,15 +42,12 @@ def within_limit(articles: list[Article], max_chars: int, report: IngestReport) 
 
 
 class LimitedIndexer(Indexer):
-    """An `Indexer` that refuses articles over `max_chars`; the others in the same batch go on."""
+    """An `Indexer` that refuses articles over `max_chars`; the others in the same ingest go on."""
 
     def __init__(self, *args, max_chars: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.max_chars = max_chars
 
-    def ingest_articles(
-        self, articles: list[Article], progress: bool = False, report: IngestReport | None = None, **kwargs
-    ) -> IngestReport:
-        report = report or IngestReport()
-        kept = within_limit(articles, self.max_chars, report)
-        return super().ingest_articles(kept, progress=progress, report=report, **kwargs)
+    def admit(self, article: Article, report: IngestReport) -> bool:
+        """Every article of every ingest passes here (files, uploads, feeds) before it is chunked."""
+        return bool(within_limit([article], self.max_chars, report))
