@@ -365,9 +365,10 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         focus = focus_tokens(ev, question)
         before = _sentence_before(e, evidence)
         said = terms(ev)
-        if before is not None and (pronoun := _pronoun_for(ev, parse(before.text), question)) is not None:
+        before_doc = parse(before.text) if before is not None else None
+        if before_doc is not None and (pronoun := _pronoun_for(ev, before_doc, question)) is not None:
             focus |= {pronoun.i}  # "He was 90." after "Chuck Berry ... has died": "He" is Berry
-            said |= terms(parse(before.text))  # and the two sentences are one thought
+            said |= terms(before_doc)  # and the two sentences are one thought
         if not focus or about_another(ev, question, abbreviations):
             continue
         relation = relation_tokens(ev, question)

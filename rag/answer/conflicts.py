@@ -304,7 +304,7 @@ def name_lists(e: EvidenceSentence, question: Question) -> list[Listed]:
             tok = todo.pop()
             chain.append(tok)
             todo += [c for c in tok.children if c.dep_ == "conj"]
-        ents = {e for t in chain for e in doc.ents if e.start <= t.i < e.end and e.label_ in NAME_LABELS}
+        ents = {ent for t in chain for ent in doc.ents if ent.start <= t.i < ent.end and ent.label_ in NAME_LABELS}
         ents = sorted(ents, key=lambda x: x.start)
         if len(ents) < 2 or _hops([t for x in ents for t in x], focus, MAX_HOPS) is None:
             continue
@@ -332,12 +332,10 @@ def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], val
     mine = [(e, x) for e in cited for x in name_lists(e, values.question)]
     if not mine:
         return []
-    topic = values.topic(cited)
-    by_chunk, chunk_sentences = _chunks(pool)
     sides = [mine[0]]
     seen_docs = {e.doc_id for e in cited}
-    for e in pool:
-        if e.doc_id in seen_docs or not _same_point(chunk_sentences[e.chunk_id], by_chunk[e.chunk_id], topic, values.question):
+    for e in _on_point(pool, cited, values):
+        if e.doc_id in seen_docs:
             continue
         theirs = next((x for x in name_lists(e, values.question) if _differ(mine[0][1], mine[0][0].text, x, e.text)), None)
         if theirs is not None:
@@ -346,14 +344,20 @@ def _list_sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], val
     return [(e, x.words) for e, x in sides] if len(sides) >= 2 else []
 
 
-def _chunks(pool: list[EvidenceSentence]) -> tuple[dict[str, set[str]], dict[str, list[EvidenceSentence]]]:
-    """Per passage (chunk id): its content words, and its sentences."""
-    words: dict[str, set[str]] = {}
-    sentences: dict[str, list[EvidenceSentence]] = {}
+def _on_point(pool: list[EvidenceSentence], cited: list[EvidenceSentence], values: _Values) -> list[EvidenceSentence]:
+    """The pool's sentences from other articles than the answer's whose passage reports on the
+    same point (`_same_point`), in pool order; each passage is judged once."""
+    topic = values.topic(cited)
+    mine = {e.doc_id for e in cited}
+    passages: dict[str, list[EvidenceSentence]] = {}
     for e in pool:
-        words.setdefault(e.chunk_id, set()).update(terms(parse(e.text)))
-        sentences.setdefault(e.chunk_id, []).append(e)
-    return words, sentences
+        if e.doc_id not in mine:
+            passages.setdefault(e.chunk_id, []).append(e)
+    on_point = {
+        chunk for chunk, sentences in passages.items()
+        if _same_point(sentences, set().union(*(terms(parse(e.text)) for e in sentences)), topic, values.question)
+    }  # fmt: skip
+    return [e for e in pool if e.chunk_id in on_point and e.doc_id not in mine]
 
 
 def _same_point(passage: list[EvidenceSentence], passage_terms: set[str], topic: set[str], question: Question) -> bool:
@@ -376,12 +380,10 @@ def _same_point(passage: list[EvidenceSentence], passage_terms: set[str], topic:
 def _sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], mine: tuple[EvidenceSentence, Value],
            values: _Values) -> list[tuple[EvidenceSentence, Value]]:  # fmt: skip
     """The answer's side, then the first differing value of each other article on the same point."""
-    topic = values.topic(cited)
-    by_chunk, chunk_sentences = _chunks(pool)
     sides: list[tuple[EvidenceSentence, Value]] = [mine]
     seen_docs = {e.doc_id for e in cited}
-    for e in pool:
-        if e.doc_id in seen_docs or not _same_point(chunk_sentences[e.chunk_id], by_chunk[e.chunk_id], topic, values.question):
+    for e in _on_point(pool, cited, values):
+        if e.doc_id in seen_docs:
             continue
         theirs = values.of(e, strict=False)
         if values.kind in ("name", "place") and any(values.same(v, e, mine[1], mine[0]) for v in theirs):
