@@ -11,7 +11,8 @@ Matching facts
     Text is `normalise`d (lowercase, accents stripped, unicode dashes and quotes made
     ASCII, thousands separators removed, whitespace collapsed). A form matches when it
     occurs in the text as a whole-word substring: no letter or digit right before or
-    after it. Hyphens count as spaces ("U-shaped" matches "U shaped"). A form written
+    after it. Hyphens count as spaces ("U-shaped" matches "U shaped"), and a word's British
+    and American spellings are one ("2,450 meters" matches "2,450 metres"; `breame`'s list). A form written
     in capitals with at least two letters ("US", "UK", "U.S.") is an acronym and
     matches case-sensitively, so "US" does not match the pronoun "us". A fact is
     found when any of its forms matches.
@@ -64,9 +65,11 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from breame.spelling import british_spelling_exists, get_american_spelling
 
 from rag.nlp.parse import sentences as parsed_sentences
 from rag.nlp.text import STOPWORDS, fold_marks
@@ -116,12 +119,26 @@ def _dehyphen(text: str) -> str:
     return " ".join(text.replace("-", " ").split())
 
 
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _american(text: str) -> str:
+    """Each word with a British spelling in its American one ("metres" -> "meters"): a fact
+    given in one spelling is stated by an answer in the other."""
+    return _WORD.sub(lambda m: _american_word(m.group()), text)
+
+
+@lru_cache(maxsize=65536)
+def _american_word(word: str) -> str:
+    return get_american_spelling(word.lower()) if british_spelling_exists(word.lower()) else word
+
+
 def fact_found(answer_text: str, forms: Iterable[str]) -> bool:
     """True when any accepted form occurs in the text as a whole word (see module doc)."""
-    folded = _dehyphen(_fold(answer_text))
+    folded = _american(_dehyphen(_fold(answer_text)))
     lowered = folded.lower()
     for form in forms:
-        f = _dehyphen(_fold(form))
+        f = _american(_dehyphen(_fold(form)))
         if not f:
             continue
         haystack, needle = (folded, f) if _is_acronym(f) else (lowered, f.lower())

@@ -38,6 +38,20 @@ ABSTAIN_TEXT = "The articles don't say."
 MAX_OTHERS = 2  # evidence sentences quoted for the other things a question asks for several of
 
 
+def article_context(passages: list[Passage]) -> dict[str, str]:
+    """Chunk id -> what the question's subject may be named in: the article's title and every
+    retrieved passage of that article. An article tells one story, and names its subject once
+    or twice ("the UK" in its third paragraph) where a later passage says only "the
+    positions", so the passage a sentence comes from is too narrow a window to ask which story
+    it belongs to; another article is a different story."""
+    texts: dict[str, list[str]] = {}
+    for p in passages:
+        texts.setdefault(p.doc_id, [p.title])
+        if p.text not in texts[p.doc_id]:
+            texts[p.doc_id].append(p.text)
+    return {p.chunk_id: " ".join(texts[p.doc_id]) for p in passages}
+
+
 class Answerer:
     def __init__(self, llm: ChatLLM, settings: Settings) -> None:
         self.llm = llm
@@ -107,7 +121,7 @@ class Answerer:
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        surroundings = {p.chunk_id: f"{p.title} {p.text}" for p in everything}
+        surroundings = article_context(everything)
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.answer.question import LIGHT_VERBS, Question, doer, qualifiers, terms
+from rag.answer.question import _TIME_COUNTED, _TIME_MEASURED, LIGHT_VERBS, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import another_office, is_person_noun, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
@@ -192,7 +192,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             groups += [list(e) for e in date_spans(doc) if re.search(r"\d|\b(?:an?|half)\b", fold(e.text))]
     elif kind == "date":
         groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
-        groups += [[t] for t in doc if t.lower_ in _VAGUE_TIME and t.lower_ not in fold(question.text)]
+        if not _CLOCK_ASKED.search(question.text):
+            groups += [[t] for t in doc if t.lower_ in _VAGUE_TIME and t.lower_ not in fold(question.text)]
         groups += unset_time(doc)
     elif kind in ("name", "place"):
         # "Who" is answered by a person or an organisation; a place or a people is where or whose.
@@ -212,6 +213,9 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
 # English adverbs that place an event in time without a date: what a report says when it gives no
 # date ("they agreed to exchange prisoners soon") answers "when" as precisely as the report can.
 _VAGUE_TIME = {"soon", "shortly", "imminently"}
+# "At what time", "what time of day", "what hour": a clock time or a part of the day is asked, which
+# "soon" does not give (it says when only relative to now).
+_CLOCK_ASKED = re.compile(r"\bwhat (?:time|hour)\b", re.IGNORECASE)
 
 
 # English nouns for the time set for something to happen. "No date was set", "no timetable was
@@ -254,11 +258,6 @@ def _partitive(group: list[Token]) -> bool:
     return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ in ("of", "another")
 
 
-_TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
-                           r"years?|decades?|centuries|times?)\b", re.IGNORECASE)  # fmt: skip
-
-
-_TIME_MEASURED = re.compile(r"\bhow (?:long|old|often)\b|\bwhat (?:length|age)\b", re.IGNORECASE)
 
 
 def _measures_time(question: str) -> bool:
@@ -554,8 +553,8 @@ def _says_none(doc: Doc) -> bool:
 def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],
                       surroundings: dict[str, str]) -> bool:  # fmt: skip
     """Whether the evidence is about what the question names: at least half of the question's
-    names (one at least) occur, in any allowed form, in the cited sentences' passages or
-    article titles (`surroundings`: chunk id -> title and passage text). A sentence about
+    names (one at least) occur, in any allowed form, in the cited sentences' articles
+    (`surroundings`: chunk id -> its article's title and retrieved passages). A sentence about
     another story ("the project is led by ..." in an article on trains) does not answer a
     question about a telescope project, however well its words fit."""
     if not question.names:

@@ -149,7 +149,7 @@ class Question:
     def read(cls, text: str) -> Question:
         doc = parse(text)
         words = terms(doc)
-        focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t)}
+        focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t) or _passes_time(t)}
         verb = _main_verb_token(doc)
         return cls(
             text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc),
@@ -282,8 +282,29 @@ def _main_verb_token(doc: Doc) -> Token | None:
     root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
     if root is not None and _frames(root):
         root = next(c for c in root.children if c.dep_ == "xcomp")
-    found = term(root) if root is not None else None
+    found = term(root) if root is not None and not _passes_time(root) else None
     return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
+
+
+_TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
+                           r"years?|decades?|centuries|times?)\b", re.IGNORECASE)  # fmt: skip
+_TIME_MEASURED = re.compile(r"\bhow (?:long|old|often)\b|\bwhat (?:length|age)\b", re.IGNORECASE)
+
+# English verbs whose object is a stretch of time: one *spends* 42 days in prison, talks *last* two
+# hours, a year *passes*, a trip *takes* a week. Asked how many days someone spent in prison, a
+# report that he "served 42 days in a California prison" or "was held there for 42 days" answers
+# it: the verb says only that the time went by, and what is asked about is the rest of the question.
+_TIME_VERBS = {"spend", "last", "pass", "take"}
+
+
+def _passes_time(tok: Token) -> bool:
+    """Whether a question's verb only carries the length of time it asks for ("How many days did
+    he *spend* in prison?", "How long did the talks *last*?")."""
+    text = tok.doc.text
+    return (
+        tok.pos_ == "VERB" and tok.lemma_.lower() in _TIME_VERBS
+        and bool(_TIME_COUNTED.search(text) or re.search(r"\bhow long\b", text, re.IGNORECASE))
+    )  # fmt: skip
 
 
 # English semi-modals built on a verb: "is *supposed* to happen", "is *going* to open" say that

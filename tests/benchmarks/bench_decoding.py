@@ -572,6 +572,12 @@ def main() -> None:
     ap.add_argument("--drop-ratio", type=float, default=2.5)
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="environment for every server (e.g. OMP_WAIT_POLICY=PASSIVE), baseline included")
+    ap.add_argument("--gguf", action="append", default=[], metavar="NAME=FILE",
+                    help="a configuration NAME serving another model file (e.g. another quantisation), "
+                         "flash attention off as served")
+    ap.add_argument("--runtime", action="append", default=[], metavar="NAME=DIR",
+                    help="a configuration NAME importing xllamacpp from DIR (e.g. a wheel built for this "
+                         "CPU, installed with pip --target DIR), flash attention off as served")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
@@ -584,6 +590,13 @@ def main() -> None:
         for name, o in CONFIGS.items():
             print(f"{name}: {json.dumps(o)}")
         return
+    for spec in args.gguf:
+        name, _, path = spec.partition("=")
+        CONFIGS[name] = {"model.path": str(Path(path).resolve()), **CONFIGS["flash_attn_off"]}
+    for spec in args.runtime:
+        name, _, path = spec.partition("=")
+        pythonpath = os.pathsep.join([str(Path(path).resolve()), str(ROOT)])
+        CONFIGS[name] = {"@env": {"PYTHONPATH": pythonpath}, **CONFIGS["flash_attn_off"]}
     names = [n for n in args.configs.split(",") if n]
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:

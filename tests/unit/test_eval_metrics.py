@@ -127,6 +127,11 @@ def test_normalise(raw, expected):
         ("the U.S. draft", ["U.S."], True),
         ("at the Dolmabahçe Palace", ["Dolmabahce"], True),
         ("", ["Istanbul"], False),
+        # British and American spellings are one word: a mountain and a city centre
+        ("The peak is roughly 2,450 meters high", ["2,450 metres"], True),
+        ("The peak is roughly 2,450 feet high", ["2,450 metres"], False),
+        ("Shops in the town center reopened", ["town centre"], True),
+        ("The Labour party's defence spokesman", ["defense spokesman"], True),
     ],
 )
 def test_fact_found(text, forms, found):

@@ -7,12 +7,13 @@ from datetime import datetime
 import pytest
 
 from rag.answer import conflicts
-from rag.answer.check import answers, looping, supports
+from rag.answer.answerer import article_context
+from rag.answer.check import about_the_subject, answers, looping, supports
 from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
 from rag.nlp.parse import parse, sentences
 from rag.nlp.values import amounts, durations, same_date
-from rag.schema import EvidenceSentence
+from rag.schema import EvidenceSentence, Passage
 
 
 def ev(text: str, i: int = 1, doc: str = "d1", published: datetime | None = None) -> EvidenceSentence:
@@ -781,3 +782,61 @@ def test_a_date_more_precise_than_the_evidence_is_not_backed():
     assert check("When will the shares be listed?", "The shares will be listed in May.", market) == ""
     match = [ev("The final will be played on Friday, 16 May, the league said.", published=datetime(2025, 5, 12))]
     assert check("When will the final be played?", "The final will be played on Friday.", match) == ""
+
+
+def test_a_verb_that_only_carries_the_time_asked_for_is_no_relation():
+    # "spend N days in prison" is said by "served N days in prison": "spend" only passes the time
+    court = [ev("His lawyer argued that he should not face more time behind bars, having served 42 days "
+                "in a California prison in 1977.")]  # fmt: skip
+    question = "How many days did the director spend in a California prison in 1977?"
+    assert Question.read(question).verb is None and "spend" not in Question.read(question).focus
+    assert check(question, "42 days.", court) == ""
+    assert check(question, "The director spent 1977 days in prison.", court)  # a value the evidence does not give
+    space = [ev("The crew, who had lived 340 days aboard the space station, landed safely in Kazakhstan.")]
+    assert check("How many days did the crew spend aboard the space station?",
+                 "The crew spent 340 days aboard the space station.", space) == ""  # fmt: skip
+    # spending money is no time: the verb stays the relation asked about
+    assert Question.read("How much money did the club spend on new players?").verb == "spend"
+
+
+def test_soon_is_no_time_of_day():
+    talks = [ev("The minister said it was critically important that a ceasefire begins as soon as possible.")]
+    assert check("At what time of day did the meeting begin?", "The ceasefire begins as soon as possible.", talks)
+    assert check("When will the ceasefire begin?", "The ceasefire will begin soon.",
+                 [ev("The minister said the ceasefire would begin soon.")]) == ""  # fmt: skip
+    shop = [ev("The store said it would reopen shortly, after repairs.")]
+    assert check("What time will the store reopen?", "The store will reopen shortly.", shop)
+    assert check("What time will the store reopen?", "The store will reopen at 9am.",
+                 [ev("The store said it would reopen at 9am on Monday.")]) == ""  # fmt: skip
+
+
+def _passage(doc: str, n: int, text: str, title: str = "") -> Passage:
+    return Passage(chunk_id=f"{doc}#{n}", doc_id=doc, title=title, text=text, start=0, end=len(text), score=1.0)
+
+
+def test_the_subject_of_a_sentence_is_read_in_its_whole_article():
+    # An article names its subject once ("British") and a later passage only says "positions":
+    # that sentence still belongs to the story; a passage of another article does not.
+    health = [
+        _passage("skin", 0, "Out of 800 positions, more than 200 are unfilled, a consultant said.", "Acne patients wait"),
+        _passage("skin", 2, "The British Association of Dermatologists warned of a workforce crisis."),
+        _passage("farm", 0, "More than 200 positions on farms are unfilled, growers said.", "Harvest"),
+    ]
+    sport = [
+        _passage("derby", 1, "He scored twice in the second half.", "Cup report"),
+        _passage("derby", 0, "Arsenal beat Chelsea 2-0 at the Emirates on Sunday."),
+        _passage("golf", 0, "He scored twice on the back nine.", "Golf"),
+    ]
+    for passages, question in ((health, "How many dermatologist positions in the UK are unfilled?"),
+                               (sport, "How many goals did Arsenal score against Chelsea?")):  # fmt: skip
+        q = Question.read(question)
+        context = article_context(passages)
+        same_article, other_article = (
+            EvidenceSentence(id=1, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=p.text, start=0,
+                             end=len(p.text), score=1.0)
+            for p in (passages[0], passages[2])
+        )  # fmt: skip
+        assert about_the_subject([same_article], q, {}, context)
+        assert not about_the_subject([other_article], q, {}, context)
+        narrow = {p.chunk_id: f"{p.title} {p.text}" for p in passages}  # the passage alone is too narrow
+        assert not about_the_subject([same_article], q, {}, narrow)
