@@ -59,14 +59,17 @@ class Answerer:
 
     def precheck(self, question: Question, passages: list[Passage], abbreviations: dict[str, str]) -> str | None:
         """A reason to abstain without asking the model, or None: no passage, none similar
-        enough, or a name the question asks about that no passage names in any form."""
+        enough, or a name the question asks about that no passage, nor the title of its article,
+        names in any form (a headline names the story's subject, "March Madness", which its
+        passages may only call "the tournament")."""
         if not passages:
             return "no passage matched the question"
         best = max((p.dense_score or 0.0) for p in passages)
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
-        text = " ".join(p.text for p in passages)
-        named = [n for doc in parse_many([p.text for p in passages]) for n in mentions(doc)]  # parses cached per passage
+        titles = list(dict.fromkeys(p.title for p in passages if p.title))
+        text = " ".join([*titles, *(p.text for p in passages)])
+        named = [n for doc in parse_many([*titles, *(p.text for p in passages)]) for n in mentions(doc)]  # parses cached
         missing = [
             n for n in question.names
             if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)

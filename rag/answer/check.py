@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import _TIME_COUNTED, _TIME_MEASURED, LIGHT_VERBS, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office, is_person_noun, is_place_noun
+from rag.nlp.lexicon import another_office, is_motion, is_person_noun, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -433,11 +433,15 @@ def _pronoun_for(doc: Doc, before: Doc, question: Question) -> Token | None:
 
 def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
     """The tokens that say the question's main verb, in its word, another for it, or a more
-    general one that still says much ("increased" for "grew": `lexicon.broader`)."""
+    general one that still says much ("increased" for "grew": `lexicon.broader`); asked where
+    someone went by a way of going ("fly to"), any way of going ("travelling to")."""
     if not question.verb:
         return set()
     forms = question.alike.get(question.verb, frozenset()) | {question.verb} | question.broader
-    return {t.i for t in doc if _term(t) in forms}
+    found = {t.i for t in doc if _term(t) in forms}
+    if question.kind == "place" and question.moves:  # where someone flew is where they went
+        found |= {t.i for t in doc if t.pos_ == "VERB" and is_motion(t.lemma_)}
+    return found
 
 
 def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, str]) -> bool:

@@ -117,6 +117,7 @@ class Question:
     # stems of more general words for its main verb ("increased" for "grew"; `lexicon.broader`):
     # they say the relation, less precisely; the checks accept them, evidence choice does not use them
     broader: frozenset[str] = frozenset()
+    moves: bool = False  # it asks where to, and its verb is a way of going ("Where did she fly to?")
     # the name (text, entity label) that does what its main verb says ("did *Lavrov* speak"), if any
     doer: tuple[str, str] | None = None
     # stems of the nouns it says it is about ("What did Russia demand *about* war *reparations*?")
@@ -158,6 +159,7 @@ class Question:
             reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
             persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
             several=asks_for_several(doc),
+            moves=verb is not None and verb.pos_ == "VERB" and lexicon.is_motion(verb.lemma_),
         )  # fmt: skip
 
 

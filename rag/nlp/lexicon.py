@@ -180,6 +180,19 @@ def is_place_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.location"
 
 
+@lru_cache(maxsize=16384)
+def is_motion(lemma: str) -> bool:
+    """Whether one of a verb's `SENSES` commonest senses is a way of going somewhere: WordNet
+    files "fly", "sail", "drive", "travel", "head", "return" under "travel, change location".
+    Where someone flew to is where they went to: a report that they "travelled to Dublin"
+    gives the place, less precisely."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    travel = wordnet.synset("travel.v.01")
+    return any(s == travel or travel in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
+
+
 def another_office(modifier: str, person: str) -> bool:
     """Whether "<modifier> <person>" is a fixed title for another kind of person than
     `person` names: WordNet lists it as one noun that is neither a kind of `person` nor

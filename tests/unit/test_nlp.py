@@ -840,3 +840,33 @@ def test_the_subject_of_a_sentence_is_read_in_its_whole_article():
         assert not about_the_subject([other_article], q, {}, context)
         narrow = {p.chunk_id: f"{p.title} {p.text}" for p in passages}  # the passage alone is too narrow
         assert not about_the_subject([same_article], q, {}, narrow)
+
+
+def test_where_someone_flew_to_is_where_they_went():
+    crash = [ev("The couple were believed to have been travelling to Dublin for a christening.")]
+    question = "Where was the helicopter carrying the couple flying to?"
+    assert check(question, "The couple were flying to Dublin.", crash) == ""
+    tour = [ev("The orchestra travelled by coach to Vienna after its concert in Prague was cancelled.")]
+    question = "Which city did the orchestra fly to after the cancelled concert?"
+    assert check(question, "The orchestra flew to Vienna.", tour) == ""
+    assert Question.read(question).moves and not Question.read("Which city did the orchestra play in?").moves
+
+
+def test_a_name_in_the_headline_is_mentioned():
+    from rag.answer.answerer import Answerer
+    from rag.settings import Settings
+
+    answerer = Answerer(llm=None, settings=Settings())  # the precheck asks no model
+    cases = [
+        ("Which city did Villanova fly to ahead of the snowstorm during March Madness?",
+         "Storm forces March Madness teams to alter travel plans",
+         "Villanova, the top seed in the men's tournament, left Philadelphia on Monday for Buffalo."),
+        ("What did the Met Gala theme honour this year?", "Met Gala 2017: the best looks",
+         "The theme of this year's event honoured the designer Rei Kawakubo."),
+    ]  # fmt: skip
+    for question, title, text in cases:
+        with_title = Passage(chunk_id="a#1", doc_id="a", title=title, text=text, start=0, end=len(text), score=0.9,
+                             dense_score=0.6, keyword_score=1.0)  # fmt: skip
+        assert answerer.precheck(Question.read(question), [with_title], {}) is None
+        untitled = with_title.model_copy(update={"title": ""})
+        assert "no passage mentions" in answerer.precheck(Question.read(question), [untitled], {})
