@@ -810,7 +810,7 @@ def test_soon_is_no_time_of_day():
                  [ev("The store said it would reopen at 9am on Monday.")]) == ""  # fmt: skip
 
 
-def _passage(doc: str, n: int, text: str, title: str = "") -> Passage:
+def _article_passage(doc: str, n: int, text: str, title: str = "") -> Passage:
     return Passage(chunk_id=f"{doc}#{n}", doc_id=doc, title=title, text=text, start=0, end=len(text), score=1.0)
 
 
@@ -818,14 +818,14 @@ def test_the_subject_of_a_sentence_is_read_in_its_whole_article():
     # An article names its subject once ("British") and a later passage only says "positions":
     # that sentence still belongs to the story; a passage of another article does not.
     health = [
-        _passage("skin", 0, "Out of 800 positions, more than 200 are unfilled, a consultant said.", "Acne patients wait"),
-        _passage("skin", 2, "The British Association of Dermatologists warned of a workforce crisis."),
-        _passage("farm", 0, "More than 200 positions on farms are unfilled, growers said.", "Harvest"),
+        _article_passage("skin", 0, "Out of 800 positions, more than 200 are unfilled, a consultant said.", "Acne patients wait"),
+        _article_passage("skin", 2, "The British Association of Dermatologists warned of a workforce crisis."),
+        _article_passage("farm", 0, "More than 200 positions on farms are unfilled, growers said.", "Harvest"),
     ]
     sport = [
-        _passage("derby", 1, "He scored twice in the second half.", "Cup report"),
-        _passage("derby", 0, "Arsenal beat Chelsea 2-0 at the Emirates on Sunday."),
-        _passage("golf", 0, "He scored twice on the back nine.", "Golf"),
+        _article_passage("derby", 1, "He scored twice in the second half.", "Cup report"),
+        _article_passage("derby", 0, "Arsenal beat Chelsea 2-0 at the Emirates on Sunday."),
+        _article_passage("golf", 0, "He scored twice on the back nine.", "Golf"),
     ]
     for passages, question in ((health, "How many dermatologist positions in the UK are unfilled?"),
                                (sport, "How many goals did Arsenal score against Chelsea?")):  # fmt: skip
