@@ -214,8 +214,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
 # date ("they agreed to exchange prisoners soon") answers "when" as precisely as the report can.
 _VAGUE_TIME = {"soon", "shortly", "imminently"}
 # "At what time", "what time of day", "what hour": a clock time or a part of the day is asked, which
-# "soon" does not give (it says when only relative to now).
-_CLOCK_ASKED = re.compile(r"\bwhat (?:time|hour)\b", re.IGNORECASE)
+# "soon" does not give (it says when only relative to now). "What time frame" asks for a period.
+_CLOCK_ASKED = re.compile(r"\bwhat (?:time|hour)\b(?!\s*(?:frame|line|table|scale|span|period))", re.IGNORECASE)
 
 
 # English nouns for the time set for something to happen. "No date was set", "no timetable was

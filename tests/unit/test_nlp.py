@@ -808,6 +808,8 @@ def test_soon_is_no_time_of_day():
     assert check("What time will the store reopen?", "The store will reopen shortly.", shop)
     assert check("What time will the store reopen?", "The store will reopen at 9am.",
                  [ev("The store said it would reopen at 9am on Monday.")]) == ""  # fmt: skip
+    assert check("What time frame did the minister give for the ceasefire?", "The ceasefire will begin soon.",
+                 [ev("The minister said the ceasefire would begin soon.")]) == ""  # a period, not a clock time
 
 
 def _article_passage(doc: str, n: int, text: str, title: str = "") -> Passage:
