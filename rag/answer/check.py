@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from rag.answer.question import _TIME_COUNTED, _TIME_MEASURED, LIGHT_VERBS, Question, doer, qualifiers, terms
+from rag.answer.question import LIGHT_VERBS, TIME_COUNTED, TIME_MEASURED, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import another_office, is_motion, is_person_noun, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
@@ -258,19 +258,17 @@ def _partitive(group: list[Token]) -> bool:
     return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ in ("of", "another")
 
 
-
-
 def _measures_time(question: str) -> bool:
     """Whether a measure question can be answered by a length of time: "how long", "how old",
     "how often" can; "how big", "how high", "how far" ask for a size or a distance, and "30
     million years ago" is no size of a continent."""
-    return bool(_TIME_MEASURED.search(question))
+    return bool(TIME_MEASURED.search(question))
 
 
 def _counts_time(question: str) -> bool:
     """Whether "how many / how much" counts units of time ("How many days did the strike
     last?"): only then does a number inside a date or a length of time answer it."""
-    return bool(_TIME_COUNTED.search(question))
+    return bool(TIME_COUNTED.search(question))
 
 
 def _hops(sources: list[Token], targets: set[int], limit: int) -> int | None:

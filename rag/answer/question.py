@@ -288,15 +288,18 @@ def _main_verb_token(doc: Doc) -> Token | None:
     return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
 
 
-_TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
+# "How many days ...", "how much time ...": the question counts units of time; "how long / old /
+# often": it measures a length of time (the checks read dates and lengths as values for these).
+TIME_COUNTED = re.compile(r"\bhow (?:many|much)\b(?:\W+\w+)?\W+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|"
                            r"years?|decades?|centuries|times?)\b", re.IGNORECASE)  # fmt: skip
-_TIME_MEASURED = re.compile(r"\bhow (?:long|old|often)\b|\bwhat (?:length|age)\b", re.IGNORECASE)
+TIME_MEASURED = re.compile(r"\bhow (?:long|old|often)\b|\bwhat (?:length|age)\b", re.IGNORECASE)
 
 # English verbs whose object is a stretch of time: one *spends* 42 days in prison, talks *last* two
 # hours, a year *passes*, a trip *takes* a week. Asked how many days someone spent in prison, a
 # report that he "served 42 days in a California prison" or "was held there for 42 days" answers
 # it: the verb says only that the time went by, and what is asked about is the rest of the question.
 _TIME_VERBS = {"spend", "last", "pass", "take"}
+_HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
 
 
 def _passes_time(tok: Token) -> bool:
@@ -305,7 +308,7 @@ def _passes_time(tok: Token) -> bool:
     text = tok.doc.text
     return (
         tok.pos_ == "VERB" and tok.lemma_.lower() in _TIME_VERBS
-        and bool(_TIME_COUNTED.search(text) or re.search(r"\bhow long\b", text, re.IGNORECASE))
+        and bool(TIME_COUNTED.search(text) or _HOW_LONG.search(text))
     )  # fmt: skip
 
 
