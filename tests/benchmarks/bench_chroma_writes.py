@@ -19,7 +19,7 @@ machine load falls on both:
     PYTHONPATH=$PWD nice -n 10 python tests/benchmarks/bench_chroma_writes.py CORPUS --rows /tmp/rows.pkl \
         --arms plain schema nodoc plain schema nodoc
 
-Findings (chromadb 1.5.9, session 12, 2026-12-07; the US news CSV's 3,824 articles written as
+Findings (chromadb 1.5.9, session 13, 2026-12-07; the US news CSV's 3,824 articles written as
 .json files: 34,844 chunks and 3,778 records; the lead's model runs kept the load at 3.5-5, so
 compare arms within a run only). Total CPU ms a chunk (chunk upserts + article records):
 
