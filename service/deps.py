@@ -6,6 +6,7 @@ dependency in the thread pool (a thread hop per dependency per request)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -32,6 +33,12 @@ async def get_gate(state: Annotated[AppState, Depends(get_state)]) -> LLMGate:
     return state.ready_gate()
 
 
+async def get_gate_later(state: Annotated[AppState, Depends(get_state)]) -> Callable[[], LLMGate]:
+    """The gate, taken only once the request is known to be valid: a bad request is a 400 that
+    says what to fix, also while the model loads or restarts (not a 503 telling to retry it)."""
+    return state.ready_gate
+
+
 async def get_service_settings(state: Annotated[AppState, Depends(get_state)]) -> ServiceSettings:
     return state.service
 
@@ -43,6 +50,7 @@ async def get_metrics(state: Annotated[AppState, Depends(get_state)]) -> Metrics
 StateDep = Annotated[AppState, Depends(get_state)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 GateDep = Annotated[LLMGate, Depends(get_gate)]
+GateLaterDep = Annotated[Callable[[], LLMGate], Depends(get_gate_later)]
 ServiceSettingsDep = Annotated[ServiceSettings, Depends(get_service_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from rag.errors import RagError
 from rag.pipeline import clean_question, split_chat
 from rag.schema import Answer
-from service.deps import GateDep, MetricsDep, PipelineDep, ServiceSettingsDep
+from service.deps import GateLaterDep, MetricsDep, PipelineDep, ServiceSettingsDep
 from service.models import (
     OAIChatCompletion,
     OAIChatRequest,
@@ -65,14 +65,14 @@ async def models(service: ServiceSettingsDep) -> OAIModelList:
     responses=error_responses(400, 401, 429),
 )
 async def chat_completions(
-    body: OAIChatRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep
+    body: OAIChatRequest, request: Request, pipeline: PipelineDep, ready_gate: GateLaterDep, metrics: MetricsDep
 ):
     """Any `model` name is accepted; the last user message is answered from the articles."""
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     history, question = split_chat(messages)
     question = clean_question(question)
     filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
-    ticket = gate.admit()
+    ticket = ready_gate().admit()
     items = answer_items(pipeline, ticket, metrics, question, body.k, filters, history=history)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.errors import RagError
 from rag.pipeline import clean_question, split_chat
 from rag.schema import Answer, EvidenceSentence
-from service.deps import GateDep, MetricsDep, PipelineDep
+from service.deps import GateLaterDep, MetricsDep, PipelineDep
 from service.models import AskRequest, ChatRequest, SearchHit, SearchRequest, SearchResponse, error_responses
 from service.streaming import SSEResponse, answer_items, answer_unless_gone, sse
 
@@ -66,11 +66,11 @@ async def answer_events(items: AsyncIterator[str | list[EvidenceSentence] | Answ
 
 
 @router.post("/ask", response_model=Answer, responses={**_ERRORS, **_STREAM_DOC})
-async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep):
+async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, ready_gate: GateLaterDep, metrics: MetricsDep):
     """Answer one question from the articles, with verified citations."""
     question = clean_question(body.question)
     filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
-    ticket = gate.admit()
+    ticket = ready_gate().admit()
     items = answer_items(pipeline, ticket, metrics, question, body.k, filters, short=body.short)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)
@@ -78,13 +78,13 @@ async def ask(body: AskRequest, request: Request, pipeline: PipelineDep, gate: G
 
 
 @router.post("/chat", response_model=Answer, responses={**_ERRORS, **_STREAM_DOC})
-async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, gate: GateDep, metrics: MetricsDep):
+async def chat(body: ChatRequest, request: Request, pipeline: PipelineDep, ready_gate: GateLaterDep, metrics: MetricsDep):
     """Multi-turn: the last user message is rewritten into a standalone question (the
     answer's `question` field shows it) and answered with verified citations."""
     history, question = split_chat([m.model_dump() for m in body.messages])
     question = clean_question(question)
     filters = body.filters(pipeline.settings)  # a bad date is a 400 before a turn of the model is taken
-    ticket = gate.admit()
+    ticket = ready_gate().admit()
     items = answer_items(pipeline, ticket, metrics, question, body.k, filters, history=history)
     if wants_stream(request, body.stream):
         return SSEResponse(answer_events(items), on_close=ticket.release, on_disconnect=metrics.observe_disconnect)

@@ -302,3 +302,22 @@ def test_only_failures_inside_chromas_client_are_store_outages(tmp_path: Path):
         raise LLMUnavailable("the model went away") from elsewhere.value
     except LLMUnavailable as e:
         assert store_problem(e, settings) is None
+
+
+def test_a_bad_request_is_a_400_while_the_model_loads(service):
+    # The model not loaded yet (no gate): a request the client must fix says so, not "retry later".
+    state = service.app.state.rag
+    gate, state.gate = state.gate, None
+    try:
+        url = service.base_url
+        r = httpx.post(url + "/v1/ask", json={"question": "   "}, timeout=30)
+        assert r.status_code == 400 and "empty" in r.json()["error"]["message"], r.text
+        r = httpx.post(url + "/v1/ask", json={"question": SWAP, "since": "not a date"}, timeout=30)
+        assert r.status_code == 400, r.text
+        r = httpx.post(url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": ""}]}, timeout=30)
+        assert r.status_code == 400, r.text
+        r = httpx.post(url + "/v1/ask", json={"question": SWAP}, timeout=30)  # a good one waits for the model
+        assert r.status_code == 503 and "loading" in r.json()["error"]["message"], r.text
+    finally:
+        state.gate = gate
+    assert httpx.post(service.base_url + "/v1/ask", json={"question": SWAP}, timeout=60).status_code == 200
