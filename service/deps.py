@@ -29,10 +29,6 @@ async def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeli
     return state.pipeline
 
 
-async def get_gate(state: Annotated[AppState, Depends(get_state)]) -> LLMGate:
-    return state.ready_gate()
-
-
 async def get_gate_later(state: Annotated[AppState, Depends(get_state)]) -> Callable[[], LLMGate]:
     """The gate, taken only once the request is known to be valid: a bad request is a 400 that
     says what to fix, also while the model loads or restarts (not a 503 telling to retry it)."""
@@ -49,7 +45,6 @@ async def get_metrics(state: Annotated[AppState, Depends(get_state)]) -> Metrics
 
 StateDep = Annotated[AppState, Depends(get_state)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-GateDep = Annotated[LLMGate, Depends(get_gate)]
 GateLaterDep = Annotated[Callable[[], LLMGate], Depends(get_gate_later)]
 ServiceSettingsDep = Annotated[ServiceSettings, Depends(get_service_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
