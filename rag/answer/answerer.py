@@ -67,9 +67,9 @@ class Answerer:
         best = max((p.dense_score or 0.0) for p in passages)
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
-        titles = list(dict.fromkeys(p.title for p in passages if p.title))
-        text = " ".join([*titles, *(p.text for p in passages)])
-        named = [n for doc in parse_many([*titles, *(p.text for p in passages)]) for n in mentions(doc)]  # parses cached
+        texts = [*dict.fromkeys(p.title for p in passages if p.title), *(p.text for p in passages)]
+        text = " ".join(texts)
+        named = [n for doc in parse_many(texts) for n in mentions(doc)]  # parses cached
         missing = [
             n for n in question.names
             if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)

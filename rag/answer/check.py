@@ -437,7 +437,7 @@ def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
         return set()
     forms = question.alike.get(question.verb, frozenset()) | {question.verb} | question.broader
     found = {t.i for t in doc if _term(t) in forms}
-    if question.kind == "place" and question.moves:  # where someone flew is where they went
+    if question.moves:  # where someone flew is where they went
         found |= {t.i for t in doc if t.pos_ == "VERB" and is_motion(t.lemma_)}
     return found
 

@@ -152,14 +152,15 @@ class Question:
         words = terms(doc)
         focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t) or _passes_time(t)}
         verb = _main_verb_token(doc)
+        kind = kind_of(text, doc)
         return cls(
-            text=text, kind=kind_of(text, doc), focus=focus, names=mentions(doc),
+            text=text, kind=kind, focus=focus, names=mentions(doc),
             verb=term(verb) if verb is not None else None, alike=_alike(doc, focus), qualified=qualifiers(doc),
             broader=_broader(verb), doer=_named_doer(verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
             reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
             persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
             several=asks_for_several(doc),
-            moves=verb is not None and verb.pos_ == "VERB" and lexicon.is_motion(verb.lemma_),
+            moves=kind == "place" and verb is not None and verb.pos_ == "VERB" and lexicon.is_motion(verb.lemma_),
         )  # fmt: skip
 
 
