@@ -177,6 +177,7 @@ class KeywordIndex:
         self._changing = threading.Lock()
         self._rewrite = False  # the journal on disk cannot be appended to (see _load)
         self.version = 0  # bumped on every change: what caches of search results are keyed on
+        self._slots: tuple[_Snapshot, dict[str, int]] | None = None  # a snapshot's chunk id -> slot
         self._load()
 
     @property
@@ -196,6 +197,16 @@ class KeywordIndex:
         """(chunk id, version) of every indexed chunk."""
         index = self._current
         return [(i, m.get("version", "")) for i, m, a in zip(index.ids, index.meta, index.alive) if a]
+
+    def metadata_of(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        """Each chunk's doc_id, published_ts and version as indexed (None: not a live chunk here)."""
+        index = self._current
+        cached = self._slots
+        if cached is None or cached[0] is not index:  # built once per snapshot, on first use
+            cached = (index, {chunk_id: slot for slot, chunk_id in enumerate(index.ids) if index.alive[slot]})
+            self._slots = cached
+        slots = cached[1]
+        return [index.meta[slots[i]] if i in slots else None for i in ids]
 
     def doc_versions(self) -> dict[str, str]:
         """doc id -> version of the chunks indexed for it."""
@@ -258,8 +269,9 @@ class KeywordIndex:
         if not known:
             return []
         scores = self._scores(index, known)
-        if filters is not None:
-            scores *= np.array([matches(filters, m) for m in index.meta], dtype=np.float32)
+        if filters is not None:  # tested on the chunks that share a term only: on all, ~170 ms at 50k chunks
+            hit = np.flatnonzero(scores)
+            scores[hit[np.array([not matches(filters, index.meta[i]) for i in hit], dtype=bool)]] = 0
         k = min(n, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -91,3 +91,35 @@ def test_a_journal_of_another_first_segment_is_not_applied(tmp_path: Path):
     index.rebuild(*_rows({"pump": docs["pump"]}))  # a new first segment
     (tmp_path / "kw" / "delta.jsonl").write_text(stale)
     assert KeywordIndex(tmp_path / "kw").fingerprint == ""  # not trusted: rebuilt from the store at start-up
+
+
+def test_filters_keep_exactly_the_matching_chunks_with_their_scores(tmp_path: Path):
+    """A filtered search is the unfiltered one without the chunks the filter excludes: by article
+    (news and a recipe) and by date (dated, undated, kept or not), scores unchanged."""
+    from datetime import datetime, timezone
+
+    from rag.schema import Filters
+    from rag.store import matches
+
+    docs = _articles()
+    ids, texts, metas = _rows(docs)
+    dated = {"starter": datetime(2024, 3, 5, tzinfo=timezone.utc), "pump": datetime(2025, 7, 1, tzinfo=timezone.utc)}
+    for m in metas:
+        if m["doc_id"] in dated:
+            m["published_ts"] = int(dated[m["doc_id"]].timestamp())
+    index = KeywordIndex(tmp_path / "kw")
+    index.rebuild(ids, texts, metas)
+    meta_of = dict(zip(ids, metas))
+    cases = [
+        Filters(doc_ids=["starter", next(iter(docs))]),
+        Filters(published_after=datetime(2025, 1, 1, tzinfo=timezone.utc)),
+        Filters(published_before=datetime(2024, 12, 31, tzinfo=timezone.utc)),
+        Filters(published_after=datetime(2025, 1, 1, tzinfo=timezone.utc), keep_undated=True),
+    ]
+    for filters in cases:
+        for query in QUERIES:
+            everything = index.search(query, len(ids))
+            expected = [(cid, score) for cid, score in everything if matches(filters, meta_of[cid])]
+            assert index.search(query, len(ids), filters) == expected, (query, filters)
+    starter_only = index.search("rye flour torque bolt", 50, Filters(published_before=datetime(2024, 12, 31, tzinfo=timezone.utc)))
+    assert starter_only and {cid.split("#")[0] for cid, _ in starter_only} == {"starter"}

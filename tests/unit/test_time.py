@@ -205,6 +205,27 @@ def test_explicit_filters_and_question_time_both_apply(dated: Pipeline):
     assert passages and _dates(passages) <= {"2017-05-04", "2017-05-20", "2017-06-10", "2017-06-14"}
 
 
+def test_a_date_filtered_search_by_chroma_ranks_as_exact_search(dated: Pipeline):
+    """Both ways a date range is applied when Chroma searches (a collection too large to search
+    in memory) give the exact filtered ranking: the range applied to the nearest chunks found
+    unfiltered, with the dates the keyword index holds (when enough of them fall in it), and
+    Chroma's own filtered query (when too few do, or a chunk is not in the keyword index yet),
+    for questions of both domains."""
+    retriever = dated.retriever
+    mirror = retriever.mirror()  # exact search over every chunk, filters applied in numpy
+    assert mirror is not None
+    spring = Filters(published_after=datetime(2017, 4, 1, tzinfo=UTC))  # 4 of the 6 articles
+    march = Filters(published_before=datetime(2017, 3, 31, tzinfo=UTC))  # 2
+    unknown = retriever.keyword.metadata_of(["no-such-chunk"])
+    assert unknown == [None] and retriever.keyword.metadata_of([mirror.hits[0].chunk_id])[0]["doc_id"]
+    for question in ["What did the central bank do with interest rates?", "How many goals did Lee Marsh score?"]:
+        query = retriever.embed_query(question)
+        for filters, n in ((spring, 2), (march, 1), (spring, 5), (march, 3)):  # enough in range; too few
+            exact = [(h.chunk_id, round(h.cosine, 4)) for h in mirror.nearest(query, n, filters)]
+            chroma = [(cid, round(cos, 4)) for cid, cos in retriever._nearest(query, n, filters)]
+            assert chroma == exact and exact, (question, filters, n)
+
+
 def test_a_period_with_no_article_gets_an_honest_abstention(dated: Pipeline):
     answer = dated.ask("What did the central bank decide in 2015?")
     assert answer.abstained and "nothing" in answer.answer and "2015" in answer.answer
