@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag import when
 from rag.nlp import lexicon
 from rag.pipeline import Pipeline
 from rag.settings import Settings, parse_every
@@ -47,6 +48,14 @@ def _start_feed_watcher(state: AppState):
                        lock=state.write_lock).start()
 
 
+def _load_language(settings: Settings) -> None:
+    """What reading a question needs, loaded while the model starts rather than at the first
+    question: WordNet's index (a few seconds on two cores), the spaCy pipeline (~1 s) and
+    dateparser's tables (a question with a date in it)."""
+    lexicon.load()
+    when.plan("What was said at the talks in March, before the vote?", None, settings)
+
+
 @asynccontextmanager
 async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
     """Start-up: the pipeline (unless given), the seeds on first use, the model in the background,
@@ -58,8 +67,7 @@ async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
     if report:
         log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
     state.start_llm()
-    # WordNet's index (a few seconds to read) loads while the model starts, not at the first question.
-    threading.Thread(target=lexicon.load, name="wordnet", daemon=True).start()
+    threading.Thread(target=_load_language, args=(state.settings,), name="language", daemon=True).start()
     watcher = _start_feed_watcher(state)
     # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
     # of the garbage collector's full passes, which otherwise stall requests for tens of ms.
