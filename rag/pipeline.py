@@ -22,6 +22,7 @@ from rag.ingest.limits import LimitedIndexer
 from rag.ingest.load import article_from_record
 from rag.llm.client import ChatLLM, Message
 from rag.llm.local import LocalLLMServer
+from rag.nlp import lexicon
 from rag.retrieve import HybridRetriever
 from rag.schema import Answer, DocInfo, EvidenceSentence, Filters, IngestReport, Passage, Timings
 from rag.settings import Settings
@@ -130,6 +131,16 @@ class Pipeline:
         if self.local_llm:
             self.local_llm.stop()
         self.store.close()
+
+    def warm_up(self) -> None:
+        """Load now what a question or a new article needs and would otherwise load when it
+        first comes (a service calls this while its model starts): WordNet's index (a few
+        seconds on two cores), the spaCy pipeline (~1 s), dateparser's tables (a question with
+        a date in it) and the chunker's sentence tokenizer (~3 s, at the first paragraph longer
+        than a chunk)."""
+        lexicon.load()
+        when.plan("What was said at the talks in March, before the vote?", None, self.settings)
+        self.indexer.chunker.warm_up()
 
     def __enter__(self) -> Pipeline:
         return self

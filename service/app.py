@@ -18,8 +18,6 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag import when
-from rag.nlp import lexicon
 from rag.pipeline import Pipeline
 from rag.settings import Settings, parse_every
 from service.deps import require_api_key
@@ -48,14 +46,6 @@ def _start_feed_watcher(state: AppState):
                        lock=state.write_lock).start()
 
 
-def _load_language(settings: Settings) -> None:
-    """What reading a question needs, loaded while the model starts rather than at the first
-    question: WordNet's index (a few seconds on two cores), the spaCy pipeline (~1 s) and
-    dateparser's tables (a question with a date in it)."""
-    lexicon.load()
-    when.plan("What was said at the talks in March, before the vote?", None, settings)
-
-
 @asynccontextmanager
 async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
     """Start-up: the pipeline (unless given), the seeds on first use, the model in the background,
@@ -67,7 +57,8 @@ async def _lifespan(state: AppState, app: FastAPI) -> AsyncIterator[None]:
     if report:
         log.info("ingested %d seed articles (%d chunks)", len(report.added), report.chunks)
     state.start_llm()
-    threading.Thread(target=_load_language, args=(state.settings,), name="language", daemon=True).start()
+    # What a question or a new article needs loads while the model starts, not when the first one comes.
+    threading.Thread(target=state.pipeline.warm_up, name="warm-up", daemon=True).start()
     watcher = _start_feed_watcher(state)
     # Start-up objects (models, indexes, libraries) live as long as the process: keep them out
     # of the garbage collector's full passes, which otherwise stall requests for tens of ms.

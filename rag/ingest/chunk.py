@@ -19,6 +19,11 @@ class Chunker:
             chunk_size=chunk_size, chunk_overlap=chunk_overlap, paragraph_separator="\n"
         )
 
+    def warm_up(self) -> None:
+        """Split a paragraph longer than a chunk, so that the splitter's sentence tokenizer (NLTK's
+        punkt, which llama-index imports at first use: ~3 s) is loaded now."""
+        self.splitter.split_text(" ".join(["This sentence is here to be split."] * (self.splitter.chunk_size // 4 + 2)))
+
     def split(self, article: Article) -> list[TextNode]:
         """Nodes with ids `doc_id#n`, metadata for filtering and exact character spans."""
         nodes = []

@@ -252,10 +252,12 @@ def search(work: Path, queries: int = 300) -> dict:
 
 
 def _add_articles(pipeline) -> dict:
-    """The seed articles (not in the archive), added one at a time: seconds until `ingest_record`
-    returns, and until a search for the title finds the article; then removed again."""
+    """The seed articles (not in the archive), added one at a time to a warmed-up pipeline:
+    seconds until `ingest_record` returns, and until a search for the title finds the article;
+    then removed again."""
     from rag.ingest.load import load_file
 
+    pipeline.warm_up()  # as `rag serve` does while its model starts
     stored, visible = [], []
     for path in sorted(pipeline.settings.seeds_dir.glob("*"))[:3]:
         article = load_file(path)[0]

@@ -53,3 +53,33 @@ def test_a_collection_refuses_vectors_of_another_embedder(tmp_path: Path) -> Non
     ChromaStore(settings, embed_model=HashingEmbedder.model_name).close()
     with pytest.raises(Exception, match="embedding model"):
         build_parts(settings)
+
+
+def test_warm_up_loads_what_the_first_question_and_article_would_wait_for(tmp_path: Path) -> None:
+    """In a fresh process (in-memory parts): spaCy, dateparser's tables, WordNet and the
+    splitter's sentence tokenizer are not loaded by building a pipeline, and are after warm_up."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from llama_index.core.utils import globals_helper
+from rag.keyword import KeywordIndex
+from rag.components import Parts
+from rag.nlp import lexicon, parse
+from rag.pipeline import Pipeline
+from tests.conftest import make_settings
+from tests.fixtures.fakes import HashingEmbedder, InMemoryStore
+settings = make_settings({str(tmp_path / "data")!r}, auto_seed=False)
+parts = Parts(embedder=HashingEmbedder(), store=InMemoryStore(), keyword=KeywordIndex(settings.data_dir / "kw"))
+with Pipeline(settings, parts=parts, start_llm=False) as pipeline:
+    loaded = lambda: (parse._nlp is not None, globals_helper._punkt_tokenizer is not None,
+                      "dateparser.languages.loader" in sys.modules, lexicon._reader is not None)
+    print(loaded())
+    pipeline.warm_up()
+    print(loaded())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after = out.stdout.strip().splitlines()[-2:]
+    assert before == "(False, False, False, False)" and after == "(True, True, True, True)", out.stdout
