@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--collection", default="eval_seeds", help="the collection `rag eval` filled for this gold set")
     ap.add_argument("--reference-date", help="RAG_REFERENCE_DATE for the questions' time words")
     ap.add_argument("--budgets", default="60,80,100,120")
+    ap.add_argument("--depths", default="", help="passages read (RAG_TOP_K + RAG_CONFLICT_CANDIDATES; default as set), e.g. 8,12,16")
     args = ap.parse_args()
     os.environ["RAG_COLLECTION"] = args.collection
     if args.reference_date:
@@ -46,25 +47,33 @@ def main() -> None:
     pipeline = Pipeline(settings, start_llm=False)
     if not pipeline.documents():
         raise SystemExit(f"collection {args.collection} is empty: run `rag eval --gold {args.gold} ...` once to fill it")
-    found = {b: [] for b in budgets}
-    words = {b: [] for b in budgets}
-    shown_n = {b: [] for b in budgets}
+    depths = [int(d) for d in args.depths.split(",") if d] or [settings.top_k + settings.conflict_candidates]
+    arms = [(d, b) for d in depths for b in budgets]
+    found = {a: [] for a in arms}
+    words = {a: [] for a in arms}
+    shown_n = {a: [] for a in arms}
+    read = {d: [] for d in depths}
     for g in gold:
         plan = when.plan(g["question"], None, settings)
-        ranked = when.retrieve(pipeline.retriever, plan, settings.top_k + settings.conflict_candidates, settings)
+        deepest = when.retrieve(pipeline.retriever, plan, max(depths), settings)
         question = Question.read(g["question"])
-        for b in budgets:
-            shown = evidence.select(question, ranked, settings.evidence_sentences, b)
-            text = " ".join(e.text for e in shown)
-            hits = facts_found(text, g["facts"])
-            found[b].append(sum(hits) / len(hits))
-            words[b].append(len(text.split()))
-            shown_n[b].append(len(shown))
+        for d in depths:
+            ranked = deepest[:d]
+            hits = facts_found(" ".join(p.text for p in ranked), g["facts"])
+            read[d].append(sum(hits) / len(hits))
+            for b in budgets:
+                shown = evidence.select(question, ranked, settings.evidence_sentences, b)
+                text = " ".join(e.text for e in shown)
+                hits = facts_found(text, g["facts"])
+                found[d, b].append(sum(hits) / len(hits))
+                words[d, b].append(len(text.split()))
+                shown_n[d, b].append(len(shown))
     print(f"{args.gold} ({len(gold)} answerable questions), collection {args.collection}")
-    print("| evidence words (budget) | gold facts in the evidence | words shown p50 | sentences p50 |")
-    print("|---:|---:|---:|---:|")
-    for b in budgets:
-        print(f"| {b} | {statistics.mean(found[b]):.3f} | {statistics.median(words[b]):.0f} | {statistics.median(shown_n[b]):.0f} |")
+    print("| passages read | gold facts in them | evidence words (budget) | gold facts in the evidence | words shown p50 | sentences p50 |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for d, b in arms:
+        print(f"| {d} | {statistics.mean(read[d]):.3f} | {b} | {statistics.mean(found[d, b]):.3f} "
+              f"| {statistics.median(words[d, b]):.0f} | {statistics.median(shown_n[d, b]):.0f} |")
     pipeline.close()
 
 
