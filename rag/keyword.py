@@ -38,7 +38,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from rag.nlp.text import stem
 from rag.schema import Filters
-from rag.store import matches
+from rag.store import matches, matching_dates
 
 # bm25s sets its own logger to DEBUG when imported: its per-load chatter is not for users.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -178,6 +178,7 @@ class KeywordIndex:
         self._rewrite = False  # the journal on disk cannot be appended to (see _load)
         self.version = 0  # bumped on every change: what caches of search results are keyed on
         self._slots: tuple[_Snapshot, dict[str, int]] | None = None  # a snapshot's chunk id -> slot
+        self._dates: tuple[_Snapshot, np.ndarray] | None = None  # a snapshot's published_ts by slot
         self._load()
 
     @property
@@ -207,6 +208,14 @@ class KeywordIndex:
             self._slots = cached
         slots = cached[1]
         return [index.meta[slots[i]] if i in slots else None for i in ids]
+
+    def _published(self, index: _Snapshot) -> np.ndarray:
+        """A snapshot's publication timestamps by slot (-1: undated), built once per snapshot."""
+        cached = self._dates
+        if cached is None or cached[0] is not index:
+            cached = (index, np.array([int(m.get("published_ts", -1)) for m in index.meta], dtype=np.int64))
+            self._dates = cached
+        return cached[1]
 
     def doc_versions(self) -> dict[str, str]:
         """doc id -> version of the chunks indexed for it."""
@@ -271,7 +280,11 @@ class KeywordIndex:
         scores = self._scores(index, known)
         if filters is not None:  # tested on the chunks that share a term only: on all, ~170 ms at 50k chunks
             hit = np.flatnonzero(scores)
-            scores[hit[np.array([not matches(filters, index.meta[i]) for i in hit], dtype=bool)]] = 0
+            if filters.doc_ids:
+                keep = np.array([matches(filters, index.meta[i]) for i in hit], dtype=bool)
+            else:
+                keep = matching_dates(filters, self._published(index)[hit])
+            scores[hit[~keep]] = 0
         k = min(n, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]

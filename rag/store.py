@@ -595,6 +595,19 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def matching_dates(filters: Filters, published_ts: np.ndarray) -> np.ndarray:
+    """`matches` for many chunks at once by their articles' publication timestamps (-1: undated),
+    for filters that name no articles."""
+    ok = np.ones(len(published_ts), dtype=bool)
+    if filters.published_after:
+        ok &= published_ts >= timestamp(filters.published_after)
+    if filters.published_before:
+        ok &= (published_ts >= 0) & (published_ts <= timestamp(filters.published_before))
+    if filters.keep_undated:
+        ok |= published_ts < 0
+    return ok
+
+
 def matches(filters: Filters | None, metadata: dict[str, Any]) -> bool:
     """The same filter as `chroma_where`, for the keyword index."""
     if filters is None:

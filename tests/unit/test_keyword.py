@@ -115,6 +115,9 @@ def test_filters_keep_exactly_the_matching_chunks_with_their_scores(tmp_path: Pa
         Filters(published_after=datetime(2025, 1, 1, tzinfo=timezone.utc)),
         Filters(published_before=datetime(2024, 12, 31, tzinfo=timezone.utc)),
         Filters(published_after=datetime(2025, 1, 1, tzinfo=timezone.utc), keep_undated=True),
+        Filters(published_after=datetime(2024, 3, 1, tzinfo=timezone.utc), published_before=datetime(2024, 3, 31, tzinfo=timezone.utc)),
+        Filters(published_before=datetime(2024, 12, 31, tzinfo=timezone.utc), keep_undated=True),
+        Filters(doc_ids=["pump"], published_before=datetime(2024, 12, 31, tzinfo=timezone.utc)),
     ]
     for filters in cases:
         for query in QUERIES:
