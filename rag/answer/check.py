@@ -9,7 +9,9 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
     of time the same one however worded ("27 years old" = "at the age of 27");
   - every name it states is named in its evidence, by any of the forms `rag.nlp.names` allows;
   - a verb it shares with its evidence is negated in both or in neither ("did not cut" is not
-    backed by "cut");
+    backed by "cut"), and is not reported as done where the evidence only expects, plans or
+    allows it ("made landfall" is not backed by "is expected to make landfall", "cut 500 jobs"
+    not by "plans to cut 500 jobs", "opened" not by "will open");
   - at least `MIN_COVERAGE` of its other content words (not the question's own words, not light
     verbs) are in its evidence;
   - it answers the question (`answers`): it holds a value of the kind asked (an amount for "how
@@ -109,6 +111,50 @@ def _negated(doc: Doc | Span) -> dict[str, bool]:
     return out
 
 
+# English implicative and aspectual verbs: "managed to cut", "began to fall", "continued to rise",
+# "used to run" report that the act took place (Karttunen's implicatives), unlike "expected to",
+# "plans to", "agreed to", "hopes to", "tried to", which report an intention or a forecast.
+_REALISED = {"manage", "begin", "start", "continue", "proceed", "happen", "use", "come", "go", "keep", "remain"}
+
+
+def _foretold(tok: Token) -> bool:
+    """Whether a verb is said only as expected, planned, possible or supposed: with a modal
+    ("will make", "could cut"), as an infinitive under another verb ("is expected to make",
+    "plans to cut", "agreed to exchange", "wants talks to be held") unless that verb says the act took place
+    (`_REALISED`), in a condition ("only if agreements are reached"), or joined by "and" to a
+    verb that is ("will lose 200 jobs and consolidate")."""
+    if any(c.dep_ == "aux" and c.tag_ == "MD" for c in tok.children):
+        return True
+    if tok.dep_ in ("xcomp", "ccomp") and any(fold(c.text) == "to" and c.dep_ in ("aux", "mark") for c in tok.children):
+        return tok.head.lemma_.lower() not in _REALISED  # "wants talks to be held"
+    if tok.dep_ == "advcl" and any(c.dep_ == "mark" and fold(c.text) in ("if", "unless") for c in tok.children):
+        return True
+    return tok.dep_ == "conj" and tok.head.pos_ == "VERB" and tok.head.i != tok.i and _foretold(tok.head)
+
+
+def _under_way(tok: Token) -> bool:
+    """A present progressive ("is closing its plant", "are making landfall") says an act is
+    under way or arranged (English uses it for plans: "the plant is closing next year"), not
+    that it is done."""
+    return tok.tag_ == "VBG" and any(c.dep_ == "aux" and c.tag_ in ("VBZ", "VBP") for c in tok.children)
+
+
+def _asserted(doc: Doc | Span, finite: bool = False) -> dict[str, bool]:
+    """Lemma of each verb -> whether the sentence reports it as done or true somewhere, not
+    only as expected, planned, possible (`_foretold`) or under way (`_under_way`). With
+    `finite`, only the verbs that make a statement count (a tensed verb, or a participle with
+    its auxiliary: "made", "has made"), not a gerund or participle that names an act in
+    passing ("fined for fixing prices")."""
+    out: dict[str, bool] = {}
+    for tok in doc:
+        if tok.pos_ != "VERB" or tok.dep_ == "aux":
+            continue
+        if finite and tok.tag_ not in ("VBD", "VBZ", "VBP") and not any(c.dep_ in ("aux", "auxpass") for c in tok.children):
+            continue
+        out[tok.lemma_.lower()] = out.get(tok.lemma_.lower(), False) or not (_foretold(tok) or _under_way(tok))
+    return out
+
+
 def _date_texts(doc: Doc) -> list[str]:
     return [e.text for e in date_spans(doc)]
 
@@ -152,6 +198,13 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
     for lemma, neg in mine.items():
         if lemma in theirs and theirs[lemma] != neg and lemma not in ("be", "have", "say"):
             return f"negation differs on '{lemma}'"
+    reported: dict[str, bool] = {}
+    for ev in ev_docs:
+        for lemma, done in _asserted(ev).items():
+            reported[lemma] = reported.get(lemma, False) or done
+    for lemma, done in _asserted(doc, finite=True).items():
+        if done and reported.get(lemma) is False and lemma not in ("be", "have", "say"):
+            return f"the evidence expects or plans '{lemma}', it does not report it done"
     # The question's own words ("took place" for "did the talks take place?"), or others for them
     # ("called" for "phone"), are given, not claimed; names (a people's too: "French"), dates and
     # amounts were checked above by their own rules; light verbs ("got", "made") say too little

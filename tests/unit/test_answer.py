@@ -43,6 +43,7 @@ MISTAKES = [
     ("wrong_entity", CHAIR, "Fidan"),
     ("wrong_number", SWAP, "1,000"),
     ("drop_negation", "Was a timeline provided for the prisoner exchange?", "no timeline"),
+    ("as_done", "Which sectors did von der Leyen say the sanctions would target?", "vital sectors"),
     ("loop", CHAIR, "Fidan"),
     ("off_topic", CHAIR, "Fidan"),
 ]

@@ -180,6 +180,32 @@ def test_a_lost_or_added_negation_is_not_backed():
     assert "negation" in check("What did the trial find?", "The drug did not reduce symptoms in most patients.", science)
 
 
+def test_what_the_evidence_only_expects_plans_or_allows_is_not_reported_done():
+    """A forecast, a plan, an agreement to act, a condition or a modal does not back a claim
+    that the act took place; the same act said as expected, planned or under way is backed, and
+    so is an act an implicative verb reports ("managed to cut"). Weather, business, diplomacy."""
+    weather = [ev("The cyclone is expected to make landfall near the town of Ayr late on Tuesday.")]
+    assert "expects or plans" in supports("The cyclone made landfall near the town of Ayr late on Tuesday.", weather, Question.read("Where did the cyclone make landfall?"), {})
+    assert supports("The cyclone is expected to make landfall near the town of Ayr.", weather, Question.read("Where will the cyclone make landfall?"), {}) == ""
+    business = [ev("The carmaker plans to cut 500 jobs at its Ohio plant and will close a second factory.")]
+    q = Question.read("What did the carmaker do?")
+    assert "expects or plans" in supports("The carmaker cut 500 jobs at its Ohio plant.", business, q, {})
+    assert "expects or plans" in supports("The carmaker closed a second factory.", business, q, {})
+    assert supports("The carmaker will cut 500 jobs at its Ohio plant.", business, q, {}) == ""
+    assert supports("The carmaker is closing a second factory.", business, q, {}) == ""  # under way or arranged
+    done = [ev("The carmaker managed to cut 500 jobs at its Ohio plant before the strike began.")]
+    assert supports("The carmaker cut 500 jobs at its Ohio plant.", done, q, {}) == ""
+    diplomacy = [ev("Talks between the two governments will resume in Geneva only if the ceasefire holds.")]
+    talks = Question.read("When will the talks resume?")
+    assert "expects or plans" in supports("Talks between the two governments resumed in Geneva.", diplomacy, talks, {})
+    agreed = [ev("The two sides agreed to exchange 1,000 prisoners each, negotiators said.")]
+    swap = Question.read("How many prisoners were exchanged?")
+    assert "expects or plans" in supports("The two sides exchanged 1,000 prisoners each.", agreed, swap, {})
+    # An act named in passing (a gerund) is not a statement that it took place.
+    fined = [ev("The regulator fined the airlines $800 million; the airlines had colluded to fix fuel surcharges.")]
+    assert supports("The regulator fined the airlines $800 million for fixing fuel surcharges.", fined, Question.read("How much were the airlines fined?"), {}) == ""
+
+
 def test_aliases_back_a_claim_in_either_direction():
     politics = [ev("Russia rejected the plan on Tuesday.")]
     assert check("What did Moscow do about the plan?", "Moscow rejected the plan.", politics) == ""
