@@ -209,8 +209,8 @@ def test_a_date_filtered_search_by_chroma_ranks_as_exact_search(dated: Pipeline)
     """Both ways a date range is applied when Chroma searches (a collection too large to search
     in memory) give the exact filtered ranking: the range applied to the nearest chunks found
     unfiltered, with the dates the keyword index holds (when enough of them fall in it), and
-    Chroma's own filtered query (when too few do, or a chunk is not in the keyword index yet),
-    for questions of both domains."""
+    Chroma's own filtered query (when too few do), for questions of both domains; a chunk the
+    keyword index does not hold has no dates there (the retriever then leaves it to Chroma)."""
     retriever = dated.retriever
     mirror = retriever.mirror()  # exact search over every chunk, filters applied in numpy
     assert mirror is not None
