@@ -421,7 +421,7 @@ def retrieval_times(pipeline: Any, searches: list[str], opts: Options) -> list[f
     """Milliseconds of each search, `opts.repeats` rounds over the questions, uncached."""
     retrieve_ms = []
     for _ in tqdm(range(opts.repeats), desc="retrieval", unit="round", disable=not opts.progress, leave=False):
-        pipeline.retriever.embed_query.cache_clear()  # measure the whole path, not the cache
+        pipeline.retriever.clear_query_cache()  # measure the whole path, not the cache
         for q in searches:
             t = time.perf_counter()
             pipeline.search(q)
@@ -432,7 +432,7 @@ def retrieval_times(pipeline: Any, searches: list[str], opts: Options) -> list[f
 def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) -> dict[str, Any]:
     """The answer phases: one asker, the starter, the concurrency levels (in that order)."""
     out = _warm_model(pipeline, warm_up, opts)
-    pipeline.retriever.embed_query.cache_clear()
+    pipeline.retriever.clear_query_cache()
     out.update(_one_asker_phase(pipeline, questions, opts))
     starter = None if opts.skip_starter else (opts.starter or registered_starter())
     if starter is not None:
@@ -440,7 +440,7 @@ def answering(pipeline: Any, questions: list[str], warm_up: str, opts: Options) 
         out.update(_against_starter(starter(pipeline, opts.corpus, questions, warm_up, opts.progress), out["one_asker"]))
     levels = []
     for askers in opts.askers:
-        pipeline.retriever.embed_query.cache_clear()  # each level embeds its questions afresh, as the first did
+        pipeline.retriever.clear_query_cache()  # each level embeds its questions afresh, as the first did
         levels.append(run_askers(pipeline.ask, questions, askers, opts.progress))
     out["concurrency"] = levels
     if "starter" in out and levels and levels[0]["askers"] == 1:

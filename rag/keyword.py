@@ -209,6 +209,15 @@ class KeywordIndex:
         slots = cached[1]
         return [index.meta[slots[i]] if i in slots else None for i in ids]
 
+    def count_dated(self, filters: Filters) -> tuple[int, int]:
+        """(live chunks whose articles' dates pass a filter's date range, live chunks); the filter's
+        list of articles, if any, is not applied."""
+        index = self._current
+        if not index.live:
+            return 0, 0
+        inside = matching_dates(filters, self._published(index)) & index.alive
+        return int(inside.sum()), index.live
+
     def _published(self, index: _Snapshot) -> np.ndarray:
         """A snapshot's publication timestamps by slot (-1: undated), built once per snapshot."""
         cached = self._dates

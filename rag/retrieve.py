@@ -17,6 +17,7 @@ ever returned (`ChromaStore.live_only`): a write in progress or cut short shows 
 
 from __future__ import annotations
 
+import math
 import queue
 import re
 import threading
@@ -25,7 +26,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 
 import numpy as np
 
@@ -37,7 +37,17 @@ from rag.store import ChunkHit, matches
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MAX_RECORDS = 50_000  # chunk records kept in memory (~2 KB each)
-FILTER_OVERSAMPLE = 10  # a date-filtered dense search first reads this many times the neighbours asked for
+FILTER_OVERSAMPLE = 10  # a date-filtered dense search first reads at least this many times the neighbours asked for
+# ... and, when few chunks are in the range, about twice as many as would hold n of them were
+# dates and meaning unrelated, up to this many (~13 ms at 50k chunks, ~50 ms for Chroma's filter)
+FILTER_MAX_UNFILTERED = 2000
+QUERY_CACHE = 4096  # question vectors kept (1.5 KB each)
+
+
+def _frozen(vector) -> np.ndarray:
+    out = np.array(vector, dtype=np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def numbers_in(text: str) -> set[str]:
@@ -52,20 +62,24 @@ class QueryBatcher:
     def __init__(self, embed: Callable[[list[str]], np.ndarray], max_batch: int = 32) -> None:
         self._embed = embed
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[tuple[str, Future]]] = queue.SimpleQueue()
         threading.Thread(target=self._work, name="query-embedding", daemon=True).start()
 
     def __call__(self, text: str) -> np.ndarray:
-        future: Future = Future()
-        self._queue.put((text, future))
-        return future.result()
+        return self.many([text])[0]
+
+    def many(self, texts: list[str]) -> list[np.ndarray]:
+        """Several texts of one caller, queued together: they go in one batch (with others')."""
+        futures = [Future() for _ in texts]
+        self._queue.put(list(zip(texts, futures)))
+        return [f.result() for f in futures]
 
     def _work(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            batch = self._queue.get()
             while len(batch) < self._max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.extend(self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:
@@ -118,7 +132,8 @@ class HybridRetriever:
         self.keyword = keyword
         self.settings = settings
         # Users repeat questions (and chat front ends resend them): embed each text once.
-        self.embed_query = lru_cache(maxsize=4096)(self._embed_query)
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         # Concurrent questions share a batch (one model run, or one request to a hosted embedder).
         self._batcher = QueryBatcher(embedding.embed_queries)
         self._lock = threading.Lock()
@@ -130,10 +145,35 @@ class HybridRetriever:
         self._last_mirror: Mirror | None = None  # the copy before the last change
         self._mirror_load = threading.Lock()  # one thread reads the collection, the others wait for it
 
-    def _embed_query(self, question: str) -> np.ndarray:
-        vector = np.array(self._batcher(question), dtype=np.float32)
-        vector.flags.writeable = False
+    def embed_query(self, question: str) -> np.ndarray:
+        """The question's vector (read-only), embedded once however often it is asked."""
+        with self._queries_lock:
+            vector = self._queries.get(question)
+            if vector is not None:
+                self._queries.move_to_end(question)
+                return vector
+        vector = _frozen(self._batcher(question))
+        self._remember({question: vector})
         return vector
+
+    def embed_together(self, texts: list[str]) -> None:
+        """Embed texts one search will need in one batch (on two cores, two short texts cost about
+        what one does): a question and the events it is dated by. `embed_query` then finds them."""
+        with self._queries_lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if todo:
+            self._remember({t: _frozen(v) for t, v in zip(todo, self._batcher.many(todo), strict=True)})
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._queries_lock:
+            self._queries.update(vectors)
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+
+    def clear_query_cache(self) -> None:
+        """Forget every question's vector (benchmarks measure the embedding too)."""
+        with self._queries_lock:
+            self._queries.clear()
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
@@ -237,22 +277,31 @@ class HybridRetriever:
 
     def _nearest(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
         """The store's n nearest chunks in the filters. A date range is first applied to the
-        `FILTER_OVERSAMPLE` * n nearest chunks found unfiltered, with the dates the keyword index
-        holds for them: when n of them fall in the range, they are the n nearest in it (a nearer
-        one in the range would be among them). Chroma's filtered query builds its set of allowed
-        ids from its metadata table at each search (~175 ms at 50k chunks, against ~5 ms for an
-        unfiltered one), and asking it for the candidates' metadata costs ~30 ms for 200 (the
-        node JSON comes with it). A narrow range, a list of articles (narrow by nature) or a
-        candidate the keyword index does not know yet (another replica's new chunk) is left
-        to Chroma's filtered query."""
+        nearest chunks found unfiltered, with the dates the keyword index holds for them: when n
+        of them fall in the range (or every chunk the range holds), they are the n nearest in it
+        (a nearer one in the range would be among them). How many are read grows as the range's
+        share of the collection shrinks: `FILTER_OVERSAMPLE` * n at least, twice n / share when
+        that is more, so that a range of a tenth of the archive is served as fast as one of half.
+        A range that holds no chunk costs one small unfiltered search, which shows that no
+        candidate is unknown. Chroma's filtered query builds its set of allowed ids from its
+        metadata table at each search (~50-175 ms at 50k chunks, against ~2 ms for an unfiltered
+        one; 2,000 unfiltered neighbours ~13 ms), and asking it for the candidates' metadata
+        costs ~30 ms for 200 (the node JSON comes with it). A range too narrow for
+        `FILTER_MAX_UNFILTERED`, a list of articles (narrow by nature) or a candidate the keyword
+        index does not know yet (another replica's new chunk) is left to Chroma's filtered query."""
         if filters is None or filters.doc_ids or not (filters.published_after or filters.published_before):
             return self.store.nearest(query, n, filters)
-        near = self.store.nearest(query, n * FILTER_OVERSAMPLE)
-        metadata = self.keyword.metadata_of([chunk_id for chunk_id, _ in near])
-        if all(m is not None for m in metadata):
-            inside = [hit for hit, m in zip(near, metadata) if matches(filters, m)]
-            if len(inside) >= n:
-                return inside[:n]
+        in_range, live = self.keyword.count_dated(filters)
+        read = n * FILTER_OVERSAMPLE
+        if in_range:
+            read = max(read, math.ceil(2 * n * live / in_range))
+        if read <= FILTER_MAX_UNFILTERED:
+            near = self.store.nearest(query, read)
+            metadata = self.keyword.metadata_of([chunk_id for chunk_id, _ in near])
+            if all(m is not None for m in metadata):
+                inside = [hit for hit, m in zip(near, metadata) if matches(filters, m)]
+                if len(inside) >= min(n, in_range):
+                    return inside[:n]
         return self.store.nearest(query, n, filters)
 
     def _retrieve(self, question: str, k: int, filters: Filters | None, mode: str) -> list[Passage]:

@@ -292,9 +292,21 @@ def _date_words() -> frozenset[str]:
     return frozenset((words - {"after", "before", "from", "till", "this", "next", "small", "wee", "date"}) | _RECENCY)
 
 
+# Numbers that can be a date with no date word beside them: a year ("2017", "the 1990s", "'90s"),
+# a day of the month ("the 5th"), a numeric date ("3/15", "15/03/2017", "2017-03-15", "15.03.2017").
+# Any other number needs a date word to be a date ("15 March", "six days ago"): "$38 million",
+# "a 2-0 win", "4,000 nationals", "24%" and "Xbox 2" are not.
+_DATE_NUMBER = re.compile(
+    r"(?<![\w.,$€£])(?:\d{4}s?|\d{2}s|'\d{2}s?|\d{1,2}(?:st|nd|rd|th)|\d{1,2}/\d{1,2}(?:/\d{2,4})?"
+    r"|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4})(?!\w|[.,]\d)",
+    re.IGNORECASE,
+)
+
+
 def states_time(question: str) -> bool:
-    """Whether a question may state a time at all (see `_date_words`)."""
-    return any(c.isdigit() for c in question) or not _date_words().isdisjoint(re.findall(r"[a-z]+", question.lower()))
+    """Whether a question may state a time at all: a date word (see `_date_words`) or a number
+    that can be a date on its own (`_DATE_NUMBER`). Any other question is not parsed for time."""
+    return bool(_DATE_NUMBER.search(question)) or not _date_words().isdisjoint(re.findall(r"[a-z]+", question.lower()))
 
 
 def names_an_event(question: str) -> bool:
@@ -575,8 +587,12 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
     those of other articles (from a wider pool) that name a date in it. With a recency
     preference, a wider pool re-ranked (newer wins ties). Then the first n. Events the question
     names are dated first (`date_events`), which narrows the plan's filters."""
+    from rag.nlp.parse import entity_docs
+
     if DATE_EVENTS and time_plan.found.events and time_plan.events is None:
-        date_events(retriever, time_plan, settings, mode)
+        # The question's own search waits for the dating: its text is embedded with the events' now.
+        retriever.embed_together([time_plan.query, *(_event_query(ref) for ref in time_plan.found.events)])
+        date_events(retriever, time_plan, settings)
     period = time_plan.found.period
     # Recency re-ranks a wider pool; a period's passages from outside it compete for the same n places.
     pool_size = max(n, settings.candidates) if time_plan.found.newest_first else n
@@ -587,8 +603,8 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
         seen = {p.chunk_id for p in inside}
         wide = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
         outside = [p for p in wide if p.chunk_id not in seen]
-        _parse_together(outside)
-        other = [p for p in outside if mentions(p, period)]
+        docs = entity_docs([p.text for p in outside])  # in one batch: several times faster than one by one
+        other = [p for p, doc in zip(outside, docs, strict=True) if mentions(p, period, doc)]
         passages = inside + other
         if other:  # two searches: their fused scores do not compare, their cosines do
             passages.sort(key=lambda p: -(p.dense_score if p.dense_score is not None else p.score))
@@ -607,14 +623,14 @@ EVENT_GAP = timedelta(days=7)
 DATE_EVENTS = True
 
 
-def date_events(retriever, time_plan: TimePlan, settings, mode: str = "hybrid") -> None:
+def date_events(retriever, time_plan: TimePlan, settings) -> None:
     """Date the question's events by the articles and narrow the plan's filters around them:
     "before X" / "until X" up to the end of the day X was first reported, "after X" / "since X"
     from that day on. That day is in both: its articles report X, and say what came before it
     ("unemployment had fallen to 4.7% before the rise") as well as after; ranking puts the
     passages that fit first. An event not dated adds no bound; `time_plan.events` says which
     were dated, by which article, and why not."""
-    time_plan.events = [date_event(retriever, ref, settings, mode) for ref in time_plan.found.events]
+    time_plan.events = [date_event(retriever, ref, settings) for ref in time_plan.found.events]
     bounds = QuestionTime()
     for ref, dated in zip(time_plan.found.events, time_plan.events, strict=True):
         if dated.date is None:
@@ -628,14 +644,21 @@ def date_events(retriever, time_plan: TimePlan, settings, mode: str = "hybrid") 
         time_plan.filters = narrowed(time_plan.filters, bounds)
 
 
-def date_event(retriever, ref: EventRef, settings, mode: str = "hybrid") -> EventDate:
+def _event_query(ref: EventRef) -> str:
+    """What an event's reports are searched with: its words and the question's other names."""
+    return " ".join([ref.event, *ref.names])
+
+
+def date_event(retriever, ref: EventRef, settings) -> EventDate:
     """When an event happened, by the articles that report it: the passages retrieved for the
     event's words (with the question's other names, which say whose event it is) that contain
     every word of the event (a passage that reports it names it) are its reports. Their articles'
     dates, in order, form runs with no silence of `EVENT_GAP`; one run dates the event by its first
     article (the earliest report is the closest to when it happened that the articles know). No
-    report, or reports in separate runs: not dated."""
-    pool = retriever.retrieve(" ".join([ref.event, *ref.names]), settings.candidates, None, mode=mode)
+    report, or reports in separate runs: not dated. Reports are found by their words (keyword
+    search), since a report is a passage that holds the event's words: a passage near in meaning
+    without them is not one, and the dense search would cost the question ~10 ms for nothing."""
+    pool = retriever.retrieve(_event_query(ref), settings.candidates, None, mode="keyword")
     needed = content_stems(ref.event)
     named = [p for p in pool if needed <= content_stems(f"{p.title} {p.text}")]
     reports = _dated_articles(named)
@@ -699,21 +722,13 @@ def within(filters: Filters | None, period: Period) -> Filters:
     })  # fmt: skip
 
 
-def _parse_together(passages: list[Passage]) -> None:
-    """Parse the passages in one batch (several times faster than one by one); `mentions` then
-    finds them in the parser's cache, and so does the answer engine."""
-    from rag.nlp.parse import parse_many
-
-    parse_many([p.text for p in passages])
-
-
-def mentions(passage: Passage, period: Period) -> bool:
+def mentions(passage: Passage, period: Period, doc=None) -> bool:
     """Whether a passage names a date in the period, read against its own article's date ("last
     year" in an article of January 2017 is 2016; undated: the reference is now): a report, earlier
-    or later, of something of that period."""
-    from rag.nlp.parse import parse
+    or later, of something of that period. `doc`: the passage's text with its entities, if read."""
+    from rag.nlp.parse import entity_docs
 
-    for ent in parse(passage.text).ents:
+    for ent in (doc if doc is not None else entity_docs([passage.text])[0]).ents:
         if ent.label_ != "DATE":
             continue
         said = resolve(ent.text, passage.published_at, up_to_reference=False)

@@ -11,7 +11,7 @@ from rag.answer.answerer import article_context
 from rag.answer.check import about_the_subject, answers, looping, supports
 from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
-from rag.nlp.parse import parse, sentences
+from rag.nlp.parse import entity_docs, parse, sentences
 from rag.nlp.values import amounts, durations, same_date
 from rag.schema import EvidenceSentence, Passage
 
@@ -898,3 +898,22 @@ def test_a_name_in_the_headline_is_mentioned():
         assert answerer.precheck(Question.read(question), [with_title], {}) is None
         untitled = with_title.model_copy(update={"title": ""})
         assert "no passage mentions" in answerer.precheck(Question.read(question), [untitled], {})
+
+
+def test_an_entities_only_parse_finds_the_full_parses_entities_and_stays_apart():
+    """`entity_docs` skips the parser and tagger: the same entities as a full parse on text of two
+    domains, and a text read that way still gets a full parse (dependencies, lemmas) from `parse`."""
+    texts = [
+        "The Federal Reserve raised rates on 15 March 2017, its second rise in three months.",
+        "Lee Marsh scored twice for Rovers at Ewood Park last Saturday, a week after the derby.",
+    ]
+    partial = entity_docs(texts)
+    assert [(e.text, e.label_) for e in partial[0].ents if e.label_ == "DATE"][0][0] == "15 March 2017"
+    assert not partial[1].has_annotation("DEP") and not partial[1].has_annotation("LEMMA")
+    for text, doc in zip(texts, partial, strict=True):
+        full = parse(text)
+        assert full.has_annotation("DEP") and full.has_annotation("LEMMA"), "the partial parse did not stand in"
+        assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == [
+            (e.start_char, e.end_char, e.label_) for e in full.ents
+        ]
+    assert entity_docs(texts[:1])[0] is parse(texts[0]), "a text parsed in full is not parsed again"

@@ -16,7 +16,7 @@ from rag.cli import main
 from rag.pipeline import Pipeline
 from rag.schema import Filters
 from rag.settings import get_settings
-from rag.when import question_time, resolve, since_until, take_filter_tokens
+from rag.when import question_time, resolve, since_until, states_time, take_filter_tokens
 from service.settings import ServiceSettings
 from tests.conftest import make_settings
 from tests.fixtures.http_server import ServiceServer
@@ -63,6 +63,28 @@ def dated(tmp_path_factory, fake_llm) -> Iterator[Pipeline]:
         for a in ARTICLES:
             pipeline.ingest_record(_record(a), a[0])
         yield pipeline
+
+
+@pytest.mark.parametrize(
+    ("question", "may_state_time"),
+    [
+        ("What did the central bank decide in 2017?", True),
+        ("Did rates rise in the 1990s?", True),
+        ("What did the bank do on 3/15?", True),
+        ("What happened on 2017-03-15, 15.03.2017 or 15/03/2017?", True),
+        ("Who scored on the 5th?", True),
+        ("Who scored in the 2016-17 season?", True),
+        ("Who scored six days ago?", True),  # a date word
+        ("Why was the bank fined $1.5m?", False),
+        ("How many of the 4,000 staff lost 24% of their pay?", False),
+        ("Who scored in the 2-0 win?", False),
+        ("Why is the Xbox 2 late?", False),
+    ],
+)
+def test_a_number_is_read_as_a_time_only_when_it_can_be_a_date(question: str, may_state_time: bool):
+    """Money, scores, counts and percentages (of finance and sport questions) do not make the
+    question worth parsing for time; years, numeric dates and days of the month do."""
+    assert states_time(question) is may_state_time
 
 
 def _dates(passages) -> set[str]:
@@ -224,6 +246,47 @@ def test_a_date_filtered_search_by_chroma_ranks_as_exact_search(dated: Pipeline)
             exact = [(h.chunk_id, round(h.cosine, 4)) for h in mirror.nearest(query, n, filters)]
             chroma = [(cid, round(cos, 4)) for cid, cos in retriever._nearest(query, n, filters)]
             assert chroma == exact and exact, (question, filters, n)
+
+
+def test_a_date_filtered_search_reads_more_neighbours_for_a_narrower_range(dated: Pipeline, monkeypatch):
+    """How many neighbours are read unfiltered follows the range's share of the collection (twice
+    what would hold n of them), a range that holds nothing costs no filtered query, and a range too
+    narrow for `FILTER_MAX_UNFILTERED` goes to Chroma's filter: each gives the exact filtered
+    ranking, for questions of both domains."""
+    import rag.retrieve
+
+    retriever = dated.retriever
+    mirror = retriever.mirror()
+    calls: list[tuple[int, bool]] = []
+    nearest = retriever.store.nearest
+
+    def spy(query, n, filters=None):
+        calls.append((n, filters is not None))
+        return nearest(query, n, filters)
+
+    monkeypatch.setattr(retriever.store, "nearest", spy)
+    monkeypatch.setattr(rag.retrieve, "FILTER_OVERSAMPLE", 1)
+    spring = Filters(published_after=datetime(2017, 4, 1, tzinfo=UTC))  # 4 of the 6 articles
+    march = Filters(published_before=datetime(2017, 3, 31, tzinfo=UTC))  # 2
+    empty = Filters(published_after=datetime(2018, 1, 1, tzinfo=UTC))  # none
+    live = retriever.keyword.count_dated(Filters())[1]
+    for question in ["What did the central bank do with interest rates?", "How many goals did Lee Marsh score?"]:
+        query = retriever.embed_query(question)
+        for filters, n in ((spring, 1), (march, 1), (empty, 2)):
+            calls.clear()
+            in_range = retriever.keyword.count_dated(filters)[0]
+            exact = [(h.chunk_id, round(h.cosine, 4)) for h in mirror.nearest(query, n, filters)]
+            found = [(cid, round(cos, 4)) for cid, cos in retriever._nearest(query, n, filters)]
+            assert found == exact, (question, filters, n)
+            wanted = -(-2 * n * live // in_range) if in_range else n
+            assert calls == [(wanted, False)], (filters, calls)
+        assert retriever._nearest(query, 1, empty) == []
+        calls.clear()
+        monkeypatch.setattr(rag.retrieve, "FILTER_MAX_UNFILTERED", 1)
+        exact = [(h.chunk_id, round(h.cosine, 4)) for h in mirror.nearest(query, 1, march)]
+        assert [(cid, round(cos, 4)) for cid, cos in retriever._nearest(query, 1, march)] == exact
+        assert calls == [(1, True)], "too narrow a range for the unfiltered read: Chroma's filter"
+        monkeypatch.setattr(rag.retrieve, "FILTER_MAX_UNFILTERED", 2000)
 
 
 def test_a_period_with_no_article_gets_an_honest_abstention(dated: Pipeline):
