@@ -56,6 +56,10 @@ class Embedder(Protocol):
         """One row per question; questions that arrive together are embedded as one batch."""
         ...
 
+    # Optional, found with getattr: `embed_texts(texts) -> np.ndarray`, the embedder's own batching
+    # of passages (`rag.ingest.indexer.embed_texts`), and `child_process()`, an embedding child
+    # process for a long ingest (`rag.minilm.EmbeddingProcess`).
+
 
 class VectorStore(Protocol):
     def writing(self) -> AbstractContextManager: ...

