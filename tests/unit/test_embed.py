@@ -120,3 +120,36 @@ def test_embedders_of_one_model_file_share_its_sessions(fast: OnnxMiniLMEmbeddin
     for e in more:
         np.testing.assert_allclose(e.embed(texts), expected, atol=1e-6)
     assert rss_mb() - before < 150, "each embedder loaded the model again"
+
+
+def test_a_child_process_embeds_as_this_process_does_and_ends_when_closed(fast: OnnxMiniLMEmbedding) -> None:
+    """The ingest's embedding child (`rag.minilm.EmbeddingProcess`) gives this process's vectors, on
+    texts of unrelated subjects, and its process ends when it is closed."""
+    texts = [SPORTS, CENTRAL_BANK, *OTHERS, " ".join([CENTRAL_BANK] * 12)]
+    child = fast.child_process()
+    try:
+        assert child.wait(60), child.error
+        np.testing.assert_allclose(child.embed(texts), fast.embed_texts(texts), atol=1e-6)
+    finally:
+        child.close()
+    assert not child.ready and child._proc.poll() is not None
+
+
+def test_a_child_that_cannot_start_or_dies_says_so(fast: OnnxMiniLMEmbedding, tmp_path: Path) -> None:
+    """A child whose model file is not there reports why it is not ready (the ingest then embeds
+    in-process); one killed while it works raises `ChildFailed`, not a hang or garbage."""
+    import os
+    import signal
+
+    from rag.minilm import ChildFailed, EmbeddingProcess
+
+    broken = EmbeddingProcess(tmp_path / "missing.onnx", fast._tokenizer_file, 1, 1, 8)
+    assert not broken.wait(60) and broken.error
+    with pytest.raises(ChildFailed):
+        broken.embed([SPORTS])
+    child = fast.child_process()
+    assert child.wait(60), child.error
+    os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(ChildFailed):
+        child.embed([SPORTS, CENTRAL_BANK])
+    assert not child.ready

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rag.ingest.indexer as indexer_module
@@ -129,6 +130,77 @@ def test_an_embedding_failure_stops_the_ingest_and_the_next_one_finishes_it(
     assert sorted(report.added) == sorted(set(expected) - set(stored))
     assert _stored(pipeline) == expected
     assert pipeline.keyword.is_current(pipeline.store.chunk_ids())
+
+
+def _with_matches(folder: Path) -> Path:
+    """The council corpus and match reports beside it: text of two domains."""
+    for n, club in enumerate(["Rovers", "Athletic", "United", "Wanderers"]):
+        body = " ".join(
+            f"{club} won {k + 2}-{k % 2} away from home in round {k + 1}, with {['Marsh', 'Hale', 'Stone'][k % 3]} "
+            f"scoring twice before a crowd of {k + 9},{n}00 in the {['rain', 'sun', 'wind'][k % 3]}."
+            for k in range(8)
+        )
+        (folder / f"match-{n}.txt").write_text(f"{club} match report\n{body}", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def child_spy(pipeline: Pipeline, monkeypatch) -> list:
+    """Each embedding child the ingest starts, up before the ingest goes on (so it gets batches)."""
+    started: list = []
+    cls = type(pipeline.embedding)
+    real = cls.child_process
+
+    def spy(self):
+        child = real(self)
+        assert child.wait(60), child.error
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(cls, "child_process", spy)
+    return started
+
+
+def test_a_long_ingest_embeds_in_a_child_process_with_this_processs_vectors(
+    pipeline: Pipeline, tmp_path: Path, child_spy: list
+):
+    """From its second batch an ingest embeds in a child process (chromadb holds the GIL while it
+    writes): every chunk stored once, each with the vector this process gives its text, for text
+    of two domains; the child ends with the ingest."""
+    folder = _with_matches(_corpus(tmp_path / "news"))
+    expected = _expected(pipeline, folder)
+    report = pipeline.ingest([folder])
+    assert len(child_spy) == 1 and not report.skipped and _stored(pipeline) == expected
+    got = pipeline.store.chunks.get(include=["documents", "embeddings"])
+    np.testing.assert_allclose(np.asarray(got["embeddings"]), pipeline.embedding.embed_texts(got["documents"]), atol=1e-5)
+    assert child_spy[0]._proc.poll() is not None, "the child process outlived the ingest"
+    assert pipeline.search("Who scored twice for Rovers?", k=3)[0].doc_id.startswith("match-")
+
+
+def test_an_embedding_child_that_dies_costs_nothing(pipeline: Pipeline, tmp_path: Path, child_spy: list, caplog):
+    """A child killed during the ingest: the batch it had, and the ones after it, are embedded in
+    this process; every article is stored, with this process's vectors."""
+    import logging
+    import os
+    import signal
+
+    cls = type(pipeline.embedding)
+    real = cls.child_process
+
+    def killed(self):
+        child = real(self)
+        os.kill(child.pid, signal.SIGKILL)
+        return child
+
+    cls.child_process = killed  # restored by child_spy's monkeypatch
+    folder = _with_matches(_corpus(tmp_path / "news"))
+    expected = _expected(pipeline, folder)
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.indexer"):
+        report = pipeline.ingest([folder])
+    assert len(child_spy) == 1 and "embedding in this process" in caplog.text
+    assert sorted(report.added) == sorted(expected) and _stored(pipeline) == expected
+    got = pipeline.store.chunks.get(include=["documents", "embeddings"])
+    np.testing.assert_allclose(np.asarray(got["embeddings"]), pipeline.embedding.embed_texts(got["documents"]), atol=1e-5)
 
 
 def test_a_bad_file_among_good_ones_is_reported_and_the_rest_stored(pipeline: Pipeline, tmp_path: Path):
