@@ -22,7 +22,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.errors import ModelFileError
-from rag.minilm import MAX_WORD_PIECES, EmbeddingProcess, SessionRunner, load_tokenizer, run_pooled
+from rag.minilm import EmbeddingProcess, SessionRunner, load_tokenizer, run_pooled
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

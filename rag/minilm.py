@@ -142,26 +142,38 @@ class EmbeddingProcess:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._up = threading.Event()
+        self._closed = False
         self.error: str | None = None
         args = [str(model_file), str(tokenizer_file), str(workers), str(threads), str(batch_size)]
         threading.Thread(target=self._start, args=(args,), name="embed-child-start", daemon=True).start()
 
     def _start(self, args: list[str]) -> None:
         mine, theirs = socket.socketpair()
+        conn = Connection(mine.detach())
         try:
             env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "rag.minilm", str(theirs.fileno()), *args],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
-            )  # fmt: skip
-            theirs.close()
-            conn = Connection(mine.detach())
-            if not conn.poll(START_TIMEOUT_S) or conn.recv() != "ready":
-                raise ChildFailed(f"it did not start within {START_TIMEOUT_S:.0f} s")
-            self._conn = conn
+            with theirs:  # the child's end: closed here once the child holds it
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "rag.minilm", str(theirs.fileno()), *args],
+                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
+                )  # fmt: skip
+            if not conn.poll(START_TIMEOUT_S):
+                raise ChildFailed(f"it was not up within {START_TIMEOUT_S:.0f} s")
+            try:
+                conn.recv()
+            except EOFError:
+                code = self._proc.wait(timeout=10)
+                raise ChildFailed(f"it ended before it was up (exit code {code}; its error is above)") from None
+            with self._lock:
+                if self._closed:  # the ingest ended while the child started
+                    self._conn = conn
+                    self._close_locked()
+                    return
+                self._conn = conn
         except Exception as e:  # noqa: BLE001 - the ingest embeds in-process instead
             self.error = f"{type(e).__name__}: {e}"
             log.warning("the embedding child process did not start (%s); embedding in this process", self.error)
+            conn.close()
             self.close()
         finally:
             self._up.set()
@@ -193,6 +205,7 @@ class EmbeddingProcess:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._close_locked()
 
     def _close_locked(self) -> None:
