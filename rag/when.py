@@ -587,8 +587,6 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
     those of other articles (from a wider pool) that name a date in it. With a recency
     preference, a wider pool re-ranked (newer wins ties). Then the first n. Events the question
     names are dated first (`date_events`), which narrows the plan's filters."""
-    from rag.nlp.parse import entity_docs
-
     if DATE_EVENTS and time_plan.found.events and time_plan.events is None:
         # The question's own search waits for the dating: its text is embedded with the events' now.
         retriever.embed_together([time_plan.query, *(_event_query(ref) for ref in time_plan.found.events)])
@@ -603,6 +601,8 @@ def retrieve(retriever, time_plan: TimePlan, n: int, settings, mode: str = "hybr
         seen = {p.chunk_id for p in inside}
         wide = retriever.retrieve(time_plan.query, pool_size, time_plan.filters, mode=mode)
         outside = [p for p in wide if p.chunk_id not in seen]
+        from rag.nlp.parse import entity_docs  # spaCy: loaded only when a question names a period
+
         docs = entity_docs([p.text for p in outside])  # in one batch: several times faster than one by one
         other = [p for p, doc in zip(outside, docs, strict=True) if mentions(p, period, doc)]
         passages = inside + other
