@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, TIME_COUNTED, TIME_MEASURED, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office, is_motion, is_person_noun, is_place_noun
+from rag.nlp.lexicon import another_office, is_departure, is_motion, is_person_noun, is_place_noun
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -423,6 +423,8 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
             continue
         relation = relation_tokens(ev, question)
         values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations) if not _titled_otherwise(g, question)]
+        if question.moves and not re.search(r"\bfrom\b", question.text, re.IGNORECASE):
+            values = [(g, src) for g, src in values if not _origin(g)]  # asked where to, not where from
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
             distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
@@ -490,9 +492,19 @@ def relation_tokens(doc: Doc | Span, question: Question) -> set[int]:
         return set()
     forms = question.alike.get(question.verb, frozenset()) | {question.verb} | question.broader
     found = {t.i for t in doc if _term(t) in forms}
-    if question.moves:  # where someone flew is where they went
-        found |= {t.i for t in doc if t.pos_ == "VERB" and is_motion(t.lemma_)}
+    if question.moves:  # where someone flew is where they went; "left Paris for Rome" says it too
+        found |= {t.i for t in doc if t.pos_ == "VERB" and (is_motion(t.lemma_) or is_departure(t.lemma_))}
     return found
+
+
+def _origin(group: list[Token]) -> bool:
+    """Whether a place value is where a going starts: the object of "from", or the direct object
+    of a verb of going away ("left *Philadelphia* for Buffalo", "departed *Heathrow*"). It is
+    not where someone went to."""
+    root = next((t for t in group if t.head.i not in {g.i for g in group}), group[0])
+    if root.dep_ == "pobj" and root.head.lower_ == "from":
+        return True
+    return root.dep_ == "dobj" and root.head.pos_ == "VERB" and is_departure(root.head.lemma_)
 
 
 def about_another(doc: Doc | Span, question: Question, abbreviations: dict[str, str]) -> bool:

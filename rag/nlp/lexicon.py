@@ -193,6 +193,17 @@ def is_motion(lemma: str) -> bool:
     return any(s == travel or travel in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
 
 
+def is_departure(lemma: str) -> bool:
+    """Whether one of a verb's `SENSES` commonest senses is going away from a place: WordNet's
+    "leave, go forth, go away" (a root of its own, beside "travel") or a kind of it ("depart",
+    "exit"). Its direct object is where the going starts ("left Philadelphia for Buffalo")."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    leave = wordnet.synset("leave.v.01")
+    return any(s == leave or leave in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
+
+
 def another_office(modifier: str, person: str) -> bool:
     """Whether "<modifier> <person>" is a fixed title for another kind of person than
     `person` names: WordNet lists it as one noun that is neither a kind of `person` nor

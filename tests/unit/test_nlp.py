@@ -880,6 +880,20 @@ def test_where_someone_flew_to_is_where_they_went():
     assert Question.read(question).moves and not Question.read("Which city did the orchestra play in?").moves
 
 
+def test_where_someone_went_is_not_where_they_left():
+    """Asked where someone went, a report that they left one place for another gives the second
+    (diplomacy and sport): "left Washington for Tokyo" answers "flew to Tokyo", and not "flew to
+    Washington", since the object of a verb of going away (or of "from") is where the going starts."""
+    trip = [ev("The president left Washington on Friday for Tokyo, where he will meet the prime minister.")]
+    question = "Which city did the president fly to on Friday?"
+    assert check(question, "The president flew to Tokyo on Friday.", trip) == ""
+    assert check(question, "The president flew to Washington on Friday.", trip) != ""
+    squad = [ev("The squad departed Manchester on Sunday evening for Lisbon ahead of the quarter-final.")]
+    question = "Which city did the squad fly to ahead of the quarter-final?"
+    assert check(question, "The squad flew to Lisbon ahead of the quarter-final.", squad) == ""
+    assert check(question, "The squad flew to Manchester ahead of the quarter-final.", squad) != ""
+
+
 def test_a_name_in_the_headline_is_mentioned():
     from rag.answer.answerer import Answerer
     from rag.settings import Settings
