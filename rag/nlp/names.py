@@ -95,29 +95,55 @@ def initials(name: str) -> str:
     return "".join(w[0] for w in name.split() if w[:1].isupper()).lower()
 
 
+# The lower-case words inside a name ("Food *and* Drug Administration", "Bank *of* England"):
+# English's connectives and articles, a closed class.
+_LINK = r"(?:(?:of|and|for|the|on|in|de|du|la|&)\s+)*"
+
+
 def defined_abbreviations(text: str) -> dict[str, str]:
     """Abbreviations a text defines: "the Federal Reserve (Fed)" and "Fed (Federal Reserve)"
-    give {"fed": "federal reserve"}. The short form must be one word that the long form's
-    initials or first word begin with."""
+    give {"fed": "federal reserve"}. The long form is capitalised words, with the lower-case
+    connectives of names between them (`_LINK`); the short form is one word (`_abbreviates`)."""
     found = {}
-    for long, short in re.findall(r"((?:[A-Z][\w&.-]*\s+){1,6}?[A-Z][\w&.-]*)\s+\(([A-Z][\w.&-]{1,9})\)", text):
+    for long, short in re.findall(rf"((?:[A-Z][\w&.-]*\s+{_LINK}){{1,6}}?[A-Z][\w&.-]*)\s+\(([A-Z][\w.&-]{{1,9}})\)", text):
         for start in range(len(long.split())):
             candidate = " ".join(long.split()[start:])
-            if _abbreviates(short, candidate):
+            if candidate[:1].isupper() and _abbreviates(short, candidate):
                 found[key(short)] = key(candidate)
                 break
-    for short, long in re.findall(r"\b([A-Z][\w.&-]{1,9})\s+\(((?:[A-Z][\w&.-]*\s+){0,6}[A-Z][\w&.-]*)\)", text):
+    for short, long in re.findall(rf"\b([A-Z][\w.&-]{{1,9}})\s+\(((?:[A-Z][\w&.-]*\s+{_LINK}){{0,6}}[A-Z][\w&.-]*)\)", text):
         if _abbreviates(short, long):
             found[key(short)] = key(long)
     return found
 
 
 def _abbreviates(short: str, long: str) -> bool:
+    """Whether `short` abbreviates `long`: its initials ("UN"), its first word's start ("Fed"),
+    or its letters in order with the first at the start of `long`'s first word, by the rule of
+    Schwartz & Hearst (2003) for abbreviations defined in text ("Rex" for "Regional Express",
+    "Ofcom" for "Office of Communications", "BoE" for "Bank of England")."""
     s = key(short).replace(" ", "")
     if len(s) < 2 or len(long.split()) < 1:
         return False
     words = [w for w in long.split() if w[:1].isupper()]
-    return s == initials(long) or (len(s) >= 3 and bool(words) and fold(words[0]).startswith(s))
+    if s == initials(long) or (len(s) >= 3 and bool(words) and fold(words[0]).startswith(s)):
+        return True
+    return len(long.split()) <= min(len(s) + 5, 2 * len(s)) and _letters_in_order(s, key(long))
+
+
+def _letters_in_order(short: str, long: str) -> bool:
+    """Schwartz & Hearst's match: `short`'s first letter begins `long`, and its other letters
+    occur after it in order (found right to left, each as far right as it can be)."""
+    if not short or not long or long[0] != short[0]:
+        return False
+    i = len(long) - 1
+    for c in reversed(short[1:]):
+        while i > 0 and long[i] != c:
+            i -= 1
+        if i <= 0:
+            return False
+        i -= 1
+    return True
 
 
 def same_name(a: str, b: str, abbreviations: dict[str, str] | None = None) -> bool:

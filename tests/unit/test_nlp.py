@@ -79,6 +79,29 @@ def test_abbreviations_come_from_the_text_that_defines_them():
     assert not same_name("Fed", "Federal Express", health)
 
 
+@pytest.mark.parametrize(
+    ("text", "short", "long"),
+    [
+        ("The twin-propeller Regional Express (Rex) plane landed safely.", "Rex", "Regional Express"),  # aviation
+        ("The Office of Communications (Ofcom) fined the broadcaster.", "Ofcom", "Office of Communications"),  # media
+        ("The Food and Drug Administration (FDA) approved the drug.", "FDA", "Food and Drug Administration"),  # health
+        ("The Bank of England (BoE) held interest rates.", "BoE", "Bank of England"),  # finance
+    ],
+)
+def test_an_abbreviation_may_take_any_letters_of_its_name_in_order(text, short, long):
+    """A defined short form may be made of a name's letters, not only its initials (Schwartz &
+    Hearst), and a name may hold lower-case connectives ("of", "and")."""
+    found = defined_abbreviations(text)
+    assert same_name(short, long, found)
+    assert not same_name(short, "Regional Airlines", found) and not same_name(short, "Office", found)
+
+
+def test_letters_out_of_order_or_a_word_before_the_name_define_nothing():
+    assert defined_abbreviations("A report by Reuters (AP) said so.") == {}  # sport and news: letters absent
+    assert defined_abbreviations("Fans of the Premier League (EPL) cheered.") == {}  # "E" starts no word of it
+    assert defined_abbreviations("Aid came from the Office of Communications (Ofcom).") == {"ofcom": "office of communications"}
+
+
 def test_one_sentence_splitter_keeps_abbreviations_and_offsets():
     text = "The market opened at 9 a.m. Monday. Shares of U.S. Steel fell 3%. Dr. Smith said so."
     found = sentences(text)
