@@ -3,7 +3,9 @@
 Words are stemmed as the answer checker stems them (irregular verbs to their base
 form), a question's adjacent words are also tried joined ("front line" finds
 "frontline"), and a question asking for a weekday or a month also looks for their
-names. Tokens are bm25s's (`bm25s.tokenize` with English stop words) and scores are
+names. A name the indexed articles abbreviate is also looked for by its abbreviation, and
+an abbreviation by its name ("Regional Express (Rex)" in one chunk: a question on
+"Regional Express" finds the chunk that says "Rex chief operating officer"). Tokens are bm25s's (`bm25s.tokenize` with English stop words) and scores are
 bm25s's default BM25 (Lucene's idf; k1 1.5, b 0.75).
 
 An added or changed article does not rebuild the index: its chunks are tokenised alone
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
+from rag.nlp.names import defined_abbreviations, key
 from rag.nlp.text import stem
 from rag.schema import Filters
 from rag.store import matches, matching_dates
@@ -51,8 +54,9 @@ def prepare(text: str) -> str:
     return _THOUSANDS.sub("", text)
 
 
-# Bumped when tokenisation changes, so that indexes saved by older code are rebuilt once.
-TOKENS_VERSION = 5
+# Bumped when tokenisation (or what is kept of a chunk) changes: an index saved with another
+# version is rebuilt from the store once, at start-up.
+TOKENS_VERSION = 6
 
 
 # Questions whose answer shares no word with them: "On which day did the talks take place?"
@@ -99,6 +103,7 @@ def _stems(words: list[str]) -> list[str]:
     return [stem(w) for w in words]
 
 
+MAX_NAME_WORDS = 7  # the longest name an abbreviation is looked up for (`defined_abbreviations`: 7 words)
 K1, B = 1.5, 0.75  # bm25s's defaults, which the index was built with before it kept segments
 MERGE_SHARE = 0.1  # later segments (and dead slots) are merged into the first at this share of the chunks
 MERGE_MIN_SLOTS = 1000  # ...and at least this many slots (below it, replaying the journal at start-up is cheap)
@@ -179,6 +184,7 @@ class KeywordIndex:
         self.version = 0  # bumped on every change: what caches of search results are keyed on
         self._slots: tuple[_Snapshot, dict[str, int]] | None = None  # a snapshot's chunk id -> slot
         self._dates: tuple[_Snapshot, np.ndarray] | None = None  # a snapshot's published_ts by slot
+        self._aliases: tuple[_Snapshot, _Aliases] | None = None  # a snapshot's defined abbreviations
         self._load()
 
     @property
@@ -238,7 +244,7 @@ class KeywordIndex:
         with self._changing:
             vocab: dict[str, int] = {}
             tokens = [_term_ids(text_tokens(t), vocab) for t in texts]
-            snap = _compact(list(ids), [_meta(m) for m in metadatas], tokens, vocab)
+            snap = _compact(list(ids), [_meta(m, t) for m, t in zip(metadatas, texts)], tokens, vocab)
             self._save_first(snap)
             self._publish(snap)
 
@@ -248,7 +254,7 @@ class KeywordIndex:
         tokens_text = [text_tokens(t) for t in texts]
         with self._changing:
             old = self._current
-            snap = _apply(old, set(remove_docs), list(ids), [_meta(m) for m in metadatas], tokens_text)
+            snap = _apply(old, set(remove_docs), list(ids), [_meta(m, t) for m, t in zip(metadatas, texts)], tokens_text)
             if snap is old:
                 return
             entry = {"remove": sorted(set(remove_docs)), "ids": list(ids), "meta": snap.meta[len(old.ids):],
@@ -282,7 +288,13 @@ class KeywordIndex:
         index = self._current
         if not index.live:
             return []
-        terms = [index.vocab.get(t) for t in search_tokens(query)]
+        aliases = self._aliases
+        if aliases is None or aliases[0] is not index:  # built once per snapshot, on first use
+            aliases = (index, _Aliases.of(index))
+            self._aliases = aliases
+        tokens = search_tokens(query)
+        tokens += [t for t in dict.fromkeys(aliases[1].tokens(query)) if t not in tokens]
+        terms = [index.vocab.get(t) for t in tokens]
         known = [t for t in terms if t is not None and t < len(index.df) and index.df[t] > 0]
         if not known:
             return []
@@ -323,7 +335,8 @@ class KeywordIndex:
         flat = np.concatenate(snap.tokens) if snap.tokens else np.zeros(0, np.int32)
         offsets = np.cumsum([0] + [len(t) for t in snap.tokens]).astype(np.int64)
         vocab = sorted(snap.vocab, key=snap.vocab.get)
-        head = json.dumps({"ids": snap.ids, "meta": snap.meta, "vocab": vocab, "generation": snap.generation})
+        head = json.dumps({"ids": snap.ids, "meta": snap.meta, "vocab": vocab, "generation": snap.generation,
+                           "tokens_version": TOKENS_VERSION})
         tmp = self.path / f"main.npz.tmp-{os.getpid()}-{threading.get_ident()}"  # per writer
         with open(tmp, "wb") as f:
             np.savez(f, flat=flat.astype(np.int32), offsets=offsets, head=np.frombuffer(head.encode(), np.uint8))
@@ -340,6 +353,8 @@ class KeywordIndex:
             with np.load(self.path / "main.npz") as f:
                 head = json.loads(f["head"].tobytes().decode())
                 flat, offsets = f["flat"], f["offsets"]
+            if head.get("tokens_version") != TOKENS_VERSION:
+                raise ValueError("tokenised by other code: rebuilt from the store")
             vocab = {t: i for i, t in enumerate(head["vocab"])}
             tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(head["ids"]))]
             snap = _compact(head["ids"], head["meta"], tokens, vocab, generation=head["generation"])
@@ -358,8 +373,51 @@ class KeywordIndex:
             self._current = _Snapshot()
 
 
-def _meta(m: dict[str, Any]) -> dict[str, Any]:
-    return {"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1), "version": m.get("version", "")}
+def _meta(m: dict[str, Any], text: str | None = None) -> dict[str, Any]:
+    """What the index keeps of a chunk: its article, date and version, and the abbreviations its
+    text defines (short -> long, `rag.nlp.names.defined_abbreviations`), if any."""
+    meta = {"doc_id": m.get("doc_id"), "published_ts": m.get("published_ts", -1), "version": m.get("version", "")}
+    abbreviations = defined_abbreviations(text) if text is not None else m.get("abbr")
+    if abbreviations:
+        meta["abbr"] = abbreviations
+    return meta
+
+
+@dataclass(frozen=True)
+class _Aliases:
+    """The abbreviations the live chunks define, both ways: short -> long forms, long -> short."""
+
+    longs: dict[str, set[str]]
+    shorts: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, snap: _Snapshot) -> _Aliases:
+        longs: dict[str, set[str]] = {}
+        shorts: dict[str, set[str]] = {}
+        for m, alive in zip(snap.meta, snap.alive):
+            for short, long in (m.get("abbr") or {}).items() if alive else ():
+                longs.setdefault(short, set()).add(long)
+                shorts.setdefault(long, set()).add(short)
+        return cls(longs, shorts)
+
+    def tokens(self, query: str) -> list[str]:
+        """The tokens of the other form of each name or abbreviation the query holds. A name's
+        words are matched folded ("regional express"); an abbreviation only as written with a
+        capital ("IS" for "Islamic State", not the verb "is", nor "Is" opening a question), and only when the articles give
+        it one name (an abbreviation defined two ways says nothing certain)."""
+        if not self.longs:
+            return []
+        words = key(query).split()
+        found: list[str] = []
+        for n in range(1, MAX_NAME_WORDS + 1):
+            for i in range(len(words) - n + 1):
+                found += self.shorts.get(" ".join(words[i : i + n]), ())
+        for n, word in enumerate(re.findall(r"[A-Za-z][\w&.-]*", query)):
+            longs = self.longs.get(key(word), ())
+            written_short = any(c.isupper() for c in word[1:]) or (n > 0 and word[0].isupper())  # not "Is ...?"
+            if len(longs) == 1 and written_short:
+                found += longs
+        return [t for form in found for t in query_tokens(form)]
 
 
 def _distinct_terms(tokens: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
-from spacy.tokens import Doc
 
 from rag.nlp.text import STOPWORDS, fold
+
+if TYPE_CHECKING:  # the keyword index reads abbreviations at ingest without loading spaCy
+    from spacy.tokens import Doc
 
 FUZZY = 88  # rapidfuzz ratio for spelling variants; words of 5+ letters only
 NAME_LABELS = {"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"}

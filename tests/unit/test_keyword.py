@@ -126,3 +126,56 @@ def test_filters_keep_exactly_the_matching_chunks_with_their_scores(tmp_path: Pa
             assert index.search(query, len(ids), filters) == expected, (query, filters)
     starter_only = index.search("rye flour torque bolt", 50, Filters(published_before=datetime(2024, 12, 31, tzinfo=timezone.utc)))
     assert starter_only and {cid.split("#")[0] for cid, _ in starter_only} == {"starter"}
+
+
+def _ranked(index: KeywordIndex, query: str) -> list[str]:
+    return [cid.split("@")[0] for cid, _ in index.search(query, 20)]
+
+
+ABBREVIATED = {
+    # aviation: the name defined once, the abbreviation after; another company's officer beside it
+    "rex-a": ["The twin-propeller Regional Express (Rex) plane carrying 16 passengers landed safely."],
+    "rex-b": ['"This is a rare event," said Rex chief operating officer Neville Howell.'],
+    "uber": ["Uber said it will hire a chief operating officer to help its chief executive."],
+    # health: the name written out where the abbreviation is asked about; a match report beside it
+    "fda": ["The Food and Drug Administration (FDA) approved the drug in May.",
+            "The Food and Drug Administration said the trial was stopped."],
+    "cricket": ["The trial match was stopped by rain."],
+    "war": ["Islamic State (IS) fighters withdrew from the town."],
+}  # fmt: skip
+
+
+def test_a_name_is_also_searched_by_the_abbreviation_the_articles_define(tmp_path: Path):
+    """A name the articles abbreviate finds the chunk that uses only the abbreviation, and an
+    abbreviation the chunk that uses only the name (aviation and health), after a restart too;
+    once the defining article is gone, the other form is no longer searched."""
+    index = KeywordIndex(tmp_path / "kw")
+    index.rebuild(*_rows(ABBREVIATED))
+    for current in (index, KeywordIndex(tmp_path / "kw")):  # as built, and as loaded from disk
+        ranked = _ranked(current, "Who is the chief operating officer of Regional Express?")
+        assert ranked.index("rex-b#0") < ranked.index("uber#0")
+        ranked = _ranked(current, "Why did the FDA stop the trial?")
+        assert ranked.index("fda#1") < ranked.index("cricket#0")
+    index.update({"rex-a"}, [], [], [])
+    ranked = _ranked(index, "Who is the chief operating officer of Regional Express?")
+    assert ranked.index("uber#0") < ranked.index("rex-b#0")
+    index.update(set(), *_rows({"rex-a": ABBREVIATED["rex-a"]}, version="2"))  # journalled
+    ranked = _ranked(KeywordIndex(tmp_path / "kw"), "Who is the chief operating officer of Regional Express?")
+    assert ranked.index("rex-b#0") < ranked.index("uber#0")
+
+
+def test_a_word_that_is_an_abbreviation_only_in_capitals_is_not_expanded(tmp_path: Path):
+    """The verb "is", or "Is" opening a question, is not "IS" (Islamic State)."""
+    index = KeywordIndex(tmp_path / "kw")
+    index.rebuild(*_rows(ABBREVIATED))
+    assert "war#0" not in _ranked(index, "Who is the chief operating officer of Uber?")
+    assert "war#0" not in _ranked(index, "Is the chief operating officer of Uber leaving?")
+    assert _ranked(index, "Where did IS withdraw from?")[0] == "war#0"
+
+
+def test_an_index_saved_by_other_tokenisation_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    index = KeywordIndex(tmp_path / "kw")
+    index.rebuild(*_rows(ABBREVIATED))
+    assert KeywordIndex(tmp_path / "kw").fingerprint
+    monkeypatch.setattr(keyword, "TOKENS_VERSION", keyword.TOKENS_VERSION + 1)
+    assert KeywordIndex(tmp_path / "kw").fingerprint == ""  # not trusted: rebuilt from the store at start-up
