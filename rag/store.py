@@ -39,6 +39,10 @@ from rag.storelock import collection_lock
 
 log = logging.getLogger(__name__)
 
+# Rows read per call when a whole collection is read: embedded Chroma reads a page's metadata with
+# one SQL variable per row, and SQLite allows 32,766 (a 49,491-chunk collection read in one call
+# failed with "too many SQL variables").
+READ_PAGE = 10_000
 ORPHAN_GRACE_S = 600.0  # a Chroma server's unclaimed chunks younger than this may be another writer's work in progress
 
 def hnsw_configuration(settings: Settings) -> dict[str, Any]:
@@ -326,6 +330,19 @@ class ChromaStore:
             self._fault_point()
             self.chunks.delete(ids=batch)
 
+    @staticmethod
+    def _read_all(collection, include: list[str]) -> dict[str, list]:
+        """Every row of a collection (ids and `include`), in pages of `READ_PAGE` rows."""
+        out: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=READ_PAGE, offset=offset)
+            for field in out:
+                out[field] += list(got[field])
+            if len(got["ids"]) < READ_PAGE:
+                return out
+            offset += READ_PAGE
+
     def _batches(self, items: list) -> Iterator[list]:
         """`items` in slices no longer than Chroma accepts in one call."""
         step = self.client.get_max_batch_size()
@@ -358,7 +375,7 @@ class ChromaStore:
 
     def _forget_near_duplicate(self, doc_id: str) -> None:
         """Articles that were noted as repeating the removed one no longer name it."""
-        got = self.docs.get(include=["metadatas"])
+        got = self._read_all(self.docs, ["metadatas"])
         changed = {}
         for other, meta in zip(got["ids"], got["metadatas"]):
             near = json.loads((meta or {}).get("near_duplicates") or "[]")
@@ -378,7 +395,7 @@ class ChromaStore:
         reported, not deleted.
         """
         live = self.live_versions(refresh=True)
-        got = self.chunks.get(include=["metadatas"])
+        got = self._read_all(self.chunks, ["metadatas"])
         leftover, young, found = [], [], {}
         now_ms = time.time() * 1000
         for chunk_id, meta in zip(got["ids"], got["metadatas"]):
@@ -403,7 +420,7 @@ class ChromaStore:
         """Records with fewer chunks of their version than they count (only code from before
         versions could leave one): their content hash is cleared, so the next ingest of the
         article writes it again instead of skipping it as unchanged."""
-        got = self.docs.get(include=["metadatas"])
+        got = self._read_all(self.docs, ["metadatas"])
         broken = {i: m for i, m in zip(got["ids"], got["metadatas"]) if found.get(i, 0) < int((m or {}).get("chunks", 0))}
         if broken:
             log.warning("articles missing some of their chunks (ingest them again): %s", ", ".join(sorted(broken)))
@@ -428,7 +445,7 @@ class ChromaStore:
         writes, re-read on `refresh` (another process may have written: see the store watcher)."""
         with self._live_guard:
             if self._live is None or refresh:
-                got = self.docs.get(include=["metadatas"])
+                got = self._read_all(self.docs, ["metadatas"])
                 self._live = {i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])}
             return self._live
 
@@ -478,7 +495,7 @@ class ChromaStore:
         return (got["metadatas"][0].get("source") or None) if got["ids"] else None
 
     def list_docs(self) -> list[DocInfo]:
-        got = self.docs.get(include=["metadatas"])
+        got = self._read_all(self.docs, ["metadatas"])
         docs = [metadata_to_docinfo(i, m) for i, m in zip(got["ids"], got["metadatas"])]
         return sorted(docs, key=lambda d: d.doc_id)
 
@@ -521,7 +538,7 @@ class ChromaStore:
 
     def articles_fingerprint(self) -> str:
         """Changes whenever an article is added, changed or removed (by any process)."""
-        got = self.docs.get(include=["metadatas"])
+        got = self._read_all(self.docs, ["metadatas"])
         pairs = sorted(
             f"{i}\t{(m or {}).get('content_hash', '')}\t{(m or {}).get('version', '')}"
             for i, m in zip(got["ids"], got["metadatas"])
@@ -530,11 +547,11 @@ class ChromaStore:
 
     def chunk_ids(self) -> list[str]:
         """Every chunk id in the collection, those of unfinished or replaced versions included."""
-        return sorted(self.chunks.get(include=[])["ids"])
+        return sorted(self._read_all(self.chunks, [])["ids"])
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """The chunks readers see (of current versions): ids, texts, metadata."""
-        got = self.chunks.get(include=["documents", "metadatas"])
+        got = self._read_all(self.chunks, ["documents", "metadatas"])
         live = self.live_versions()
         rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]) if is_live(m, live)]
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
@@ -554,9 +571,16 @@ class ChromaStore:
         """The chunks with these ids (all chunks for None) that readers may see, without a cosine."""
         if ids is not None and not ids:
             return []
-        got = self.chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        include = ["documents", "metadatas", "embeddings"]
         if ids is None:
+            got = self._read_all(self.chunks, include)
             ids = got["ids"]
+        else:  # in pages too: one SQL variable per id
+            got = {"ids": [], **{field: [] for field in include}}
+            for start in range(0, len(ids), READ_PAGE):
+                page = self.chunks.get(ids=ids[start : start + READ_PAGE], include=include)
+                for field in got:
+                    got[field] += list(page[field])
         hits = self.live_only(
             [ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
              for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])]

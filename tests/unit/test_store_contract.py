@@ -122,3 +122,34 @@ def test_similar_articles_and_removal(store: VectorStore) -> None:
     assert store.get_doc("choir")[0].near_duplicates == [], "a removed article is no longer named as repeated"
     with pytest.raises(UnknownDocument):
         store.delete_article("harbour")
+
+
+def test_a_collection_larger_than_a_read_page_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole-collection reads go in pages (SQLite allows 32,766 variables a statement, and embedded
+    Chroma spends one per row read with its metadata): with pages of 2 rows, every read gives
+    what one call gives, for articles of two domains."""
+    import rag.store
+
+    store = ChromaStore(make_settings(tmp_path / "data", auto_seed=False), embed_model=EMBEDDER.model_name)
+    try:
+        for doc_id in TEXTS:
+            art, nodes = article(doc_id)
+            store.put_article(art, nodes, [], chunking="16/0")
+        whole = (store.all_chunks(), store.chunk_ids(), store.list_docs(), store.get_chunks(None))
+        monkeypatch.setattr(rag.store, "READ_PAGE", 2)
+        rows_read: list[int] = []
+        for collection in (store.chunks, store.docs):
+            def counted(*args, _get=collection.get, **kwargs):
+                got = _get(*args, **kwargs)
+                rows_read.append(len(got["ids"]))
+                return got
+            monkeypatch.setattr(collection, "get", counted)
+        paged = (store.all_chunks(), store.chunk_ids(), store.list_docs(), store.get_chunks(None))
+        assert rows_read and max(rows_read) <= 2
+        assert len(whole[1]) > 2 * 2 and len(whole[2]) > 2  # several pages of chunks and of articles
+        assert paged[:3] == whole[:3]
+        assert [h.chunk_id for h in paged[3]] == [h.chunk_id for h in whole[3]]
+        assert [h.chunk_id for h in store.get_chunks(whole[1][::-1])] == whole[1][::-1]  # ids asked in pages too
+        assert store.repair().removed == 0 and store.chunk_ids() == whole[1]
+    finally:
+        store.close()
