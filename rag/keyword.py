@@ -5,8 +5,9 @@ form), a question's adjacent words are also tried joined ("front line" finds
 "frontline"), and a question asking for a weekday or a month also looks for their
 names. A name the indexed articles abbreviate is also looked for by its abbreviation, and
 an abbreviation by its name ("Regional Express (Rex)" in one chunk: a question on
-"Regional Express" finds the chunk that says "Rex chief operating officer"). Tokens are bm25s's (`bm25s.tokenize` with English stop words) and scores are
-bm25s's default BM25 (Lucene's idf; k1 1.5, b 0.75).
+"Regional Express" finds the chunk that says "Rex chief operating officer"). Tokens are
+bm25s's (`bm25s.tokenize` with English stop words) and scores are bm25s's default BM25
+(Lucene's idf; k1 1.5, b 0.75).
 
 An added or changed article does not rebuild the index: its chunks are tokenised alone
 and appended as a small segment, and the chunks they replace are marked dead. Document
@@ -403,8 +404,8 @@ class _Aliases:
     def tokens(self, query: str) -> list[str]:
         """The tokens of the other form of each name or abbreviation the query holds. A name's
         words are matched folded ("regional express"); an abbreviation only as written with a
-        capital ("IS" for "Islamic State", not the verb "is", nor "Is" opening a question), and only when the articles give
-        it one name (an abbreviation defined two ways says nothing certain)."""
+        capital ("IS" for "Islamic State", not the verb "is", nor "Is" opening a question), and
+        only when the articles give it one name (one defined two ways says nothing certain)."""
         if not self.longs:
             return []
         words = key(query).split()
