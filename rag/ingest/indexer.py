@@ -246,9 +246,11 @@ class Indexer:
             gone = [d for d in indexed if d not in live]
             if not self.keyword.fingerprint or len(changed) > len(live) // 2:
                 started = time.perf_counter()
-                log.info("building the keyword index from the store's %d articles (once; about 3 s per 1,000 articles)", len(live))
+                if live:  # at start-up after an upgrade or a lost index
+                    log.info("building the keyword index from the store's %d articles (once; ~3 s per 1,000)", len(live))
                 self.keyword.rebuild(*self.store.all_chunks())
-                log.info("keyword index built in %.1f s", time.perf_counter() - started)
+                if live:
+                    log.info("keyword index built in %.1f s", time.perf_counter() - started)
             elif changed or gone:  # a version's chunks never change: new and gone versions are the difference
                 self.keyword.update(set(changed) | set(gone), *self.store.chunks_of(changed))
 
