@@ -238,6 +238,20 @@ class KeywordIndex:
         index = self._current
         return {m.get("doc_id"): m.get("version", "") for m, a in zip(index.meta, index.alive) if a}
 
+    def abbreviations(self, query: str) -> dict[str, str]:
+        """Short -> long form of the abbreviations the indexed articles define, for the names and
+        short forms the query holds (`_Aliases.pairs`): "Regional Express" -> {"rex": "regional
+        express"}. The answer checks read them with those the passages define themselves, since
+        the article that defines one need not be among the passages retrieved."""
+        return self._aliases_of(self._current).pairs(query)
+
+    def _aliases_of(self, index: _Snapshot) -> _Aliases:
+        cached = self._aliases
+        if cached is None or cached[0] is not index:  # built once per snapshot, on first use
+            cached = (index, _Aliases.of(index))
+            self._aliases = cached
+        return cached[1]
+
     # --- changes ---------------------------------------------------------------------
 
     def rebuild(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
@@ -289,12 +303,8 @@ class KeywordIndex:
         index = self._current
         if not index.live:
             return []
-        aliases = self._aliases
-        if aliases is None or aliases[0] is not index:  # built once per snapshot, on first use
-            aliases = (index, _Aliases.of(index))
-            self._aliases = aliases
         tokens = search_tokens(query)
-        tokens += [t for t in dict.fromkeys(aliases[1].tokens(query)) if t not in tokens]
+        tokens += [t for t in dict.fromkeys(self._aliases_of(index).tokens(query)) if t not in tokens]
         terms = [index.vocab.get(t) for t in tokens]
         known = [t for t in terms if t is not None and t < len(index.df) and index.df[t] > 0]
         if not known:
@@ -401,24 +411,30 @@ class _Aliases:
                 shorts.setdefault(long, set()).add(short)
         return cls(longs, shorts)
 
-    def tokens(self, query: str) -> list[str]:
-        """The tokens of the other form of each name or abbreviation the query holds. A name's
-        words are matched folded ("regional express"); an abbreviation only as written with a
-        capital ("IS" for "Islamic State", not the verb "is", nor "Is" opening a question), and
-        only when the articles give it one name (one defined two ways says nothing certain)."""
+    def pairs(self, query: str) -> dict[str, str]:
+        """Short -> long form of each abbreviation the articles define whose name or short form the
+        query holds. A name's words are matched folded ("regional express"); a short form only
+        as written with a capital ("IS" for "Islamic State", not the verb "is", nor "Is"
+        opening a question). An abbreviation the articles define two ways ("AP": a news agency
+        in one, an Indian state in another) says nothing certain, and is left out."""
         if not self.longs:
-            return []
+            return {}
+        found: dict[str, str] = {}
         words = key(query).split()
-        found: list[str] = []
         for n in range(1, MAX_NAME_WORDS + 1):
             for i in range(len(words) - n + 1):
-                found += self.shorts.get(" ".join(words[i : i + n]), ())
+                name = " ".join(words[i : i + n])
+                found.update((short, name) for short in self.shorts.get(name, ()) if len(self.longs[short]) == 1)
         for n, word in enumerate(re.findall(r"[A-Za-z][\w&.-]*", query)):
             longs = self.longs.get(key(word), ())
             written_short = any(c.isupper() for c in word[1:]) or (n > 0 and word[0].isupper())  # not "Is ...?"
             if len(longs) == 1 and written_short:
-                found += longs
-        return [t for form in found for t in query_tokens(form)]
+                found[key(word)] = next(iter(longs))
+        return found
+
+    def tokens(self, query: str) -> list[str]:
+        """The tokens of both forms of each abbreviation in `pairs`: the query holds one of them."""
+        return [t for short, long in self.pairs(query).items() for t in query_tokens(f"{short} {long}")]
 
 
 def _distinct_terms(tokens: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

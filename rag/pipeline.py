@@ -223,7 +223,8 @@ class Pipeline:
             yield when.with_sources(nothing, [], time_plan)
             return
         answerer = self.answerer
-        for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:]):
+        defined = self.keyword.abbreviations(question)  # by articles that may not be among those retrieved
+        for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:], abbreviations=defined):
             if isinstance(item, list):  # the evidence shown to the model, before its first token
                 if evidence:
                     yield item

@@ -80,25 +80,29 @@ class Answerer:
         return None
 
     def answer(
-        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None
-    ) -> Answer:
-        for item in self.stream(question, passages, timings, more):
+        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None,
+        abbreviations: dict[str, str] | None = None,
+    ) -> Answer:  # fmt: skip
+        for item in self.stream(question, passages, timings, more, abbreviations):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("stream ended without an answer")
 
     def stream(
-        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None
-    ) -> Iterator[str | list[EvidenceSentence] | Answer]:
+        self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None,
+        abbreviations: dict[str, str] | None = None,
+    ) -> Iterator[str | list[EvidenceSentence] | Answer]:  # fmt: skip
         """Yields the evidence shown to the model (a list), then the answer's text as the
         model writes it, then the checked `Answer`.
 
         `passages` are the top-ranked ones; `more` (the next-ranked) are only read, for
-        reports that disagree."""
+        reports that disagree. `abbreviations` (short -> long form) are those other articles
+        define for names in the question (`KeywordIndex.abbreviations`); the passages' own
+        definitions are added to them."""
         started = time.perf_counter()
         q = Question.read(question)
         everything = passages + list(more or [])
-        abbreviations = defined_abbreviations(" ".join(p.text for p in everything))
+        abbreviations = {**(abbreviations or {}), **defined_abbreviations(" ".join(p.text for p in everything))}
         reason = self.precheck(q, everything, abbreviations)
         # Sentences are picked from every retrieved passage: a sentence-level choice can reach past
         # the top passages, and the budget, not the passage count, bounds the prompt.

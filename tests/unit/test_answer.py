@@ -206,3 +206,39 @@ def test_a_question_that_asks_for_several_gets_each_one_the_evidence_gives(fake_
     given = [s for s in one.sentences if s.kind != "conflict"]
     assert len(given) == 1 and sum(n in given[0].text for n in names) == 1, one.answer  # asked for one, one is given
     assert one.conflicts  # and the other report is set against it
+
+
+DEFINED_ELSEWHERE = [
+    # media regulation: the abbreviation defined in one article, only the short form in the other
+    ("How many complaints did the Office of Communications receive about the programme?", "3,000",
+     {"id": "ofcom-a", "title": "Regulator opens inquiry", "text": "The Office of Communications (Ofcom) opened an "
+      "inquiry into the broadcaster last year over a programme on debt."},
+     {"id": "ofcom-b", "title": "Programme drew complaints", "text": "Ofcom received 3,000 complaints about the "
+      "programme on Monday. The broadcaster apologised to viewers."}),
+    # aviation: the same, the question asking by the name
+    ("Who is the chief operating officer of Regional Express?", "Howell",
+     {"id": "rex-a", "title": "Propeller falls off plane", "text": "The twin-propeller Regional Express (Rex) plane "
+      "landed safely in Sydney on Friday after losing a propeller."},
+     {"id": "rex-b", "title": "Crew praised", "text": "Rex chief operating officer Neville Howell praised the crew. "
+      "The airline grounded six planes."}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "fact", "defining", "using"), DEFINED_ELSEWHERE)
+def test_an_abbreviation_another_article_defines_names_the_subject(fake_pipeline: Pipeline, question, fact, defining, using):
+    """A passage that says only "Ofcom" answers a question on the Office of Communications when
+    another article defines the abbreviation, though that article is not among the passages:
+    the keyword index gives the definition to the checks. Without it the passage names nothing
+    the question asks about, and the question is not put to the model."""
+    from rag.schema import Filters, Timings
+
+    fake_pipeline.ingest_record(defining, defining["id"])
+    fake_pipeline.ingest_record(using, using["id"])
+    defined = fake_pipeline.keyword.abbreviations(question)
+    assert len(defined) == 1
+    passages = fake_pipeline.search(question, filters=Filters(doc_ids=[using["id"]]))
+    alone = fake_pipeline.answerer.answer(question, passages, Timings())
+    assert alone.abstained and "no passage mentions" in (alone.abstain_reason or "")
+    told = fake_pipeline.answerer.answer(question, passages, Timings(), abbreviations=defined)
+    assert not told.abstained and fact in told.answer, told.abstain_reason
+    assert {c.doc_id for c in told.citations} == {using["id"]}
