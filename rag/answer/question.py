@@ -90,6 +90,8 @@ def term(tok: Token) -> str | None:
     if tok.pos_ == "PROPN":
         return stem(tok.text.lower())
     lemma = tok.lemma_.lower()
+    if tok.pos_ == "VERB":
+        lemma = lexicon.verb_lemma(tok.lower_, lemma)  # "fined" is "fine", not "fin"
     if lemma in STOPWORDS:
         return None
     # The lemma undoes irregular forms ("children" -> "child"); on a word the lemmatizer does

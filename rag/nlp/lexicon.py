@@ -193,6 +193,20 @@ def is_motion(lemma: str) -> bool:
     return any(s == travel or travel in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
 
 
+@lru_cache(maxsize=65536)
+def verb_lemma(word: str, lemma: str) -> str:
+    """A past-tense verb's lemma, with the "e" the lemmatizer dropped put back: spaCy reads
+    "fined" as "fin" and "dined" as "din". English doubles a final consonant after a short
+    vowel before "-ed" ("hop" -> "hopped"), so a single one comes from a verb ending in "e"
+    ("hope" -> "hoped"). The lemma plus "e" is used when WordNet's morphology (`morphy`)
+    gives it for `word` as a verb; any other lemma is kept."""
+    word = word.lower()
+    if not word.endswith("ed") or word != lemma + "ed":
+        return lemma
+    wordnet = _wordnet()
+    return lemma + "e" if wordnet is not None and wordnet.morphy(word, "v") == lemma + "e" else lemma
+
+
 def is_departure(lemma: str) -> bool:
     """Whether one of a verb's `SENSES` commonest senses is going away from a place: WordNet's
     "leave, go forth, go away" (a root of its own, beside "travel") or a kind of it ("depart",

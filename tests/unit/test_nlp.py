@@ -12,6 +12,7 @@ from rag.answer.check import about_the_subject, answers, looping, supports
 from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
 from rag.nlp.parse import entity_docs, parse, sentences
+from rag.nlp.text import stem
 from rag.nlp.values import amounts, durations, same_date
 from rag.schema import EvidenceSentence, Passage
 
@@ -954,3 +955,37 @@ def test_an_entities_only_parse_finds_the_full_parses_entities_and_stays_apart()
             (e.start_char, e.end_char, e.label_) for e in full.ents
         ]
     assert entity_docs(texts[:1])[0] is parse(texts[0]), "a text parsed in full is not parsed again"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "word", "expected"),
+    [
+        ("The regulator fined the broadcaster on Monday.", "fined", "fine"),  # regulation
+        ("The delegations dined at the embassy after the talks.", "dined", "dine"),  # diplomacy
+        ("The striker hoped to play on Sunday.", "hoped", "hope"),
+        ("The rabbit hopped across the lawn.", "hopped", "hop"),  # a doubled consonant: the short verb
+        ("The club barred two fans from the ground.", "barred", "bar"),
+        ("She saw the match from the stand.", "saw", "see"),  # irregular: the lemmatizer's
+    ],
+)
+def test_a_past_tense_keeps_the_e_of_its_verb(sentence, word, expected):
+    """spaCy reads "fined" as "fin" and "dined" as "din"; English doubles the consonant of a
+    short verb before "-ed", so a single one comes from a verb in "e" (WordNet confirms it)."""
+    from rag.answer.question import term
+
+    tok = next(t for t in parse(sentence) if t.text == word)
+    assert term(tok) == stem(expected)
+
+
+def test_a_fine_is_found_whoever_is_named_by_an_abbreviation():
+    """Regulation and sport: "fined" says "fine", and the body is named by the abbreviation its
+    article defines elsewhere."""
+    cases = [
+        ("How much did the Office of Communications fine the broadcaster?", "Ofcom fined the broadcaster £200,000 on Monday.",
+         {"ofcom": "office of communications"}),
+        ("How much did the Football Association fine the club?", "The FA fined the club £50,000 for the brawl.",
+         {"fa": "football association"}),
+    ]  # fmt: skip
+    for question, text, defined in cases:
+        q = Question.read(question)
+        assert answers(text, [ev(text)], q, defined) == "", question
