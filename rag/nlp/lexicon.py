@@ -195,13 +195,14 @@ def is_motion(lemma: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def verb_lemma(word: str, lemma: str) -> str:
-    """A past-tense verb's lemma, with the "e" the lemmatizer dropped put back: spaCy reads
-    "fined" as "fin" and "dined" as "din". English doubles a final consonant after a short
-    vowel before "-ed" ("hop" -> "hopped"), so a single one comes from a verb ending in "e"
-    ("hope" -> "hoped"). The lemma plus "e" is used when WordNet's morphology (`morphy`)
-    gives it for `word` as a verb; any other lemma is kept."""
+    """A verb's lemma, with the "e" the lemmatizer dropped before "-ed" or "-ing" put back:
+    spaCy reads "fined" and "fining" as "fin", "dined" as "din", "hoping" as "hop". English
+    doubles a final consonant after a short vowel before these endings ("hop" -> "hopped",
+    "hopping"), so a single one comes from a verb ending in "e" ("hope" -> "hoped", "hoping").
+    The lemma plus "e" is used when WordNet's morphology (`morphy`) gives it for `word` as a
+    verb; any other lemma is kept."""
     word = word.lower()
-    if not word.endswith("ed") or word != lemma + "ed":
+    if word not in (lemma + "ed", lemma + "ing"):
         return lemma
     wordnet = _wordnet()
     return lemma + "e" if wordnet is not None and wordnet.morphy(word, "v") == lemma + "e" else lemma

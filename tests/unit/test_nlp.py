@@ -966,11 +966,15 @@ def test_an_entities_only_parse_finds_the_full_parses_entities_and_stays_apart()
         ("The rabbit hopped across the lawn.", "hopped", "hop"),  # a doubled consonant: the short verb
         ("The club barred two fans from the ground.", "barred", "bar"),
         ("She saw the match from the stand.", "saw", "see"),  # irregular: the lemmatizer's
+        ("The regulator is fining the broadcaster.", "fining", "fine"),
+        ("The ministers were dining at the embassy.", "dining", "dine"),
+        ("The squad is hopping between hotels.", "hopping", "hop"),
     ],
 )
 def test_a_past_tense_keeps_the_e_of_its_verb(sentence, word, expected):
-    """spaCy reads "fined" as "fin" and "dined" as "din"; English doubles the consonant of a
-    short verb before "-ed", so a single one comes from a verb in "e" (WordNet confirms it)."""
+    """spaCy reads "fined" and "fining" as "fin", "dined" as "din"; English doubles the consonant
+    of a short verb before "-ed" and "-ing", so a single one comes from a verb in "e" (WordNet
+    confirms it)."""
     from rag.answer.question import term
 
     tok = next(t for t in parse(sentence) if t.text == word)
