@@ -267,9 +267,10 @@ class KeywordIndex:
         """Drop every chunk of `remove_docs`, then add these chunks (a changed article: both).
         Costs the new chunks' tokenisation and a copy of the per-slot and per-term arrays."""
         tokens_text = [text_tokens(t) for t in texts]
+        meta = [_meta(m, t) for m, t in zip(metadatas, texts)]  # as the tokens: outside the lock
         with self._changing:
             old = self._current
-            snap = _apply(old, set(remove_docs), list(ids), [_meta(m, t) for m, t in zip(metadatas, texts)], tokens_text)
+            snap = _apply(old, set(remove_docs), list(ids), meta, tokens_text)
             if snap is old:
                 return
             entry = {"remove": sorted(set(remove_docs)), "ids": list(ids), "meta": snap.meta[len(old.ids):],

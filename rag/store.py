@@ -331,17 +331,21 @@ class ChromaStore:
             self.chunks.delete(ids=batch)
 
     @staticmethod
-    def _read_all(collection, include: list[str]) -> dict[str, list]:
-        """Every row of a collection (ids and `include`), in pages of `READ_PAGE` rows."""
+    def _read_all(collection, include: list[str], ids: list[str] | None = None) -> dict[str, list]:
+        """Every row of a collection, or the rows of `ids` (ids and `include`), in pages of
+        `READ_PAGE` rows: by offset for the whole collection, by slices of `ids` otherwise."""
         out: dict[str, list] = {"ids": [], **{field: [] for field in include}}
         offset = 0
         while True:
-            got = collection.get(include=include, limit=READ_PAGE, offset=offset)
+            if ids is None:
+                got = collection.get(include=include, limit=READ_PAGE, offset=offset)
+            else:
+                got = collection.get(ids=ids[offset : offset + READ_PAGE], include=include)
             for field in out:
                 out[field] += list(got[field])
-            if len(got["ids"]) < READ_PAGE:
-                return out
             offset += READ_PAGE
+            if (len(got["ids"]) < READ_PAGE) if ids is None else offset >= len(ids):
+                return out
 
     def _batches(self, items: list) -> Iterator[list]:
         """`items` in slices no longer than Chroma accepts in one call."""
@@ -571,16 +575,9 @@ class ChromaStore:
         """The chunks with these ids (all chunks for None) that readers may see, without a cosine."""
         if ids is not None and not ids:
             return []
-        include = ["documents", "metadatas", "embeddings"]
+        got = self._read_all(self.chunks, ["documents", "metadatas", "embeddings"], ids)
         if ids is None:
-            got = self._read_all(self.chunks, include)
             ids = got["ids"]
-        else:  # in pages too: one SQL variable per id
-            got = {"ids": [], **{field: [] for field in include}}
-            for start in range(0, len(ids), READ_PAGE):
-                page = self.chunks.get(ids=ids[start : start + READ_PAGE], include=include)
-                for field in got:
-                    got[field] += list(page[field])
         hits = self.live_only(
             [ChunkHit(i, t, m, 0.0, np.asarray(e, dtype=np.float32))
              for i, t, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])]

@@ -410,6 +410,8 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
     claim_values = value_tokens(claim, question, abbreviations)
     if not claim_values:
         return False
+    # asked where someone went, not where from: the place a going starts is no answer (`_origin`)
+    asked_where_to = question.moves and not re.search(r"\bfrom\b", question.text, re.IGNORECASE)
     for e in evidence:
         ev = parse(e.text)
         focus = focus_tokens(ev, question)
@@ -423,8 +425,8 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
             continue
         relation = relation_tokens(ev, question)
         values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations) if not _titled_otherwise(g, question)]
-        if question.moves and not re.search(r"\bfrom\b", question.text, re.IGNORECASE):
-            values = [(g, src) for g, src in values if not _origin(g)]  # asked where to, not where from
+        if asked_where_to:
+            values = [(g, src) for g, src in values if not _origin(g)]
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
             distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
