@@ -224,7 +224,8 @@ class Pipeline:
             return
         answerer = self.answerer
         defined = self.keyword.abbreviations(question)  # by articles that may not be among those retrieved
-        for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:], abbreviations=defined):
+        for item in answerer.stream(question, ranked[:k], timings, more=ranked[k:], abbreviations=defined,
+                                    openings=self.store.openings):  # fmt: skip
             if isinstance(item, list):  # the evidence shown to the model, before its first token
                 if evidence:
                     yield item

@@ -152,6 +152,14 @@ def name_chunks(item: StoredArticle, replaces: bool) -> None:
         node.id_ = f"{base}@{item.version}" if replaces else base
 
 
+def opening(text: str, chars: int) -> str:
+    """A text's first `chars` characters, cut after its last whole word."""
+    if len(text) <= chars:
+        return text
+    head = text[: chars + 1]  # a space after the last kept word shows that word is whole
+    return head.rstrip() if head[-1].isspace() else head.rsplit(None, 1)[0]
+
+
 def chunk_row(node: TextNode, version: str) -> tuple[str, list[float], dict[str, Any], str]:
     """The row llama-index's `ChromaVectorStore.add` writes for a node, stamped with its version."""
     metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
@@ -508,6 +516,11 @@ class ChromaStore:
         if not got["ids"]:
             raise UnknownDocument(doc_id)
         return metadata_to_docinfo(doc_id, got["metadatas"][0]), got["documents"][0]
+
+    def openings(self, doc_ids: list[str], chars: int) -> dict[str, str]:
+        """The first `chars` characters (cut at a word) of each of these stored articles, in one read."""
+        got = self._read_all(self.docs, ["documents"], list(dict.fromkeys(doc_ids)))
+        return {i: opening(text or "", chars) for i, text in zip(got["ids"], got["documents"])}
 
     def stored_versions(self, doc_ids: list[str]) -> dict[str, tuple[str, str]]:
         """(content hash, chunking) of each of these articles that is stored, in few reads."""

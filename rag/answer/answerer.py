@@ -11,7 +11,7 @@ name the exact sentences behind them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rag.answer import check, conflicts, evidence, prompts
 from rag.answer.generate import Draft, generate, parse_reply
@@ -38,18 +38,38 @@ ABSTAIN_TEXT = "The articles don't say."
 MAX_OTHERS = 2  # evidence sentences quoted for the other things a question asks for several of
 
 
-def article_context(passages: list[Passage]) -> dict[str, str]:
-    """Chunk id -> what the question's subject may be named in: the article's title and every
+# A news story names who and what it is about in its lead, its first paragraph of one or two
+# sentences (the "inverted pyramid"); later paragraphs say "he" or "the blogger". 500 characters
+# hold two sentences of ~40 words.
+LEAD_CHARS = 500
+Openings = Callable[[list[str], int], dict[str, str]]  # doc ids, characters -> doc id -> opening
+
+
+def article_context(passages: list[Passage], leads: dict[str, str] | None = None) -> dict[str, str]:
+    """Chunk id -> what the question's subject may be named in: the article's title, its lead
+    (`leads`: doc id -> the article's first `LEAD_CHARS` characters, when known) and every
     retrieved passage of that article. An article tells one story, and names its subject once
     or twice ("the UK" in its third paragraph) where a later passage says only "the
     positions", so the passage a sentence comes from is too narrow a window to ask which story
     it belongs to; another article is a different story."""
+    leads = leads or {}
     texts: dict[str, list[str]] = {}
     for p in passages:
-        texts.setdefault(p.doc_id, [p.title])
+        texts.setdefault(p.doc_id, [p.title, leads.get(p.doc_id, "")])
         if p.text not in texts[p.doc_id]:
             texts[p.doc_id].append(p.text)
     return {p.chunk_id: " ".join(texts[p.doc_id]) for p in passages}
+
+
+def _unnamed(names: list[str], texts: list[str], abbreviations: dict[str, str]) -> list[str]:
+    """The names no text names in any form `rag.nlp.names` allows."""
+    text = " ".join(texts)
+    named = [n for doc in parse_many(texts) for n in mentions(doc)]  # parses cached
+    return [
+        n for n in names
+        if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)
+        and not country_mentioned(n, text)
+    ]  # fmt: skip
 
 
 class Answerer:
@@ -57,40 +77,41 @@ class Answerer:
         self.llm = llm
         self.settings = settings
 
-    def precheck(self, question: Question, passages: list[Passage], abbreviations: dict[str, str]) -> str | None:
+    def precheck(
+        self, question: Question, passages: list[Passage], abbreviations: dict[str, str],
+        openings: Openings | None = None,
+    ) -> str | None:  # fmt: skip
         """A reason to abstain without asking the model, or None: no passage, none similar
-        enough, or a name the question asks about that no passage, nor the title of its article,
-        names in any form (a headline names the story's subject, "March Madness", which its
-        passages may only call "the tournament")."""
+        enough, or a name the question asks about that no passage, nor the title or the lead of
+        its article (`openings`), names in any form (a headline names the story's subject, "March
+        Madness", which its passages may only call "the tournament"; a lead names the "he" of a
+        later paragraph). Leads are read only when a name is missing from the rest."""
         if not passages:
             return "no passage matched the question"
         best = max((p.dense_score or 0.0) for p in passages)
         if best < self.settings.min_dense_score and not any(p.keyword_score for p in passages):
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
         texts = [*dict.fromkeys(p.title for p in passages if p.title), *(p.text for p in passages)]
-        text = " ".join(texts)
-        named = [n for doc in parse_many(texts) for n in mentions(doc)]  # parses cached
-        missing = [
-            n for n in question.names
-            if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)
-            and not country_mentioned(n, text)
-        ]  # fmt: skip
+        missing = _unnamed(question.names, texts, abbreviations)
+        if missing and openings is not None:
+            leads = openings(list(dict.fromkeys(p.doc_id for p in passages)), LEAD_CHARS)
+            missing = _unnamed(missing, [*texts, *leads.values()], abbreviations)
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None
 
     def answer(
         self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None,
-        abbreviations: dict[str, str] | None = None,
+        abbreviations: dict[str, str] | None = None, openings: Openings | None = None,
     ) -> Answer:  # fmt: skip
-        for item in self.stream(question, passages, timings, more, abbreviations):
+        for item in self.stream(question, passages, timings, more, abbreviations, openings):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("stream ended without an answer")
 
     def stream(
         self, question: str, passages: list[Passage], timings: Timings, more: list[Passage] | None = None,
-        abbreviations: dict[str, str] | None = None,
+        abbreviations: dict[str, str] | None = None, openings: Openings | None = None,
     ) -> Iterator[str | list[EvidenceSentence] | Answer]:  # fmt: skip
         """Yields the evidence shown to the model (a list), then the answer's text as the
         model writes it, then the checked `Answer`.
@@ -98,12 +119,13 @@ class Answerer:
         `passages` are the top-ranked ones; `more` (the next-ranked) are only read, for
         reports that disagree. `abbreviations` (short -> long form) are those other articles
         define for names in the question (`KeywordIndex.abbreviations`); the passages' own
-        definitions are added to them."""
+        definitions are added to them. `openings` (the store's) reads the articles' leads, for
+        telling which story a sentence belongs to (`article_context`)."""
         started = time.perf_counter()
         q = Question.read(question)
         everything = passages + list(more or [])
         abbreviations = {**(abbreviations or {}), **defined_abbreviations(" ".join(p.text for p in everything))}
-        reason = self.precheck(q, everything, abbreviations)
+        reason = self.precheck(q, everything, abbreviations, openings)
         # Sentences are picked from every retrieved passage: a sentence-level choice can reach past
         # the top passages, and the budget, not the passage count, bounds the prompt.
         shown = [] if reason else evidence.select(
@@ -120,15 +142,16 @@ class Answerer:
                 timings.first_token_ms = round((time.perf_counter() - started) * 1000, 1)
             yield delta
         timings.generate_ms = round((time.perf_counter() - started) * 1000, 1)
-        yield self.finish(q, shown, everything, completion, timings, abbreviations)
+        yield self.finish(q, shown, everything, completion, timings, abbreviations, openings)
 
     def finish(
         self, q: Question, shown: list[EvidenceSentence], everything: list[Passage], completion: Completion,
-        timings: Timings, abbreviations: dict[str, str],
+        timings: Timings, abbreviations: dict[str, str], openings: Openings | None = None,
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        surroundings = article_context(everything)
+        leads = openings([p.doc_id for p in everything], LEAD_CHARS) if openings is not None else None
+        surroundings = article_context(everything, leads)
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):
@@ -147,6 +170,12 @@ class Answerer:
         cited = [e for s in kept for e in shown if e.id in s.evidence]
         findings = conflicts.find(q, cited, evidence.pool(everything))
         answer = self._render(q, kept, findings, shown, everything, completion, timings, unsupported, quoted)
+        if q.kind is None and all(check.says_not_known(s.text) for s in kept):
+            # "The cause of death was not released [1]": a cited, honest reply that the articles
+            # do not give what was asked. It is kept for the reader, and flagged as an abstention.
+            # (Asked for a date, "no date was set" is an answer: `check.unset_time`.)
+            answer.abstained = True
+            answer.abstain_reason = "the articles say that what was asked is not known"
         timings.verify_ms = round((time.perf_counter() - started) * 1000, 1)
         return answer
 

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, TIME_COUNTED, TIME_MEASURED, Question, doer, qualifiers, terms
-from rag.nlp.lexicon import another_office, is_departure, is_motion, is_person_noun, is_place_noun
+from rag.nlp.lexicon import (
+    another_office, is_departure, is_knowing, is_motion, is_person_noun, is_place_noun, participle_verb, verb_lemma,
+)
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -249,8 +251,11 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             groups += [[t] for t in doc if t.lower_ in _VAGUE_TIME and t.lower_ not in fold(question.text)]
         groups += unset_time(doc)
     elif kind in ("name", "place"):
-        # "Who" is answered by a person or an organisation; a place or a people is where or whose.
+        # "Who" is answered by a person or an organisation, "which judge" by a person; a place or
+        # a people is where or whose.
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
+        if question.person_asked:
+            labels = {"PERSON"}
         for ent in doc.ents:
             if ent.label_ in labels:
                 if not name_in(ent.text, question.names, abbreviations):
@@ -372,10 +377,16 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
     """The tokens of a sentence that say what the question is about, in its words or others for
     the same thing; words that are not names when there are any (a name locates the story; the
     relation asked about is in the other words: "led", "delegation"); a word of a name the
-    question mentions is part of that name ("the bank" says nothing of a question's "Deutsche Bank")."""
+    question mentions is part of that name ("the bank" says nothing of a question's "Deutsche Bank").
+    A title written before a name is capitalised and tagged a proper noun ("*Judge* Peter Lodder",
+    "*Coach* Jane Doe"), but it is still the common noun for the kind of person the question asks
+    about ("Which judge ...?")."""
     forms = question.forms
     found = [t for t in doc if _term(t) in forms]
-    plain = {t.i for t in found if t.pos_ != "PROPN" and _term(t) not in question.name_terms}
+    plain = {
+        t.i for t in found
+        if (t.pos_ != "PROPN" or t.lemma_.lower() in question.persons) and _term(t) not in question.name_terms
+    }  # fmt: skip
     # What the question times its answer by ("before this *meeting*") is where the answer is not:
     # the date of this meeting is no answer to when they last talked before it.
     timed = {t.i for t in found if t.i in plain and _term(t) not in question.reference}
@@ -617,6 +628,34 @@ def _says_none(doc: Doc) -> bool:
     """Whether a sentence answers with a negative pronoun ("Nothing.", "None of them did"): it
     says that what was asked is empty, which is an answer, though it adds no content word."""
     return bool(_NONE.search(fold(doc.text)))
+
+
+# English adjectives that say how surely something is known ("it is not *clear* why", "the cause
+# remains *unclear*"), besides the participles of verbs of knowing ("unknown", "undisclosed").
+_SURE = {"clear", "certain", "sure", "apparent", "evident"}
+
+
+def says_not_known(text: str) -> bool:
+    """Whether a sentence says that something is not known or not made known: its main verb is
+    a verb of knowing or making known, negated ("The cause of death was not *released*", "has
+    not been *determined*", "police did not *say* why"), or its predicate is an adjective of
+    knowing, negated or with "un-" ("it was not immediately *clear*", "remains *unknown*").
+    Such a sentence answers no question; it says the articles cannot."""
+    doc = parse(text)
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None:
+        return False
+    negated = any(c.dep_ == "neg" for c in root.children)
+    if negated and root.pos_ == "VERB" and is_knowing(verb_lemma(root.lower_, root.lemma_.lower())):
+        return True
+    for adj in (c for c in root.children if c.dep_ in ("acomp", "oprd") and c.pos_ in ("ADJ", "VERB")):
+        word = adj.lower_
+        base = word[2:] if word.startswith("un") else word
+        if not (negated or word != base or any(c.dep_ == "neg" for c in adj.children)):
+            continue
+        if base in _SURE or is_knowing(participle_verb(base)):
+            return True
+    return False
 
 
 def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],

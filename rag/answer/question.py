@@ -129,6 +129,9 @@ class Question:
     words: set[str] = field(default_factory=set)  # stems of all its content words, the kind words too
     persons: frozenset[str] = frozenset()  # lemmas of its nouns that name a kind of person ("president")
     several: bool = False  # it asks for several ("*Which officials* criticised ...?"): `asks_for_several`
+    # it asks for a kind of person by name ("Which *judge* ...?", "the name of the *student*"):
+    # a person's name answers it, not an organisation's
+    person_asked: bool = False
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -155,14 +158,16 @@ class Question:
         focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t) or _passes_time(t)}
         verb = _main_verb_token(doc)
         kind = kind_of(text, doc)
+        root = _root_verb(doc)
         return cls(
             text=text, kind=kind, focus=focus, names=mentions(doc),
             verb=term(verb) if verb is not None else None, alike=_alike(doc, focus), qualified=qualifiers(doc),
             broader=_broader(verb), doer=_named_doer(verb), topic=_nouns_after(doc, _TOPIC_PREPOSITIONS),
             reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
             persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
-            several=asks_for_several(doc),
-            moves=kind == "place" and verb is not None and verb.pos_ == "VERB" and lexicon.is_motion(verb.lemma_),
+            several=asks_for_several(doc), person_asked=kind == "name" and _asks_for_a_person(doc) == "name",
+            # "go" is light, but asked where something was going, it still asks where to
+            moves=kind == "place" and root is not None and lexicon.is_motion(root.lemma_),
         )  # fmt: skip
 
 
@@ -281,12 +286,20 @@ def _broader(verb: Token | None) -> frozenset[str]:
     return lexicon.broader(verb.lemma_, "VERB") - LIGHT_VERBS if verb is not None else frozenset()
 
 
-def _main_verb_token(doc: Doc) -> Token | None:
-    """The question's main verb (`main_verb`), or None when it is a light verb or there is none."""
+def _root_verb(doc: Doc) -> Token | None:
+    """The verb the question is built on, light or not: its root verb (else its first verb that
+    is not an auxiliary or a modifier), or the verb a semi-modal frames ("is *going* to open" ->
+    "open")."""
     verbs = [t for t in doc if t.pos_ == "VERB" and t.dep_ not in ("aux", "auxpass", "amod", "acl", "relcl")]
     root = next((t for t in verbs if t.dep_ == "ROOT"), verbs[0] if verbs else None)
     if root is not None and _frames(root):
         root = next(c for c in root.children if c.dep_ == "xcomp")
+    return root
+
+
+def _main_verb_token(doc: Doc) -> Token | None:
+    """The question's main verb (`main_verb`), or None when it is a light verb or there is none."""
+    root = _root_verb(doc)
     found = term(root) if root is not None and not _passes_time(root) else None
     return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
 

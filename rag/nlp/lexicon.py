@@ -180,6 +180,31 @@ def is_place_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.location"
 
 
+# WordNet's verbs of knowing or making known: "know", "find out" ("determine", "identify"),
+# "confirm", "inform" ("release", "disclose", "reveal", "announce", "explain", "comment"), and
+# their narrower senses; "state" ("say") with its senses one level narrower only ("give" a reason,
+# "declare"): further down it holds verbs that do by stating ("sign" a contract).
+_KNOWING = ("know.v.01", "determine.v.01", "determine.v.03", "confirm.v.01", "inform.v.01")
+_STATING = "state.v.01"
+
+
+@lru_cache(maxsize=16384)
+def is_knowing(lemma: str) -> bool:
+    """Whether one of a verb's `SENSES` commonest senses is knowing something or making it
+    known (`_KNOWING` or a narrower sense): "The cause was not *released*", "has not been
+    *determined*", "police did not *say* why". Not "reject" or "accept", which judge a thing
+    already known."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    anchors = {wordnet.synset(name) for name in _KNOWING}
+    stating = wordnet.synset(_STATING)
+    return any(
+        s in anchors or anchors & set(s.closure(lambda x: x.hypernyms())) or s == stating or stating in s.hypernyms()
+        for s in _common_senses(wordnet, lemma.lower(), "v")
+    )  # fmt: skip
+
+
 @lru_cache(maxsize=16384)
 def is_motion(lemma: str) -> bool:
     """Whether one of a verb's `SENSES` commonest senses is a way of going somewhere: WordNet
@@ -206,6 +231,14 @@ def verb_lemma(word: str, lemma: str) -> str:
         return lemma
     wordnet = _wordnet()
     return lemma + "e" if wordnet is not None and wordnet.morphy(word, "v") == lemma + "e" else lemma
+
+
+def participle_verb(word: str) -> str:
+    """The verb a participle comes from ("known" -> "know", "disclosed" -> "disclose"), by
+    WordNet's morphology; the word itself when WordNet has no verb for it."""
+    wordnet = _wordnet()
+    found = wordnet.morphy(word.lower(), "v") if wordnet is not None else None
+    return found or word
 
 
 def is_departure(lemma: str) -> bool:

@@ -242,3 +242,79 @@ def test_an_abbreviation_another_article_defines_names_the_subject(fake_pipeline
     told = fake_pipeline.answerer.answer(question, passages, Timings(), abbreviations=defined)
     assert not told.abstained and fact in told.answer, told.abstain_reason
     assert {c.doc_id for c in told.citations} == {using["id"]}
+
+
+LEAD_ONLY = [
+    # courts: the blogger is named in the lead, the later paragraph says "he"
+    ("How long was Amos Yee jailed in 2016?", "six weeks",
+     {"id": "asylum", "title": "Judge grants asylum to blogger", "text": "A teenage blogger who insulted his "
+      "government was granted asylum in the United States on Friday. Amos Yee was jailed in 2015 for four weeks. "
+      "The judge wrote a 13-page decision after a closed hearing in Chicago. Lawyers for the government had argued "
+      "that the case did not qualify as persecution based on political opinion. Supporters gathered outside the "
+      "court and cheered when the decision was read. The ruling can be appealed within thirty days. Human rights "
+      "groups welcomed the decision and said it would encourage other dissidents. The government said it "
+      "respected the court but disagreed with its reading of the evidence. The blogger's mother said she was "
+      "relieved and hoped to visit him soon. A spokesman for the immigration service declined to comment. "
+      "He was jailed again in 2016 for six weeks for videos he posted online."}),
+    # business: the buyer is named in the lead, the later paragraph says "it"
+    ("How much did Northwind Foods pay for the bakery chain?", "40 million",
+     {"id": "bakery", "title": "Grocer buys bakeries", "text": "Northwind Foods has bought a bakery chain with "
+      "shops in twelve towns, its third purchase this year. The chain was founded by two brothers in 1962 and "
+      "employs four hundred people. Its bread is sold in supermarkets across the region. The brothers retired "
+      "last spring and their children did not want to run the business. Staff were told on Monday that no shops "
+      "would close. Analysts said the deal would give the grocer a foothold in the market for fresh bread. Shares "
+      "in the company rose by four percent in early trading. Rival grocers have also been buying smaller firms as "
+      "shoppers return to local high streets. The deal still needs the approval of the competition regulator. "
+      "It paid 40 million pounds for the chain in cash."}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "fact", "record"), LEAD_ONLY)
+def test_a_passage_that_says_he_answers_for_the_subject_its_articles_lead_names(
+    fake_pipeline: Pipeline, question, fact, record
+):
+    """The passage that answers says only "he" or "it"; the article's lead, not retrieved, names
+    the question's subject. Read with the leads the store gives (`openings`), the answer is
+    kept and cited; without them, the sentence is taken for another story's."""
+    from rag.schema import Filters, Timings
+
+    fake_pipeline.ingest_record(record, record["id"])
+    passages = [p for p in fake_pipeline.search(question, filters=Filters(doc_ids=[record["id"]])) if fact in p.text]
+    assert passages and not any("Amos Yee" in p.text or "Northwind" in p.text for p in passages)
+    alone = fake_pipeline.answerer.answer(question, passages, Timings())
+    assert alone.abstained
+    told = fake_pipeline.answerer.answer(question, passages, Timings(), openings=fake_pipeline.store.openings)
+    assert not told.abstained and fact in told.answer, told.abstain_reason
+    assert {c.doc_id for c in told.citations} == {record["id"]}
+
+
+NOT_KNOWN = [
+    # crime: the article says the cause is not known
+    ("What was the cause of death of the shipping executive?",
+     {"id": "executive", "title": "Shipping executive found dead", "text": "A shipping executive was found dead at "
+      "his home in Piraeus on Monday. The cause of death of the shipping executive was not released by police. "
+      "Colleagues described him as a generous man."},
+     "What did the shipping executive do in Piraeus?"),
+    # aviation: the article says why is not clear
+    ("Why did the cargo plane crash near the airport?",
+     {"id": "cargo", "title": "Cargo plane crashes", "text": "A freight aircraft went down in a field on Tuesday "
+      "night, killing both pilots. It was not immediately clear why the cargo plane crashed near the "
+      "airport. The cargo plane was carrying mail to Lisbon."},
+     "What was the cargo plane carrying to Lisbon?"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "record", "answered"), NOT_KNOWN)
+def test_a_reply_that_the_articles_say_it_is_not_known_is_an_abstention(fake_pipeline: Pipeline, question, record, answered):
+    """When all the checked answer says is that the thing asked is not known ("was not
+    released", "it was not clear why"), the reply is kept, cited, for the reader, and flagged
+    as an abstention with its reason; a question the same article answers is not."""
+    from rag.schema import Filters
+
+    fake_pipeline.ingest_record(record, record["id"])
+    only = Filters(doc_ids=[record["id"]])
+    answer = fake_pipeline.ask(question, filters=only)
+    assert answer.abstained and answer.abstain_reason == "the articles say that what was asked is not known"
+    assert answer.citations and "not" in answer.answer
+    other = fake_pipeline.ask(answered, filters=only)
+    assert not other.abstained, other.abstain_reason

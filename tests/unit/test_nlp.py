@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import conflicts
 from rag.answer.answerer import article_context
-from rag.answer.check import about_the_subject, answers, looping, supports
+from rag.answer.check import about_the_subject, answers, looping, says_not_known, supports
 from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
 from rag.nlp.parse import entity_docs, parse, sentences
@@ -894,6 +894,30 @@ def test_the_subject_of_a_sentence_is_read_in_its_whole_article():
         assert not about_the_subject([same_article], q, {}, narrow)
 
 
+def test_the_subject_named_in_an_articles_lead_is_its_subject():
+    """A story names its subject in its lead; a retrieved passage further down may say only "he"
+    (courts and business): with the lead, its sentence is about the question's subject, without
+    it, not; another article's lead does not make another story's sentence about it."""
+    cases = [
+        ("How long was Amos Yee jailed in 2016?", "He was jailed again in 2016 for six weeks for his videos.",
+         "US judge grants asylum to teen blogger", "A teenage blogger was granted asylum. Amos Yee was jailed in 2015."),
+        ("How much did Northwind Foods pay for the bakery chain?", "It paid 40 million pounds for the chain in cash.",
+         "Grocer buys bakeries", "Northwind Foods has bought a bakery chain, its third purchase this year."),
+    ]  # fmt: skip
+    for question, text, title, lead in cases:
+        q = Question.read(question)
+        passages = [_article_passage("story", 3, text, title), _article_passage("other", 3, text, "Elsewhere")]
+        same, other = (
+            EvidenceSentence(id=i, doc_id=p.doc_id, chunk_id=p.chunk_id, title=p.title, text=p.text, start=0,
+                             end=len(p.text), score=1.0)
+            for i, p in enumerate(passages, 1)
+        )  # fmt: skip
+        assert not about_the_subject([same], q, {}, article_context(passages))
+        context = article_context(passages, {"story": lead, "other": "Rain fell on the coast all week."})
+        assert about_the_subject([same], q, {}, context)
+        assert not about_the_subject([other], q, {}, context)
+
+
 def test_where_someone_flew_to_is_where_they_went():
     crash = [ev("The couple were believed to have been travelling to Dublin for a christening.")]
     question = "Where was the helicopter carrying the couple flying to?"
@@ -916,6 +940,86 @@ def test_where_someone_went_is_not_where_they_left():
     question = "Which city did the squad fly to ahead of the quarter-final?"
     assert check(question, "The squad flew to Lisbon ahead of the quarter-final.", squad) == ""
     assert check(question, "The squad flew to Manchester ahead of the quarter-final.", squad) != ""
+
+
+def test_where_something_was_going_is_where_it_went():
+    """"go" is a light verb, but asked where something was going, the question asks where to
+    (transport and diplomacy): the end of "a ferry from Helsinki to Stockholm" answers it, its start
+    does not."""
+    ferry = [ev("The fire broke out on board a ferry from Helsinki to Stockholm carrying 300 passengers.")]
+    question = "Where was the ferry going when the fire broke out?"
+    assert Question.read(question).moves
+    assert check(question, "The ferry was going to Stockholm when the fire broke out.", ferry) == ""
+    assert check(question, "The ferry was going to Helsinki when the fire broke out.", ferry) != ""
+    convoy = [ev("Gunmen attacked a convoy taking the delegation from Kabul to Jalalabad on Tuesday.")]
+    question = "Where was the delegation going when its convoy was attacked?"
+    assert check(question, "The delegation was going to Jalalabad.", convoy) == ""
+    assert check(question, "The delegation was going to Kabul.", convoy) != ""
+    assert not Question.read("Where were the talks held?").moves
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "right", "wrong"),
+    [
+        ("Which judge jailed the man who attacked a nurse in the hospital car park?",
+         "Judge Anne Molyneux told Mark Evans the attack on the nurse had been cowardly and sustained.",
+         "Judge Anne Molyneux jailed the man.", "Mark Evans jailed the man."),
+        ("Which senator blocked the nomination of the new ambassador?",
+         "Senator Maria Lopez said on Tuesday she would not let the nomination of Daniel Reyes go forward.",
+         "Senator Maria Lopez blocked the nomination.", "Daniel Reyes blocked the nomination."),
+        ("Which coach criticised the referee after the derby?",
+         "Coach Jane Doe said Mark Riley had lost control of the derby in the second half.",
+         "Coach Jane Doe criticised the referee.", "Mark Riley criticised the referee."),
+    ],
+)  # fmt: skip
+def test_a_capitalised_title_is_the_kind_of_person_asked_for(question, evidence, right, wrong):
+    """A title before a name is capitalised and tagged a proper noun ("Judge Anne Molyneux"), but
+    it says what the question's "which judge" asks (courts, politics, sport): the titled name
+    answers, the other name in the sentence does not."""
+    assert check(question, right, [ev(evidence)]) == ""
+    assert check(question, wrong, [ev(evidence)]) != ""
+
+
+@pytest.mark.parametrize(
+    ("question", "organisation", "person"),
+    [
+        ("What was the name of the student arrested over the school shooting?",
+         "A 17-year-old student was arrested after the shooting, a police source told Agence France-Presse.",
+         "Police named the student arrested over the shooting as Killian Barbey, 17."),
+        ("Which analyst predicted the rate rise?", "The rate rise was predicted by an analyst at Goldman Sachs.",
+         "Analyst Jan Hatzius predicted the rate rise in a note to clients."),
+        ("Which striker scored the winning goal against Rovers?",
+         "The winning goal against Rovers was scored by Ajax's new striker.",
+         "Striker Lee Marsh scored the winning goal against Rovers in the 89th minute."),
+    ],
+)  # fmt: skip
+def test_a_kind_of_person_is_answered_by_a_persons_name(question, organisation, person):
+    """Asked for a kind of person by name ("which analyst", "the name of the student"), an
+    organisation next to that word (the news agency quoted, the analyst's bank, the player's
+    club) is no answer; a person's name is (crime, finance, sport)."""
+    assert Question.read(question).person_asked and not Question.read("Who won the contract?").person_asked
+    assert check(question, organisation, [ev(organisation)]) != ""
+    assert check(question, person, [ev(person)]) == ""
+
+
+@pytest.mark.parametrize(
+    ("sentence", "not_known"),
+    [
+        ("The cause of death of the shipping executive was not released.", True),  # crime
+        ("It was not immediately clear why the cargo plane crashed.", True),  # aviation
+        ("The price paid for the bakery chain remains undisclosed.", True),  # business
+        ("The cause of the fire has not been determined.", True),
+        ("Police did not say what the men were carrying.", True),
+        ("The striker's fee is unknown.", True),  # sport
+        ("The company did not cut 500 jobs.", False),  # negated, but no verb of knowing
+        ("Russia did not reject the plan.", False),
+        ("Ukraine did not sign the deal.", False),
+        ("The minister said Ukraine would not accept the demand.", False),  # the negation is not the main verb's
+        ("The result was clear from the first minute.", False),
+    ],
+)  # fmt: skip
+def test_a_sentence_that_says_the_thing_is_not_known(sentence, not_known):
+    assert says_not_known(sentence) is not_known
 
 
 def test_a_name_in_the_headline_is_mentioned():
