@@ -10,6 +10,7 @@ name the exact sentences behind them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -33,6 +34,8 @@ from rag.schema import (
     Usage,
 )
 from rag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "The articles don't say."
 MAX_OTHERS = 2  # evidence sentences quoted for the other things a question asks for several of
@@ -59,6 +62,18 @@ def article_context(passages: list[Passage], leads: dict[str, str] | None = None
         if p.text not in texts[p.doc_id]:
             texts[p.doc_id].append(p.text)
     return {p.chunk_id: " ".join(texts[p.doc_id]) for p in passages}
+
+
+def _leads(openings: Openings | None, passages: list[Passage]) -> dict[str, str]:
+    """The articles' leads (`openings`), or none when they cannot be read: they only widen what a
+    sentence's story is read in, and a store that fails here must not lose the answer."""
+    if openings is None:
+        return {}
+    try:
+        return openings(list(dict.fromkeys(p.doc_id for p in passages)), LEAD_CHARS)
+    except Exception:
+        log.warning("could not read the articles' leads; answering without them", exc_info=True)
+        return {}
 
 
 def _unnamed(names: list[str], texts: list[str], abbreviations: dict[str, str]) -> list[str]:
@@ -94,8 +109,7 @@ class Answerer:
         texts = [*dict.fromkeys(p.title for p in passages if p.title), *(p.text for p in passages)]
         missing = _unnamed(question.names, texts, abbreviations)
         if missing and openings is not None:
-            leads = openings(list(dict.fromkeys(p.doc_id for p in passages)), LEAD_CHARS)
-            missing = _unnamed(missing, [*texts, *leads.values()], abbreviations)
+            missing = _unnamed(missing, [*texts, *_leads(openings, passages).values()], abbreviations)
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None
@@ -150,8 +164,7 @@ class Answerer:
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        leads = openings([p.doc_id for p in everything], LEAD_CHARS) if openings is not None else None
-        surroundings = article_context(everything, leads)
+        surroundings = article_context(everything, _leads(openings, everything))
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):

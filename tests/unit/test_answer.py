@@ -318,3 +318,18 @@ def test_a_reply_that_the_articles_say_it_is_not_known_is_an_abstention(fake_pip
     assert answer.citations and "not" in answer.answer
     other = fake_pipeline.ask(answered, filters=only)
     assert not other.abstained, other.abstain_reason
+
+
+def test_an_answer_is_not_lost_when_the_leads_cannot_be_read(fake_pipeline: Pipeline):
+    """The leads only widen what a sentence's story is read in: a store that fails to give them
+    (a Chroma server gone for a moment) leaves the answer as it would be without them."""
+    from rag.schema import Timings
+
+    def failing(doc_ids: list[str], chars: int) -> dict[str, str]:
+        raise ConnectionError("chroma server unreachable")
+
+    passages = fake_pipeline.search(SWAP)
+    without = fake_pipeline.answerer.answer(SWAP, passages, Timings())
+    failed = fake_pipeline.answerer.answer(SWAP, passages, Timings(), openings=failing)
+    assert not failed.abstained and "1,000" in failed.answer
+    assert failed.answer == without.answer
