@@ -942,20 +942,22 @@ def test_where_someone_went_is_not_where_they_left():
     assert check(question, "The squad flew to Manchester ahead of the quarter-final.", squad) != ""
 
 
-def test_where_something_was_going_is_where_it_went():
+@pytest.mark.parametrize(
+    ("evidence", "question", "right", "wrong"),
+    [
+        ("The fire broke out on board a ferry from Helsinki to Stockholm carrying 300 passengers.",
+         "Where was the ferry going when the fire broke out?", "Stockholm", "Helsinki"),
+        ("Gunmen attacked a convoy taking the delegation from Kabul to Jalalabad on Tuesday.",
+         "Where was the delegation going when its convoy was attacked?", "Jalalabad", "Kabul"),
+    ],
+)  # fmt: skip
+def test_where_something_was_going_is_where_it_went(evidence, question, right, wrong):
     """"go" is a light verb, but asked where something was going, the question asks where to
-    (transport and diplomacy): the end of "a ferry from Helsinki to Stockholm" answers it, its start
+    (transport and diplomacy): the end of "from Helsinki to Stockholm" answers it, its start
     does not."""
-    ferry = [ev("The fire broke out on board a ferry from Helsinki to Stockholm carrying 300 passengers.")]
-    question = "Where was the ferry going when the fire broke out?"
-    assert Question.read(question).moves
-    assert check(question, "The ferry was going to Stockholm when the fire broke out.", ferry) == ""
-    assert check(question, "The ferry was going to Helsinki when the fire broke out.", ferry) != ""
-    convoy = [ev("Gunmen attacked a convoy taking the delegation from Kabul to Jalalabad on Tuesday.")]
-    question = "Where was the delegation going when its convoy was attacked?"
-    assert check(question, "The delegation was going to Jalalabad.", convoy) == ""
-    assert check(question, "The delegation was going to Kabul.", convoy) != ""
-    assert not Question.read("Where were the talks held?").moves
+    assert Question.read(question).moves and not Question.read("Where were the talks held?").moves
+    assert check(question, f"It was going to {right}.", [ev(evidence)]) == ""
+    assert check(question, f"It was going to {wrong}.", [ev(evidence)]) != ""
 
 
 @pytest.mark.parametrize(
