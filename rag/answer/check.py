@@ -36,7 +36,8 @@ from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, TIME_COUNTED, TIME_MEASURED, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import (
-    another_office, is_departure, is_knowing, is_motion, is_person_noun, is_place_noun, participle_verb, verb_lemma,
+    another_office, is_departure, is_kind_of, is_knowing, is_motion, is_person_noun, is_place_noun, participle_verb,
+    verb_lemma,
 )
 from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
 from rag.nlp.parse import parse
@@ -380,17 +381,27 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
     question mentions is part of that name ("the bank" says nothing of a question's "Deutsche Bank").
     A title written before a name is capitalised and tagged a proper noun ("*Judge* Peter Lodder",
     "*Coach* Jane Doe"), but it is still the common noun for the kind of person the question asks
-    about ("Which judge ...?")."""
+    about ("Which judge ...?"), as is a narrower word for that kind ("*Foreign Minister* Sergei
+    Lavrov" for "Which diplomat ...?": `asked_person`)."""
     forms = question.forms
-    found = [t for t in doc if _term(t) in forms]
+    found = [t for t in doc if _term(t) in forms or asked_person(t, question)]
     plain = {
         t.i for t in found
-        if (t.pos_ != "PROPN" or t.lemma_.lower() in question.persons) and _term(t) not in question.name_terms
+        if (t.pos_ != "PROPN" or asked_person(t, question)) and _term(t) not in question.name_terms
     }  # fmt: skip
     # What the question times its answer by ("before this *meeting*") is where the answer is not:
     # the date of this meeting is no answer to when they last talked before it.
     timed = {t.i for t in found if t.i in plain and _term(t) not in question.reference}
     return timed or plain or {t.i for t in found}
+
+
+def asked_person(tok: Token, question: Question) -> bool:
+    """Whether a noun (or a title, which is tagged a proper noun) is one of the kinds of person the
+    question names, or a narrower kind ("minister" for "diplomat", `lexicon.is_kind_of`)."""
+    if tok.pos_ not in ("NOUN", "PROPN") or not question.persons:
+        return False
+    lemma = tok.lemma_.lower()
+    return lemma in question.persons or any(is_kind_of(lemma, p) for p in question.persons)
 
 
 def states_relation(sentence_terms: set[str], question: Question) -> bool:
@@ -468,7 +479,7 @@ def _titled_otherwise(group: list[Token], question: Question) -> bool:
     if root is not None and root.dep_ == "appos":
         near.append(root.head)
     titles = [t for t in near if t.pos_ == "NOUN" and is_person_noun(t.lemma_)]
-    return bool(titles) and not any(_term(t) in question.forms or t.lemma_.lower() in question.persons for t in titles)
+    return bool(titles) and not any(_term(t) in question.forms or asked_person(t, question) for t in titles)
 
 
 def _sources(group: list[Token], question: Question) -> list[Token]:

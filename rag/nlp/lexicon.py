@@ -170,6 +170,21 @@ def is_person_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.person"
 
 
+@lru_cache(maxsize=16384)
+def is_kind_of(lemma: str, general: str) -> bool:
+    """Whether one of a noun's `SENSES` commonest senses is the commonest sense of `general` or a
+    narrower one: a foreign minister and an envoy are diplomats, a goalkeeper is a player, a
+    prosecutor is a lawyer (WordNet's hypernyms); a spokesman is no diplomat."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(general.lower(), "n")[:1]
+    if not senses:
+        return False
+    wanted = senses[0]
+    return any(s == wanted or wanted in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "n"))
+
+
 def is_place_noun(lemma: str) -> bool:
     """Whether a noun's commonest sense is a kind of place ("city", "region", "county",
     "suburb"; not "capital", whose commonest sense is wealth, nor "island", an object)."""

@@ -983,6 +983,36 @@ def test_a_capitalised_title_is_the_kind_of_person_asked_for(question, evidence,
 
 
 @pytest.mark.parametrize(
+    ("question", "evidence", "right", "wrong"),
+    [
+        ("Which diplomat welcomed the ceasefire on Sunday?",
+         "Foreign Minister Anna Berg told reporters on Sunday that spokesman Tom Hale had been right to call the truce a first step.",
+         "Anna Berg welcomed the ceasefire.", "Tom Hale welcomed the ceasefire."),
+        ("Which player did the club sell to Chelsea?",
+         "Goalkeeper David Raya is joining Chelsea, coach Thomas Frank confirmed on Friday.",
+         "The club sold David Raya to Chelsea.", "The club sold Thomas Frank to Chelsea."),
+        ("Which lawyer spoke for the families at the inquiry?",
+         "Barrister Michael Mansfield told the inquiry on Monday that Judge Alan Reed had seen the report.",
+         "Michael Mansfield spoke for the families.", "Alan Reed spoke for the families."),
+    ],
+)  # fmt: skip
+def test_a_narrower_title_is_the_kind_of_person_asked_for(question, evidence, right, wrong):
+    """A foreign minister is a diplomat, a goalkeeper a player, a barrister a lawyer (WordNet's
+    hypernyms; diplomacy, sport, law): the name so titled answers "which diplomat", the name
+    with another title (a spokesman, a coach, a judge) does not."""
+    assert check(question, right, [ev(evidence)]) == ""
+    assert check(question, wrong, [ev(evidence)]) != ""
+
+
+def test_kinds_of_person():
+    from rag.nlp.lexicon import is_kind_of
+
+    assert is_kind_of("minister", "diplomat") and is_kind_of("envoy", "diplomat") and is_kind_of("goalkeeper", "player")
+    assert not is_kind_of("spokesman", "diplomat") and not is_kind_of("coach", "player")
+    assert not is_kind_of("lawyer", "judge") and not is_kind_of("minister", "nosuchword")
+
+
+@pytest.mark.parametrize(
     ("question", "organisation", "person"),
     [
         ("What was the name of the student arrested over the school shooting?",
