@@ -185,8 +185,12 @@ def write_report(
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:
-    """The summary of a report.json (or of a bare summary JSON file)."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    """The summary of a report.json, of the folder `rag eval --out` wrote it in, or of a bare
+    summary JSON file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
     return doc.get("summary", doc)
 
 
@@ -194,10 +198,10 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) not in (2, 3):
         print("usage: python -m eval.report NEW_report.json BASELINE_report.json [TOLERANCE]", file=sys.stderr)
         return 2
-    tolerance = float(argv[2]) if len(argv) == 3 else 0.05
     try:
+        tolerance = float(argv[2]) if len(argv) == 3 else 0.05
         regressions = compare(load_summary(argv[0]), load_summary(argv[1]), tolerance)
-    except ValueError as e:
+    except (ValueError, OSError) as e:  # a bad number, a missing or unreadable file, not JSON
         print(f"cannot compare: {e}", file=sys.stderr)
         return 2
     for r in regressions:

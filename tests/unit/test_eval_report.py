@@ -106,6 +106,17 @@ def test_write_report_side_by_side_and_gate(tmp_path):
     assert load_summary(tmp_path / "dense.json")["latency_p50_s"] == 5.0
     assert main([str(paths["json"]), str(tmp_path / "dense.json")]) == 0  # hybrid vs dense baseline: better
     assert main([str(tmp_path / "dense.json"), str(paths["json"])]) == 1  # dense vs hybrid baseline: worse
+    assert main([str(tmp_path), str(tmp_path / "dense.json")]) == 0  # the folder `rag eval --out` wrote
+
+
+def test_the_gate_says_what_is_wrong_with_its_arguments(tmp_path, capsys):
+    (tmp_path / "base.json").write_text(json.dumps({"summary": {"fact_recall": 0.9}}))
+    (tmp_path / "broken.json").write_text("{not json")
+    for argv in ([str(tmp_path / "missing"), str(tmp_path / "base.json")],
+                 [str(tmp_path / "broken.json"), str(tmp_path / "base.json")],
+                 [str(tmp_path / "base.json"), str(tmp_path / "base.json"), "a lot"]):  # fmt: skip
+        assert main(argv) == 2
+        assert "cannot compare" in capsys.readouterr().err
 
 
 SQUAD_BASE = {
