@@ -66,6 +66,24 @@ def clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def cut_short(text: str) -> bool:
+    """Whether a sentence stops before its end: its last word is one that English never ends a
+    sentence with, because it only introduces what follows: an article or other determiner
+    ("... signed the."), a coordinating conjunction ("... Kyiv and."), a subordinating one
+    ("... because."), or "as" and "than" with nothing after them ("described the delegation
+    as."). A small model's reply cut at its token limit, or its quote left unfinished, ends so."""
+    words = [t for t in parse(_MARKERS.sub("", text)) if not t.is_punct and not t.is_space]
+    if not words:
+        return False
+    last = words[-1]
+    if last.pos_ in ("CCONJ", "SCONJ") or last.lower_ in ("a", "an", "the"):
+        return True
+    return last.lower_ in ("as", "than") and not list(last.children)
+
+
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a prose reply puts at the end
+
+
 def looping(text: str, n: int = 3) -> bool:
     """A run of `n` words said twice in one sentence is a decoding loop ("the focus of the
     focus of the ..."), not news prose; so is one word four times in a row."""
@@ -697,6 +715,8 @@ def check(text: str, cited: list[EvidenceSentence], shown: list[EvidenceSentence
         return Verdict(False, "empty")
     if looping(text):
         return Verdict(False, "repetitive")
+    if cut_short(text):
+        return Verdict(False, "cut short")
 
     def with_context(evs: list[EvidenceSentence]) -> list[EvidenceSentence]:
         extra = [context[e.id] for e in evs if e.id in context and context[e.id] not in evs]

@@ -45,6 +45,7 @@ MISTAKES = [
     ("drop_negation", "Was a timeline provided for the prisoner exchange?", "no timeline"),
     ("as_done", "Which sectors did von der Leyen say the sanctions would target?", "vital sectors"),
     ("loop", CHAIR, "Fidan"),
+    ("cut", CHAIR, "Fidan"),
     ("off_topic", CHAIR, "Fidan"),
 ]
 

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import conflicts
 from rag.answer.answerer import article_context
-from rag.answer.check import about_the_subject, answers, looping, says_not_known, supports
+from rag.answer.check import about_the_subject, answers, cut_short, looping, says_not_known, supports
 from rag.answer.question import Question, kind_of, terms
 from rag.nlp.names import defined_abbreviations, same_name
 from rag.nlp.parse import entity_docs, parse, sentences
@@ -1032,6 +1032,25 @@ def test_a_kind_of_person_is_answered_by_a_persons_name(question, organisation, 
     assert Question.read(question).person_asked and not Question.read("Who won the contract?").person_asked
     assert check(question, organisation, [ev(organisation)]) != ""
     assert check(question, person, [ev(person)]) == ""
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cut"),
+    [
+        ("Zelenskyy described the Russian delegation sent to Istanbul as.", True),  # diplomacy
+        ("The chief executive described the quarterly results as [1].", True),  # business
+        ("The striker signed for the.", True),  # sport
+        ("Prices rose in Paris and.", True),
+        ("The match was cancelled because.", True),
+        ("Turnout was higher than.", True),
+        ("The deal they had hoped for.", False),  # English may end on a preposition
+        ("It was the same as before.", False),
+        ("The talks were put off [2].", False),
+        ("Nothing.", False),
+    ],
+)  # fmt: skip
+def test_a_sentence_cut_short(sentence, cut):
+    assert cut_short(sentence) is cut
 
 
 @pytest.mark.parametrize(
