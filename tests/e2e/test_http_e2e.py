@@ -80,3 +80,30 @@ def test_chat_page_streams_and_highlights_the_cited_passage(real_service, tmp_pa
             assert cited["title"] in page.inner_text("#article h3") or page.inner_text("#article h3")
         finally:
             browser.close()
+
+
+def test_chat_page_shows_the_sentence_an_abstention_cites():
+    """An answer flagged abstained because the articles say the thing is not known keeps its cited
+    sentence: the page shows "The articles don't say.", the reason, and that sentence with its
+    marker; a plain abstention shows no marker. The page's own renderer, in headless Chromium."""
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get update && apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the `playwright` Python package (pip install playwright)")
+    page_file = (Path(__file__).parents[2] / "service" / "static" / "index.html").resolve()
+    cited = {"marker": 1, "text": "The cause of death was not released.", "doc_id": "d", "title": "t", "sentences": []}
+    not_known = {"answer": "The cause of death was not released [1].", "abstained": True,
+                 "abstain_reason": "the articles say that what was asked is not known", "citations": [cited]}  # fmt: skip
+    plain = {"answer": "The articles don't say.", "abstained": True, "abstain_reason": "no passage matched", "citations": []}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            page.evaluate("a => { current = a; renderAnswer(a); }", not_known)
+            shown = page.inner_text("#answer")
+            assert "The articles don't say." in shown and "not known" in shown and "not released" in shown
+            assert page.locator("#answer button.cite").count() == 1
+            page.evaluate("a => { current = a; renderAnswer(a); }", plain)
+            assert page.locator("#answer button.cite").count() == 0 and "no passage matched" in page.inner_text("#answer")
+        finally:
+            browser.close()
