@@ -1,7 +1,8 @@
 """Each sentence the model wrote, checked against the evidence sentences it cites.
 
 A sentence is kept when all of these hold (each a general rule of reading, not of any corpus):
-  - it is not degenerate: no run of words repeated (`looping`), not a copy of an earlier sentence;
+  - it is not degenerate: no run of words repeated (`looping`), not a copy of an earlier sentence,
+    not cut short (`cut_short`);
   - every amount it states is stated by its evidence ("1.5 million" = "1,500,000"), unless the
     question states it;
   - every date it states names the date of one in its evidence, relative dates resolved against
@@ -68,8 +69,8 @@ def clean(text: str) -> str:
 
 def cut_short(text: str) -> bool:
     """Whether a sentence stops before its end: its last word is one that English never ends a
-    sentence with, because it only introduces what follows: an article or other determiner
-    ("... signed the."), a coordinating conjunction ("... Kyiv and."), a subordinating one
+    sentence with, because it only introduces what follows: an article ("... signed the."), a
+    coordinating conjunction ("... Kyiv and."), a subordinating one
     ("... because."), or "as" and "than" with nothing after them ("described the delegation
     as."). A small model's reply cut at its token limit, or its quote left unfinished, ends so."""
     words = [t for t in parse(_MARKERS.sub("", text)) if not t.is_punct and not t.is_space]
