@@ -343,6 +343,8 @@ class ChromaStore:
         """Every row of a collection, or the rows of `ids` (ids and `include`), in pages of
         `READ_PAGE` rows: by offset for the whole collection, by slices of `ids` otherwise."""
         out: dict[str, list] = {"ids": [], **{field: [] for field in include}}
+        if ids is not None and not ids:
+            return out  # Chroma refuses an empty list of ids
         offset = 0
         while True:
             if ids is None:
@@ -586,8 +588,6 @@ class ChromaStore:
 
     def get_chunks(self, ids: list[str] | None) -> list[ChunkHit]:
         """The chunks with these ids (all chunks for None) that readers may see, without a cosine."""
-        if ids is not None and not ids:
-            return []
         got = self._read_all(self.chunks, ["documents", "metadatas", "embeddings"], ids)
         if ids is None:
             ids = got["ids"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import cache, partial
 
 from rag.answer import check, conflicts, evidence, prompts
 from rag.answer.generate import Draft, generate, parse_reply
@@ -46,6 +47,7 @@ MAX_OTHERS = 2  # evidence sentences quoted for the other things a question asks
 # hold two sentences of ~40 words.
 LEAD_CHARS = 500
 Openings = Callable[[list[str], int], dict[str, str]]  # doc ids, characters -> doc id -> opening
+Leads = Callable[[], dict[str, str]]  # the retrieved articles' leads, read (once) when asked for
 
 
 def article_context(passages: list[Passage], leads: dict[str, str] | None = None) -> dict[str, str]:
@@ -94,11 +96,11 @@ class Answerer:
 
     def precheck(
         self, question: Question, passages: list[Passage], abbreviations: dict[str, str],
-        openings: Openings | None = None,
+        leads: Leads | None = None,
     ) -> str | None:  # fmt: skip
         """A reason to abstain without asking the model, or None: no passage, none similar
         enough, or a name the question asks about that no passage, nor the title or the lead of
-        its article (`openings`), names in any form (a headline names the story's subject, "March
+        its article (`leads`), names in any form (a headline names the story's subject, "March
         Madness", which its passages may only call "the tournament"; a lead names the "he" of a
         later paragraph). Leads are read only when a name is missing from the rest."""
         if not passages:
@@ -108,8 +110,8 @@ class Answerer:
             return f"best passage similarity {best:.2f} is below {self.settings.min_dense_score}"
         texts = [*dict.fromkeys(p.title for p in passages if p.title), *(p.text for p in passages)]
         missing = _unnamed(question.names, texts, abbreviations)
-        if missing and openings is not None:
-            missing = _unnamed(missing, [*texts, *_leads(openings, passages).values()], abbreviations)
+        if missing and leads is not None:
+            missing = _unnamed(missing, [*texts, *leads().values()], abbreviations)
         if missing:
             return f"no passage mentions {', '.join(missing)}"
         return None
@@ -139,7 +141,8 @@ class Answerer:
         q = Question.read(question)
         everything = passages + list(more or [])
         abbreviations = {**(abbreviations or {}), **defined_abbreviations(" ".join(p.text for p in everything))}
-        reason = self.precheck(q, everything, abbreviations, openings)
+        leads = cache(partial(_leads, openings, everything))  # read by the precheck or the checks, once
+        reason = self.precheck(q, everything, abbreviations, leads)
         # Sentences are picked from every retrieved passage: a sentence-level choice can reach past
         # the top passages, and the budget, not the passage count, bounds the prompt.
         shown = [] if reason else evidence.select(
@@ -156,15 +159,15 @@ class Answerer:
                 timings.first_token_ms = round((time.perf_counter() - started) * 1000, 1)
             yield delta
         timings.generate_ms = round((time.perf_counter() - started) * 1000, 1)
-        yield self.finish(q, shown, everything, completion, timings, abbreviations, openings)
+        yield self.finish(q, shown, everything, completion, timings, abbreviations, leads)
 
     def finish(
         self, q: Question, shown: list[EvidenceSentence], everything: list[Passage], completion: Completion,
-        timings: Timings, abbreviations: dict[str, str], openings: Openings | None = None,
+        timings: Timings, abbreviations: dict[str, str], leads: Leads | None = None,
     ) -> Answer:  # fmt: skip
         started = time.perf_counter()
         drafts = parse_reply(completion.text)
-        surroundings = article_context(everything, _leads(openings, everything))
+        surroundings = article_context(everything, leads() if leads is not None else None)
         kept, unsupported = self._checked(drafts or [], q, shown, abbreviations, surroundings)
         quoted = False
         if not kept and (drafts or q.kind):

@@ -156,9 +156,9 @@ class Question:
         doc = parse(text)
         words = terms(doc)
         focus = words - _KIND_WORDS - {term(t) for t in doc if _frames(t) or _passes_time(t)}
-        verb = _main_verb_token(doc)
-        kind = kind_of(text, doc)
         root = _root_verb(doc)
+        verb = _unless_light(root)
+        kind = kind_of(text, doc)
         return cls(
             text=text, kind=kind, focus=focus, names=mentions(doc),
             verb=term(verb) if verb is not None else None, alike=_alike(doc, focus), qualified=qualifiers(doc),
@@ -297,9 +297,9 @@ def _root_verb(doc: Doc) -> Token | None:
     return root
 
 
-def _main_verb_token(doc: Doc) -> Token | None:
-    """The question's main verb (`main_verb`), or None when it is a light verb or there is none."""
-    root = _root_verb(doc)
+def _unless_light(root: Token | None) -> Token | None:
+    """The question's root verb as its main verb (`main_verb`), or None when it is a light verb
+    or there is none."""
     found = term(root) if root is not None and not _passes_time(root) else None
     return root if found and found not in LIGHT_VERBS and found not in _KIND_WORDS else None
 
@@ -346,5 +346,5 @@ def main_verb(doc: Doc) -> str | None:
     """The stem of the question's main verb ("Who *won* the final?"), or None when it is a
     light verb or there is none. A verb that only says which thing is meant ("the coin
     *stolen* from the museum", "the team that *won*") is not the relation asked about."""
-    root = _main_verb_token(doc)
-    return term(root) if root is not None else None
+    verb = _unless_light(_root_verb(doc))
+    return term(verb) if verb is not None else None

@@ -66,6 +66,7 @@ def test_articles_and_their_chunks_are_listed_and_read(store: VectorStore) -> No
     assert store.stored_versions(["harbour", "nowhere"]) == {"harbour": (article("harbour")[0].content_hash, "16/0")}
     assert store.openings(["orchard", "nowhere", "orchard"], 30) == {"orchard": "A late frost killed most apple"}
     assert store.openings(["choir"], 1000) == {"choir": TEXTS["choir"][1]}
+    assert store.openings([], 10) == {} and store.get_chunks([]) == []
     ids, texts, metas = store.all_chunks()
     assert sorted(ids) == store.chunk_ids() and len(ids) == store.count_chunks()
     assert {m["doc_id"] for m in metas} == set(TEXTS) and all(t for t in texts)
