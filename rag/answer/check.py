@@ -256,7 +256,7 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         inside = {t.i for e in numeric for t in e}
         if not (_counts_time(question.text) if kind == "amount" else _measures_time(question.text)):
             inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money, no size
-        loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t))]
+        loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t)) and not _time_of_day(t)]
         for group in [list(e) for e in numeric] + loose:
             if _partitive(group):
                 continue
@@ -264,7 +264,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
                 groups.append(group)
         if kind == "measure" and _measures_time(question.text):
-            groups += [list(e) for e in date_spans(doc) if re.search(r"\d|\b(?:an?|half)\b", fold(e.text))]
+            groups += [list(e) for e in date_spans(doc)
+                       if re.search(r"\d|\b(?:an?|half)\b", fold(e.text)) and not _TIME_OF_DAY.search(e.text)]
     elif kind == "date":
         groups += [list(e) for e in date_spans(doc) if fold(e.text) not in fold(question.text)]
         if not _CLOCK_ASKED.search(question.text):
@@ -276,8 +277,12 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
         if question.person_asked:
             labels = {"PERSON"}
+        elif question.organisation_asked:
+            # a recogniser trained on news tags an unfamiliar company's name as a place or a
+            # product at times ("left to join *Didi*" as a place); a country is still no company
+            labels = {"ORG", "PERSON", "GPE", "FAC", "PRODUCT"}
         for ent in doc.ents:
-            if ent.label_ in labels:
+            if ent.label_ in labels and not (question.organisation_asked and country_group(ent.text) is not None):
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
         if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;
@@ -286,6 +291,18 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
                 if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
                     groups.append(tokens)
     return [g for g in groups if g]
+
+
+# A time of day ("at 12:30 local time", "6 a.m.", "noon", "11:30 GMT") is a point in time, not a
+# length of it: no answer to "how long". A race time ("2:03:59") has no such mark and stays one.
+_TIME_OF_DAY = re.compile(r"\d\s*[ap]\.?m\b|\b[ap]\.m\.|\b(?:o'clock|noon|midnight|local time|GMT|UTC)\b", re.IGNORECASE)
+def _time_of_day(tok: Token) -> bool:
+    """Whether a number is a time of day ("*12:30* local time", "*6* a.m.", "*3.30am*"): no count,
+    sum or size, and no length of time."""
+    return bool(_CLOCK.match(tok.doc[tok.i : tok.i + 4].text))
+
+
+_CLOCK = re.compile(r"\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\b|\(?(?:local time|GMT|UTC)\b|o'clock)", re.IGNORECASE)
 
 
 # English adverbs that place an event in time without a date: what a report says when it gives no
@@ -401,17 +418,26 @@ def focus_tokens(doc: Doc, question: Question) -> set[int]:
     A title written before a name is capitalised and tagged a proper noun ("*Judge* Peter Lodder",
     "*Coach* Jane Doe"), but it is still the common noun for the kind of person the question asks
     about ("Which judge ...?"), as is a narrower word for that kind ("*Foreign Minister* Sergei
-    Lavrov" for "Which diplomat ...?": `asked_person`)."""
+    Lavrov" for "Which diplomat ...?": `asked_person`). So is the last word of a name that is the
+    noun the question picks ("the Dolmabahçe *Palace*" for "In which palace ...?", "the Labour
+    *Party*" for "Which party ...?"): the name says which one of them it is."""
     forms = question.forms
     found = [t for t in doc if _term(t) in forms or asked_person(t, question)]
     plain = {
         t.i for t in found
-        if (t.pos_ != "PROPN" or asked_person(t, question)) and _term(t) not in question.name_terms
+        if (t.pos_ != "PROPN" or asked_person(t, question) or _names_picked(t, question))
+        and _term(t) not in question.name_terms
     }  # fmt: skip
     # What the question times its answer by ("before this *meeting*") is where the answer is not:
     # the date of this meeting is no answer to when they last talked before it.
     timed = {t.i for t in found if t.i in plain and _term(t) not in question.reference}
     return timed or plain or {t.i for t in found}
+
+
+def _names_picked(tok: Token, question: Question) -> bool:
+    """Whether a proper noun is the noun the question's "which" picks, ending a name: "Palace" in
+    "the Dolmabahçe Palace" for "In which palace ...?" (not "Palace" that starts "Palace Hotel")."""
+    return question.picked is not None and _term(tok) == question.picked and tok.dep_ != "compound"
 
 
 def asked_person(tok: Token, question: Question) -> bool:
@@ -490,8 +516,8 @@ def _titled_otherwise(group: list[Token], question: Question) -> bool:
     about: for "What was the name of the *student* arrested?", "spokesman Pierre-Henry
     Brandet" or "Brandet, the *spokesman*," names the spokesman, not the student. A name with no
     title, or with the question's own (or another word for it), may be the one asked for."""
-    if question.kind != "name" or not question.persons:
-        return False
+    if question.kind != "name" or not question.persons or question.organisation_asked:
+        return False  # asked for a company, "Zalando, the online *retailer*" names one
     inside = {t.i for t in group}
     near = [c for t in group for c in t.children if c.i not in inside and c.dep_ in ("compound", "appos")]
     root = next((t for t in group if t.head.i not in inside), None)
@@ -645,10 +671,18 @@ def answers(
         return "it speaks of another one than the question asks about"
     if question.kind is None:
         new = terms(doc) - question.focus
-        return "" if new or _says_none(doc) else "it only restates the question"
+        return "" if new or _new_number(doc, question) or _says_none(doc) else "it only restates the question"
     if not anchored(doc, evidence, question, abbreviations):
         return f"its evidence does not give the {question.kind} asked for"
     return ""
+
+
+def _new_number(doc: Doc, question: Question) -> bool:
+    """Whether a sentence states a number the question does not: "Debbie was Category *4* when
+    it hit Queensland" answers "What category was Debbie?" though its words are all the
+    question's (a number is no content word, but it is what was asked)."""
+    asked = {t.lower_ for t in parse(question.text) if t.like_num}
+    return any(t.like_num and t.lower_ not in asked for t in doc)
 
 
 _NONE = re.compile(r"\b(?:nothing|none|nobody|no one|neither|nowhere)\b")  # English's negative pronouns
@@ -670,11 +704,15 @@ def says_not_known(text: str) -> bool:
     a verb of knowing or making known, negated ("The cause of death was not *released*", "has
     not been *determined*", "police did not *say* why"), or its predicate is an adjective of
     knowing, negated or with "un-" ("it was not immediately *clear*", "remains *unknown*").
+    A sentence that reports it ("..., police said") says it too.
     Such a sentence answers no question; it says the articles cannot."""
     doc = parse(text)
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None:
         return False
+    said = next((c for c in root.children if c.dep_ == "ccomp"), None)
+    if said is not None and not any(c.dep_ == "neg" for c in root.children) and _reports(root):
+        root = said  # "It is unclear how the fire began, police said": what the police said is the sentence's claim
     negated = any(c.dep_ == "neg" for c in root.children)
     if negated and root.pos_ == "VERB" and is_knowing(verb_lemma(root.lower_, root.lemma_.lower())):
         return True
@@ -686,6 +724,12 @@ def says_not_known(text: str) -> bool:
         if base in _SURE or is_knowing(participle_verb(base)):
             return True
     return False
+
+
+def _reports(verb: Token) -> bool:
+    """Whether a verb reports what its clause says: one of knowing or making known ("police *said*",
+    "officials *confirmed*", `lexicon.is_knowing`)."""
+    return verb.pos_ == "VERB" and is_knowing(verb_lemma(verb.lower_, verb.lemma_.lower()))
 
 
 def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str],

@@ -4,7 +4,8 @@ The kind comes from the question's interrogative (closed-class words of English)
 many/much" asks for an amount, "how long/far/old" for a measure, "when" for a date,
 "who" for a name, "where" for a place. "What/which + noun" asks for what the noun says
 ("what year" is a date, "which city" a place, "what percentage" an amount, "which judge",
-whose noun is a kind of person, a name). Anything
+whose noun is a kind of person, a name; so do "which company", an organisation, and "which
+palace", somewhere one can be). Anything
 else (what, why, how) asks for no particular kind.
 """
 
@@ -53,7 +54,8 @@ LIGHT_VERBS = {stem(w) for w in "be have do make take get give go come happen oc
 def kind_of(question: str, doc: Doc | None = None) -> str | None:
     """'amount', 'measure', 'date', 'name', 'place' or None."""
     found = next((kind for kind, pattern in _COMPILED if pattern.search(question.strip())), None)
-    return found or _asks_for_a_person(doc if doc is not None else parse(question))
+    doc = doc if doc is not None else parse(question)
+    return found or _asks_for_a_person(doc) or _asks_for_a_named_kind(doc)
 
 
 def _asks_for_a_person(doc: Doc) -> str | None:
@@ -66,18 +68,39 @@ def _asks_for_a_person(doc: Doc) -> str | None:
         picked = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
         if tok.lemma_.lower() == "name" and picked is not None and picked.pos_ == "NOUN" and lexicon.is_person_noun(picked.lemma_):
             return "name"
+    noun = _picked_noun(doc)
+    return "name" if noun is not None and lexicon.is_person_noun(noun.lemma_) else None
+
+
+def _asks_for_a_named_kind(doc: Doc) -> str | None:
+    """'name' when "which" or "what" picks a noun whose commonest sense is an organisation ("Which
+    *company* did he leave?", "Which *party* does she lead?"): a name answers it, as it answers
+    "who"; 'place' when it picks somewhere one can be ("In which *palace* ...?", "On which *road*
+    ...?", "At which *base* ...?"): a place's name answers it, as it answers "where"
+    (`lexicon.is_organisation_noun`, `lexicon.is_site_noun`)."""
+    noun = _picked_noun(doc)
+    if noun is None:
+        return None
+    if lexicon.is_organisation_noun(noun.lemma_):
+        return "name"
+    return "place" if lexicon.is_site_noun(noun.lemma_) else None
+
+
+def _picked_noun(doc: Doc) -> Token | None:
+    """The noun the question's first "which" or "what" picks: the next one, past words that
+    describe it ("which two British *officials*", "which fighter *jet*": the last noun of a
+    compound is its head); read from the words, as the parser does not always attach "which" to
+    its noun. None when a verb comes first ("What did he say?")."""
     for tok in doc:
         if tok.lower_ not in ("which", "what"):
             continue
-        # the noun it picks: the next one, past words that describe it ("which two British officials");
-        # read from the words, as the parser sometimes does not attach "which" to its noun
         nouns = []
         for nxt in doc[tok.i + 1 : tok.i + 6]:
             if nxt.pos_ == "NOUN":
-                nouns.append(nxt)  # the last of a compound is its head ("fighter *jet*")
+                nouns.append(nxt)
             elif nouns or nxt.pos_ not in ("ADJ", "NUM", "PROPN"):
                 break
-        return "name" if nouns and lexicon.is_person_noun(nouns[-1].lemma_) else None
+        return nouns[-1] if nouns else None
     return None
 
 
@@ -132,6 +155,9 @@ class Question:
     # it asks for a kind of person by name ("Which *judge* ...?", "the name of the *student*"):
     # a person's name answers it, not an organisation's
     person_asked: bool = False
+    # the stem of the noun its "which" or "what" picks ("In which *palace* ...?"), if any
+    picked: str | None = None
+    organisation_asked: bool = False  # that noun is an organisation ("Which *company* ...?")
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -166,6 +192,8 @@ class Question:
             reference=_only_after(doc, _TIME_PREPOSITIONS), words=words,
             persons=frozenset(t.lemma_.lower() for t in doc if t.pos_ == "NOUN" and lexicon.is_person_noun(t.lemma_)),
             several=asks_for_several(doc), person_asked=kind == "name" and _asks_for_a_person(doc) == "name",
+            picked=term(picked) if (picked := _picked_noun(doc)) is not None else None,
+            organisation_asked=kind == "name" and picked is not None and lexicon.is_organisation_noun(picked.lemma_),
             # "go" is light, but asked where something was going, it still asks where to
             moves=kind == "place" and root is not None and lexicon.is_motion(root.lemma_),
         )  # fmt: skip

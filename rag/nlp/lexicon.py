@@ -195,6 +195,43 @@ def is_place_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.location"
 
 
+# The kinds of somewhere a place name names: an area of the Earth's surface ("area", "suburb",
+# "park"; WordNet's region.n.03, not every location: a "position" or a "side" is no place one is
+# at), a point on a map ("port"), a building or other structure ("palace", "prison", "stadium"), a
+# facility ("airport", "base"), a way ("road", "street"), a formation of the land ("mountain") and
+# a body of water ("river").
+_SITES = ("region.n.03", "geographic_point.n.01", "structure.n.01", "facility.n.01", "way.n.06",
+          "geological_formation.n.01", "body_of_water.n.01")
+
+
+@lru_cache(maxsize=16384)
+def is_site_noun(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a kind of somewhere one can be (`_SITES`): "In which
+    *palace*", "on which *road*", "in which *mountains*", "in which *area*" ask for a place's
+    name as "where" does; "what *position*", "which *weapon*" or "which *album*" do not."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and any(h.name() in _SITES for h in senses[0].closure(lambda x: x.hypernyms()))
+
+
+@lru_cache(maxsize=16384)
+def is_organisation_noun(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a kind of organisation or of body of people ("company",
+    "party", "team", "council"; "university", "ministry"): "which *company*" is answered by a
+    name, as "who" is. Not other groups of people ("crowd", "grade": a class of pupils) nor
+    "group" itself or "category" (any collection of things)."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and any(h.name() in _ORGANISATIONS for h in senses[0].closure(lambda x: x.hypernyms()))
+
+
+_ORGANISATIONS = ("organization.n.01", "body.n.02")  # WordNet's organisations, and bodies of people ("university")
+
+
 # WordNet's verbs of knowing or making known: "know", "find out" ("determine", "identify"),
 # "confirm", "inform" ("release", "disclose", "reveal", "announce", "explain", "comment"), and
 # their narrower senses; "state" ("say") with its senses one level narrower only ("give" a reason,
