@@ -40,7 +40,9 @@ from rag.nlp.lexicon import (
     another_office, is_departure, is_kind_of, is_knowing, is_motion, is_person_noun, is_place_noun, participle_verb,
     verb_lemma,
 )
-from rag.nlp.names import NAME_LABELS, country_group, country_mentioned, mentions, name_in, same_name, short_form_of
+from rag.nlp.names import (
+    NAME_LABELS, country_group, country_mentioned, mentions, name_in, names_a_country, same_name, short_form_of,
+)
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
 from rag.nlp.values import amounts, date_spans, same_date, same_span_of_time
@@ -281,8 +283,10 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             # a recogniser trained on news tags an unfamiliar company's name as a place or a
             # product at times ("left to join *Didi*" as a place); a country is still no company
             labels = {"ORG", "PERSON", "GPE", "FAC", "PRODUCT"}
+        # a country is no company, and no town, base or river (`Question.within_a_country`)
+        no_country = question.organisation_asked or question.within_a_country
         for ent in doc.ents:
-            if ent.label_ in labels and not (question.organisation_asked and country_group(ent.text) is not None):
+            if ent.label_ in labels and not (no_country and names_a_country(ent.text)):
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
         if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;

@@ -158,6 +158,7 @@ class Question:
     # the stem of the noun its "which" or "what" picks ("In which *palace* ...?"), if any
     picked: str | None = None
     organisation_asked: bool = False  # that noun is an organisation ("Which *company* ...?")
+    within_a_country: bool = False  # that noun is a place inside a country ("Near which *town* ...?")
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
         """The focus stems a sentence says, in the question's own words or in others for the same
@@ -194,6 +195,7 @@ class Question:
             several=asks_for_several(doc), person_asked=kind == "name" and _asks_for_a_person(doc) == "name",
             picked=term(picked) if (picked := _picked_noun(doc)) is not None else None,
             organisation_asked=kind == "name" and picked is not None and lexicon.is_organisation_noun(picked.lemma_),
+            within_a_country=kind == "place" and picked is not None and lexicon.is_within_a_country(picked.lemma_),
             # "go" is light, but asked where something was going, it still asks where to
             moves=kind == "place" and root is not None and lexicon.is_motion(root.lemma_),
         )  # fmt: skip

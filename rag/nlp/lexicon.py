@@ -216,6 +216,24 @@ def is_site_noun(lemma: str) -> bool:
     return bool(senses) and any(h.name() in _SITES for h in senses[0].closure(lambda x: x.hypernyms()))
 
 
+# Places that lie within a country: its districts ("county", "province", "suburb"), its towns and
+# cities, and its sites (`_SITES` but for areas and points: a structure, a facility, a way, a
+# mountain, a river).
+_WITHIN_A_COUNTRY = ("district.n.01", "urban_area.n.01", "municipality.n.01", *_SITES[2:])
+
+
+@lru_cache(maxsize=16384)
+def is_within_a_country(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a kind of place that lies within a country: "which
+    *town*", "which *province*", "at which *base*", "on which *river*" are not answered by a
+    country's name; "which *region*", "which *island*" or "which *place*" may be."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and any(h.name() in _WITHIN_A_COUNTRY for h in senses[0].closure(lambda x: x.hypernyms()))
+
+
 @lru_cache(maxsize=16384)
 def is_organisation_noun(lemma: str) -> bool:
     """Whether a noun's commonest sense is a kind of organisation or of body of people ("company",

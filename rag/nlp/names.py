@@ -70,6 +70,24 @@ def country_group(name: str) -> int | None:
     return _countries().get(key(name))
 
 
+@lru_cache(maxsize=1)
+def _capitals() -> frozenset[str]:
+    from countryinfo import all_countries
+
+    found = set()
+    for country in all_countries():
+        capitals = country.info().get("capital") or []
+        for capital in [capitals] if isinstance(capitals, str) else capitals:
+            found.add(key(re.split(r",|\s+\w\.", capital)[0]))
+    return frozenset(found)
+
+
+def names_a_country(name: str) -> bool:
+    """Whether `name` is a country's name or its people's (not its capital's: "Vienna" is a city,
+    and so is a city-state's "Singapore")."""
+    return country_group(name) is not None and key(name) not in _capitals()
+
+
 def country_forms(name: str) -> set[str]:
     """Every form of the country `name` names ("America" -> "american", "us", "usa", "washington",
     ...), folded by `key`; empty when it names no country."""

@@ -1148,13 +1148,34 @@ def test_a_company_tagged_as_a_place_is_still_a_company(question, evidence, righ
                  [ev("The engineer joined China's biggest carmaker in May.")]) != ""  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "right", "country"),
+    [
+        ("Near which city were the three soldiers killed?",
+         "Three soldiers were killed in Syria near the city of Aleppo on Thursday, officials said.",
+         "They were killed near Aleppo.", "They were killed in Syria."),
+        ("On which river did the ferry capsize?", "The ferry capsized on the Padma river in Bangladesh, police said.",
+         "It capsized on the Padma river.", "It capsized in Bangladesh."),
+    ],
+)  # fmt: skip
+def test_a_country_is_no_town_or_river(question, evidence, right, country):
+    """Asked for a place that lies within a country (a city, a river; war, transport), the
+    country's name is no answer, though it is a place the sentence gives."""
+    assert check(question, right, [ev(evidence)]) == ""
+    assert check(question, country, [ev(evidence)]) != ""
+    assert check("In which country was the summit held?", "It was held in Switzerland.",
+                 [ev("The summit was held in Switzerland, officials said.")]) == ""  # fmt: skip
+
+
 def test_organisations_and_sites():
-    from rag.nlp.lexicon import is_organisation_noun, is_site_noun
+    from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
     assert all(is_organisation_noun(w) for w in ("company", "party", "university", "team", "ministry"))
     assert not any(is_organisation_noun(w) for w in ("group", "category", "grade", "crowd", "weapon", "palace"))
     assert all(is_site_noun(w) for w in ("palace", "road", "mountain", "airport", "river", "suburb", "port"))
     assert not any(is_site_noun(w) for w in ("position", "side", "weapon", "album", "company", "nosuchword"))
+    assert all(is_within_a_country(w) for w in ("town", "city", "province", "suburb", "base", "road", "river"))
+    assert not any(is_within_a_country(w) for w in ("country", "nation", "region", "continent", "island", "place"))
 
 
 @pytest.mark.parametrize(
