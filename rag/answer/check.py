@@ -120,8 +120,17 @@ def unloop(text: str, n: int = 3) -> str:
         cut = next(i + 1 for i in range(len(words) - 1) if words[i] == words[i + 1])
     while cut > 0 and (words[cut - 1] in STOPWORDS or words[cut - 1].isdigit()):  # "..., who", "..., 2."
         cut -= 1
-    kept = text[: spans[cut - 1][1]] if cut > 0 else ""
+    kept = _open_clause_dropped(text[: spans[cut - 1][1]] if cut > 0 else "")
     return kept if len(terms(parse(kept))) >= 3 and not looping(kept, n) else ""
+
+
+def _open_clause_dropped(text: str) -> str:
+    """A sentence cut just after the participle that opens a clause ("... in Baghdad, *killing*")
+    without the clause: the cut left it with nothing to say."""
+    words = [t for t in parse(text) if not t.is_space]
+    if len(words) >= 2 and words[-1].tag_ in ("VBG", "VBN") and words[-2].text == ",":
+        return text[: words[-2].idx].rstrip()
+    return text
 
 
 def _negated(doc: Doc | Span) -> dict[str, bool]:

@@ -52,6 +52,9 @@ _ASKS_DESCRIPTION = re.compile(r"\bwhat (?:was|is|were|are|has been)\b.*\blike\b
 _QUOTED = re.compile(r'"([^"]{2,80})"|“([^”]{2,80})”|‘([^’]{2,80})’')
 
 
+_MEASURED = ("amount", "measure", "date")
+
+
 @dataclass
 class Finding:
     about: str
@@ -382,8 +385,15 @@ def _sides(cited: list[EvidenceSentence], pool: list[EvidenceSentence], mine: tu
     """The answer's side, then the first differing value of each other article on the same point."""
     sides: list[tuple[EvidenceSentence, Value]] = [mine]
     seen_docs = {e.doc_id for e in cited}
+    # Who or what was asked is said of a word for it ("the *premier*"): a report that names someone
+    # without that word, in a passage on the same story, gives no other answer ("Queensland
+    # Ambulance ... Stephan Gollschewski" for "Who is the premier of Queensland?"). A count, a
+    # length or a date says by its kind what it measures ("wrapped up after two hours").
+    asked = values.question.focus - values.question.name_terms if values.kind not in _MEASURED else set()
     for e in _on_point(pool, cited, values):
         if e.doc_id in seen_docs:
+            continue
+        if asked and not values.question.found_in(terms(parse(e.text))) & asked:
             continue
         theirs = values.of(e, strict=False)
         if values.kind in ("name", "place") and any(values.same(v, e, mine[1], mine[0]) for v in theirs):
