@@ -175,7 +175,7 @@ def same_name(a: str, b: str, abbreviations: dict[str, str] | None = None) -> bo
     if ka == kb or ka.replace(" ", "") == kb.replace(" ", ""):
         return True
     wa, wb = ka.split(), kb.split()
-    if _part_of(wa, wb) or _part_of(wb, wa):
+    if _part_of(wa, wb) or _part_of(wb, wa) or _reordered(wa, wb):
         return True
     ga, gb = country_group(ka), country_group(kb)
     if ga is not None and ga == gb:
@@ -200,6 +200,14 @@ def _part_of(short: list[str], long: list[str]) -> bool:
         return False
     n = len(short)
     return any(long[i : i + n] == short for i in range(len(long) - n + 1))
+
+
+def _reordered(wa: list[str], wb: list[str]) -> bool:
+    """The same two or more words in another order, as English writes an institution's name both
+    ways: "the Justice Department" / "the Department of Justice", "the Defence Ministry" / "the
+    Ministry of Defence"."""
+    a, b = {w for w in wa if w not in STOPWORDS}, {w for w in wb if w not in STOPWORDS}
+    return len(a) >= 2 and a == b
 
 
 def _spelled_alike(wa: list[str], wb: list[str]) -> bool:

@@ -67,6 +67,9 @@ def test_relative_dates_resolve_against_the_articles_date():
         ("Medinsky", "Putin", False),
         ("Manchester United", "Manchester City", False),  # sport: a shared word is not a name
         ("Apple", "Microsoft", False),
+        ("the Justice Department", "the Department of Justice", True),  # the same words in another order
+        ("the Defence Ministry", "the Ministry of Defence", True),
+        ("the Health Department", "the Department of Education", False),
     ],
 )
 def test_names_match_by_general_rules_only(a, b, same):
