@@ -309,13 +309,13 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
 # A time of day ("at 12:30 local time", "6 a.m.", "noon", "11:30 GMT") is a point in time, not a
 # length of it: no answer to "how long". A race time ("2:03:59") has no such mark and stays one.
 _TIME_OF_DAY = re.compile(r"\d\s*[ap]\.?m\b|\b[ap]\.m\.|\b(?:o'clock|noon|midnight|local time|GMT|UTC)\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\b|\(?(?:local time|GMT|UTC)\b|o'clock)", re.IGNORECASE)
+
+
 def _time_of_day(tok: Token) -> bool:
     """Whether a number is a time of day ("*12:30* local time", "*6* a.m.", "*3.30am*"): no count,
     sum or size, and no length of time."""
     return bool(_CLOCK.match(tok.doc[tok.i : tok.i + 4].text))
-
-
-_CLOCK = re.compile(r"\d{1,2}(?:[:.]\d{2})?\s*(?:[ap]\.?m\b|\(?(?:local time|GMT|UTC)\b|o'clock)", re.IGNORECASE)
 
 
 # English adverbs that place an event in time without a date: what a report says when it gives no
