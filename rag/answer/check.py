@@ -295,15 +295,21 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         # a country is no company, and no town, base or river (`Question.within_a_country`)
         no_country = question.organisation_asked or question.within_a_country
         for ent in doc.ents:
-            if ent.label_ in labels and not (no_country and names_a_country(ent.text)):
+            if ent.label_ in labels and not (no_country and names_a_country(ent.text)) and _can_name(ent):
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
         if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;
             for name in mentions(doc):  # one it typed as something else (a country, a date) is not
-                tokens = [t for t in doc if t.text in name.split()][:1]
+                tokens = [t for t in doc if t.text in name.split() and t.text[:1].isupper()][:1]
                 if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
                     groups.append(tokens)
     return [g for g in groups if g]
+
+
+def _can_name(ent: Span) -> bool:
+    """Whether a span the recogniser took for a name can be one: English writes a name with a
+    capital ("the group", "un" in a Spanish tweet are none), and a web address is none."""
+    return any(t.text[:1].isupper() for t in ent) and not re.search(r"https?://|www\.|\.com\b", ent.text)
 
 
 # A time of day ("at 12:30 local time", "6 a.m.", "noon", "11:30 GMT") is a point in time, not a

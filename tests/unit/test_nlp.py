@@ -1194,6 +1194,20 @@ def test_a_country_is_no_town_or_river(question, evidence, right, country):
                  [ev("The summit was held in Switzerland, officials said.")]) == ""  # fmt: skip
 
 
+def test_a_name_is_written_with_a_capital_and_is_no_web_address():
+    """The recogniser takes lower-case words and links for names at times ("the group", "un" in a
+    Spanish quote, a tweet's address; business, culture): none answers "who"."""
+    from rag.answer.check import value_tokens
+
+    q = Question.read("Who is the chairman of the bank?")
+    business = parse("Chairman says group expects further opening-up of the country's finance system.")
+    assert "group" not in [t.text for g in value_tokens(business, q, {}) for t in g]
+    culture = parse('La muerte de un hipopotamo https://t.co/8vRRtJRY2Y pic.twitter.com/j6QWpLBuQ0 was mourned.')
+    assert not any("http" in t.text for g in value_tokens(culture, Question.read("Who attacked the hippo?"), {}) for t in g)
+    named = parse("Chairman Jose Vinals said the group expects growth.")
+    assert [" ".join(t.text for t in g) for g in value_tokens(named, q, {})] == ["Jose Vinals"]
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
