@@ -9,6 +9,8 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
     each article's date ("three days ago" in a report of 16 May = "13 May"); an age or a length
     of time the same one however worded ("27 years old" = "at the age of 27");
   - every name it states is named in its evidence, by any of the forms `rag.nlp.names` allows;
+  - a cause it claims ("due to", "because of") is one its evidence states (by a connective or a
+    verb of cause, "died of", or "after": `_CAUSAL_EVIDENCE`);
   - a verb it shares with its evidence is negated in both or in neither ("did not cut" is not
     backed by "cut"), and is not reported as done where the evidence only expects, plans or
     allows it ("made landfall" is not backed by "is expected to make landfall", "cut 500 jobs"
@@ -199,6 +201,18 @@ def _amounts_outside_dates(doc: Doc) -> set[float]:
     return amounts(text)
 
 
+# English's connectives of cause (closed-class): a sentence that says one thing happened *because of*
+# another claims a cause, which a report that only says both happened does not back ("Berry died
+# due to police identification" from "police identified him"). A report states a cause with
+# these, with a verb or noun of causing, with "died of" or "suffers from", or with "after",
+# "amid", "following" ("fell after weak sales"), which news uses for cause as well as for time.
+_CAUSAL_CLAIM = re.compile(r"\b(?:because|due to|owing to|as a result of|caused by|thanks to)\b", re.IGNORECASE)
+_CAUSAL_EVIDENCE = re.compile(
+    r"\b(?:because|due to|owing to|as a result|thanks to|caus\w*|reasons?|result\w*|l[e]?ad(?:s|ing)? to|led to|blam\w*|"
+    r"trigger\w*|spark\w*|after|amid|following|since|so|therefore|over|(?:die[ds]?|dying|suffer\w*) (?:of|from))\b",
+    re.IGNORECASE)
+
+
 def supports(text: str, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> str:
     """'' when the evidence backs the sentence, else the reason it does not (rules above)."""
     doc = parse(text)
@@ -224,6 +238,8 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
             continue
         if not name_in(name, ev_names, abbreviations) and fold(name) not in fold(ev_text):
             return f"the evidence does not name {name}"
+    if _CAUSAL_CLAIM.search(text) and not any(_CAUSAL_EVIDENCE.search(e.text) for e in evidence):
+        return "the evidence states no cause"
     mine, theirs = _negated(doc), {}
     for ev in ev_docs:
         for lemma, neg in _negated(ev).items():

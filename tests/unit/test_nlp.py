@@ -1208,6 +1208,25 @@ def test_a_name_is_written_with_a_capital_and_is_no_web_address():
     assert [" ".join(t.text for t in g) for g in value_tokens(named, q, {})] == ["Jose Vinals"]
 
 
+@pytest.mark.parametrize(
+    ("question", "claim", "no_cause", "a_cause"),
+    [
+        ("What was the cause of the singer's death?", "The singer died due to a heart attack.",
+         "The singer has died, police said, and officers identified him at a heart clinic.",
+         "The singer died of a heart attack on Sunday, police said."),  # obituary
+        ("Why did shares in the retailer fall?", "Shares in the retailer fell due to weak sales.",
+         "Shares in the retailer fell 5% on Monday, and its sales were weak.",
+         "Shares in the retailer fell 5% on Monday after weak sales."),  # business
+    ],
+)  # fmt: skip
+def test_a_cause_is_backed_only_by_a_report_of_a_cause(question, claim, no_cause, a_cause):
+    """"Because of", "due to" claim a cause (obituary, business): a report that only says both
+    things happened does not back it; one that says one followed from the other ("after", "died
+    of") does."""
+    assert check(question, claim, [ev(no_cause)]) != ""
+    assert check(question, claim, [ev(a_cause)]) == ""
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
