@@ -195,6 +195,15 @@ def is_place_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.location"
 
 
+def _commonest_sense_under(lemma: str, generals: tuple[str, ...]) -> bool:
+    """Whether a noun's commonest sense is narrower than one of the WordNet senses `generals`."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and any(h.name() in generals for h in senses[0].closure(lambda x: x.hypernyms()))
+
+
 # The kinds of somewhere a place name names: an area of the Earth's surface ("area", "suburb",
 # "park"; WordNet's region.n.03, not every location: a "position" or a "side" is no place one is
 # at), a point on a map ("port"), a building or other structure ("palace", "prison", "stadium"), a
@@ -209,11 +218,7 @@ def is_site_noun(lemma: str) -> bool:
     """Whether a noun's commonest sense is a kind of somewhere one can be (`_SITES`): "In which
     *palace*", "on which *road*", "in which *mountains*", "in which *area*" ask for a place's
     name as "where" does; "what *position*", "which *weapon*" or "which *album*" do not."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and any(h.name() in _SITES for h in senses[0].closure(lambda x: x.hypernyms()))
+    return _commonest_sense_under(lemma, _SITES)
 
 
 # Places that lie within a country: its districts ("county", "province", "suburb"), its towns and
@@ -227,11 +232,10 @@ def is_within_a_country(lemma: str) -> bool:
     """Whether a noun's commonest sense is a kind of place that lies within a country: "which
     *town*", "which *province*", "at which *base*", "on which *river*" are not answered by a
     country's name; "which *region*", "which *island*" or "which *place*" may be."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and any(h.name() in _WITHIN_A_COUNTRY for h in senses[0].closure(lambda x: x.hypernyms()))
+    return _commonest_sense_under(lemma, _WITHIN_A_COUNTRY)
+
+
+_ORGANISATIONS = ("organization.n.01", "body.n.02")  # WordNet's organisations, and bodies of people ("university")
 
 
 @lru_cache(maxsize=16384)
@@ -240,14 +244,7 @@ def is_organisation_noun(lemma: str) -> bool:
     "party", "team", "council"; "university", "ministry"): "which *company*" is answered by a
     name, as "who" is. Not other groups of people ("crowd", "grade": a class of pupils) nor
     "group" itself or "category" (any collection of things)."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and any(h.name() in _ORGANISATIONS for h in senses[0].closure(lambda x: x.hypernyms()))
-
-
-_ORGANISATIONS = ("organization.n.01", "body.n.02")  # WordNet's organisations, and bodies of people ("university")
+    return _commonest_sense_under(lemma, _ORGANISATIONS)
 
 
 # WordNet's verbs of knowing or making known: "know", "find out" ("determine", "identify"),

@@ -36,12 +36,22 @@ def key(name: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", name.replace("-", " ")).strip()
 
 
-@lru_cache(maxsize=1)
 def _countries() -> dict[str, int]:
     """Every name, demonym, capital and alternative spelling of a country -> a group number."""
+    return _country_table()[0]
+
+
+def _capitals() -> frozenset[str]:
+    """The capitals among those forms, folded by `key`."""
+    return _country_table()[1]
+
+
+@lru_cache(maxsize=1)
+def _country_table() -> tuple[dict[str, int], frozenset[str]]:
     from countryinfo import all_countries
 
     groups: dict[str, int] = {}
+    all_capitals: set[str] = set()
     population: dict[int, int] = {}
     for i, country in enumerate(all_countries()):
         info = country.info()
@@ -49,7 +59,9 @@ def _countries() -> dict[str, int]:
         forms = {info.get("name") or "", info.get("demonym") or ""}
         capitals = info.get("capital") or []
         for capital in [capitals] if isinstance(capitals, str) else capitals:
-            forms.add(re.split(r",|\s+\w\.", capital)[0])  # "Washington D.C." -> "Washington"
+            city = re.split(r",|\s+\w\.", capital)[0]  # "Washington D.C." -> "Washington"
+            forms.add(city)
+            all_capitals.add(key(city))
         forms |= {f for f in info.get("altSpellings") or [] if isinstance(f, str)}
         iso = info.get("ISO") or {}
         forms |= {iso.get("alpha2") or "", iso.get("alpha3") or ""}
@@ -63,23 +75,11 @@ def _countries() -> dict[str, int]:
             # A form two countries share ("American") belongs to the more populous one.
             if len(k) >= 2 and (k not in groups or population[groups[k]] < population[i]):
                 groups[k] = i
-    return groups
+    return groups, frozenset(all_capitals)
 
 
 def country_group(name: str) -> int | None:
     return _countries().get(key(name))
-
-
-@lru_cache(maxsize=1)
-def _capitals() -> frozenset[str]:
-    from countryinfo import all_countries
-
-    found = set()
-    for country in all_countries():
-        capitals = country.info().get("capital") or []
-        for capital in [capitals] if isinstance(capitals, str) else capitals:
-            found.add(key(re.split(r",|\s+\w\.", capital)[0]))
-    return frozenset(found)
 
 
 def names_a_country(name: str) -> bool:
