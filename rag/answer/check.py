@@ -285,7 +285,7 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money, no size
         loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t)) and not _time_of_day(t)]
         for group in [list(e) for e in numeric] + loose:
-            if _partitive(group):
+            if _partitive(group) or (kind == "measure" and _counts_people(group) and not _HEADCOUNT_MEASURES.search(question.text)):
                 continue
             text = " ".join(t.text for t in group)
             if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
@@ -386,6 +386,21 @@ def _partitive(group: list[Token]) -> bool:
     last = group[-1]
     nxt = last.doc[last.i + 1] if last.i + 1 < len(last.doc) else None
     return len(group) == 1 and last.lower_ == "one" and nxt is not None and nxt.lower_ in ("of", "another")
+
+
+# "How big / how large / what size" can be answered by a headcount ("a crowd of 10,000 people").
+_HEADCOUNT_MEASURES = re.compile(r"\bhow (?:big|large)\b|\bwhat size\b", re.IGNORECASE)
+
+
+def _counts_people(group: list[Token]) -> bool:
+    """Whether a number counts people ("*Four* Swiss men were killed", "*2,000* workers walked
+    out"): people are counted, not measured, so the number is no length, age, distance, height,
+    speed or frequency, and answers no "how long" or "how old" (a crowd's size is the exception:
+    `_HEADCOUNT_MEASURES`). The counted noun is the one the number modifies, its commonest sense a
+    person (`lexicon.is_person_noun`)."""
+    last = group[-1]
+    head = last.head
+    return last.dep_ == "nummod" and head.pos_ == "NOUN" and is_person_noun(head.lemma_)
 
 
 def _measures_time(question: str) -> bool:

@@ -1158,6 +1158,36 @@ def test_a_time_of_day_is_no_length(question, evidence, length, time_of_day):
 
 
 @pytest.mark.parametrize(
+    ("question", "count", "length"),
+    [
+        ("How long was the avalanche that hit the ski group in Tyrol?",
+         "Four Swiss men were killed when their ski group was swept away by an avalanche in Tyrol, police said.",
+         "The avalanche that hit the ski group in Tyrol was about 700m long."),
+        ("How long did the strike at the car plant last?", "About 2,000 workers joined the strike at the car plant on Monday.",
+         "The strike at the car plant lasted three days."),
+        ("How old was the goalkeeper who saved the penalty?", "Three defenders were booked before the goalkeeper saved the penalty.",
+         "The goalkeeper who saved the penalty is 38 years old."),
+        ("How far did the marchers walk from the capital?", "Some 300 marchers set off from the capital on Monday.",
+         "The marchers walked 40km from the capital."),
+    ],
+)  # fmt: skip
+def test_a_count_of_people_is_no_length_or_age(question, count, length):
+    """People are counted, not measured: "four men", "2,000 workers", "three defenders", "300
+    marchers" answer no "how long", "how old" or "how far" (disaster, labour, sport, protest),
+    quoted as they stand; a length, an age or a distance does."""
+    assert check(question, count, [ev(count)]) != ""
+    assert check(question, length, [ev(length)]) == ""
+
+
+def test_a_headcount_measures_a_crowd():
+    """"How big was the crowd?" is answered by a count of people (protest, sport): the exception."""
+    assert check("How big was the crowd at the protest?", "The crowd at the protest was 10,000 people.",
+                 [ev("Police said 10,000 people joined the crowd at the protest.")]) == ""  # fmt: skip
+    assert check("How large was the crowd at the final?", "The crowd at the final was 80,000 fans.",
+                 [ev("A crowd of 80,000 fans watched the final.")]) == ""  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("question", "evidence", "right"),
     [
         ("Which company did the engineer leave Amazon to join?",
