@@ -20,7 +20,9 @@ from rag.answer.generate import Draft, generate, parse_reply
 from rag.answer.question import Question
 from rag.answer.short import as_cited, tighten
 from rag.llm.client import ChatLLM, Completion
-from rag.nlp.names import country_mentioned, defined_abbreviations, mentions, name_in, same_name, short_form_of
+from rag.nlp.names import (
+    country_mentioned, defined_abbreviations, mentions, name_in, same_name, short_form_of, written_damaged,
+)
 from rag.nlp.parse import parse_many
 from rag.schema import (
     Answer,
@@ -85,7 +87,7 @@ def _unnamed(names: list[str], texts: list[str], abbreviations: dict[str, str]) 
     return [
         n for n in names
         if not name_in(n, named, abbreviations) and n.lower() not in text.lower() and not short_form_of(n, named)
-        and not country_mentioned(n, text)
+        and not country_mentioned(n, text) and not written_damaged(n, text)
     ]  # fmt: skip
 
 

@@ -44,6 +44,7 @@ from rag.nlp.lexicon import (
 )
 from rag.nlp.names import (
     NAME_LABELS, country_group, country_mentioned, mentions, name_in, names_a_country, same_name, short_form_of,
+    written_damaged,
 )
 from rag.nlp.parse import parse
 from rag.nlp.text import STOPWORDS, fold
@@ -796,7 +797,7 @@ def about_the_subject(evidence: list[EvidenceSentence], question: Question, abbr
     found = sum(
         1 for n in question.names
         if name_in(n, named, abbreviations) or fold(n) in fold(text) or short_form_of(n, named)
-        or country_mentioned(n, text)
+        or country_mentioned(n, text) or written_damaged(n, text)
     )  # fmt: skip
     return found >= max(1, len(question.names) / 2)
 

@@ -243,6 +243,23 @@ def mentions(doc: Doc) -> list[str]:
     return [n for n in dict.fromkeys(found) if key(n) and key(n) not in STOPWORDS]
 
 
+# What a text keeps of a character its encoding lost: the Unicode replacement character (one per
+# byte it could not decode) or a question mark, as converters write them.
+_LOST_CHARACTER = "(?:\ufffd{1,4}|\\?)"
+
+
+def written_damaged(name: str, text: str) -> bool:
+    """Whether `text` writes `name` with its non-ASCII letters lost to a broken encoding ("The
+    D\ufffd\ufffdil agreed" for "Dáil", "RT?'s" for "RTÉ's", "S\ufffdo Paulo" for "São Paulo"):
+    scraped and converted news often carries such damage, which strikes exactly the characters
+    outside ASCII. Loose on purpose, like `short_form_of`: used only to decide whether a
+    question's name occurs at all, never to back a claim."""
+    if name.isascii() or ("\ufffd" not in text and "?" not in text):
+        return False
+    pattern = "".join(re.escape(c) if c.isascii() else f"(?:{re.escape(c)}|{_LOST_CHARACTER})" for c in name)
+    return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE) is not None
+
+
 def short_form_of(name: str, others: list[str]) -> bool:
     """Whether `name` may be a clipped form of one of `others` ("Fed" of "Federal Reserve"):
     one word of 3-5 letters that begins the first word of a longer name. Loose on purpose:

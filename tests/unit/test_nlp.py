@@ -1332,6 +1332,37 @@ def test_a_name_in_the_headline_is_mentioned():
         assert "no passage mentions" in answerer.precheck(Question.read(question), [untitled], {})
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "other"),
+    [
+        ("When did the Dáil agree the terms of reference of the inquiry?",
+         "The D\ufffd\ufffdil yesterday agreed, without a vote, the terms of reference of the inquiry.",
+         "The Senate yesterday agreed, without a vote, the terms of reference of the inquiry."),  # politics
+        ("How many goals did Atlético score against Málaga?", "Atl\ufffdtico scored three goals against M?laga on Saturday.",
+         "Sevilla scored three goals against Getafe on Saturday."),  # sport
+        ("When will the Zürich exchange open its new trading floor?",
+         "The Z\ufffdrich exchange will open its new trading floor in May.",
+         "The Z\ufffdrn exchange will open its new trading floor in May."),  # business
+    ],
+)  # fmt: skip
+def test_a_name_whose_accents_an_encoding_lost_is_mentioned(question, text, other):
+    """Scraped news carries encoding damage: a letter outside ASCII written as replacement
+    characters or "?". The name is still there, so the question is not refused before the model
+    is asked (politics, sport, business); another name in its place is still missing."""
+    from rag.answer.answerer import Answerer
+    from rag.settings import Settings
+
+    answerer = Answerer(llm=None, settings=Settings())  # the precheck asks no model
+    passage = Passage(chunk_id="a#1", doc_id="a", title="", text=text, start=0, end=len(text), score=0.9,
+                      dense_score=0.6, keyword_score=1.0)  # fmt: skip
+    assert answerer.precheck(Question.read(question), [passage], {}) is None
+    assert "no passage mentions" in answerer.precheck(Question.read(question), [passage.model_copy(update={"text": other})], {})
+    # and the evidence sentence that writes it so is about the story the question names
+    q = Question.read(question)
+    assert about_the_subject([ev(text)], q, {}, {"d1#0": text})
+    assert not about_the_subject([ev(other)], q, {}, {"d1#0": other})
+
+
 def test_an_entities_only_parse_finds_the_full_parses_entities_and_stays_apart():
     """`entity_docs` skips the parser and tagger: the same entities as a full parse on text of two
     domains, and a text read that way still gets a full parse (dependencies, lemmas) from `parse`."""
