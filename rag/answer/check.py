@@ -9,8 +9,9 @@ A sentence is kept when all of these hold (each a general rule of reading, not o
     each article's date ("three days ago" in a report of 16 May = "13 May"); an age or a length
     of time the same one however worded ("27 years old" = "at the age of 27");
   - every name it states is named in its evidence, by any of the forms `rag.nlp.names` allows;
-  - a cause it claims ("due to", "because of") is one its evidence states (by a connective or a
-    verb of cause, "died of", or "after": `_CAUSAL_EVIDENCE`);
+  - a cause it claims ("due to", "because of") is one its evidence states: a sentence that reports
+    a cause (by a connective or a verb of cause, "died of", or "after": `_CAUSAL_EVIDENCE`) says a
+    word of it (`_cause_backed`);
   - a verb it shares with its evidence is negated in both or in neither ("did not cut" is not
     backed by "cut"), and is not reported as done where the evidence only expects, plans or
     allows it ("made landfall" is not backed by "is expected to make landfall", "cut 500 jobs"
@@ -214,6 +215,20 @@ _CAUSAL_EVIDENCE = re.compile(
     re.IGNORECASE)
 
 
+def _cause_backed(text: str, evidence: list[EvidenceSentence], question: Question) -> bool:
+    """Whether a cause the sentence claims ("due to", "because of": `_CAUSAL_CLAIM`) is one its
+    evidence states: an evidence sentence that reports a cause (`_CAUSAL_EVIDENCE`) must say a
+    word of the cause claimed (the words after the connective, not the question's own). Two
+    things reported side by side are no cause of one another: "she was dozing on the flight" and
+    "found the headphones sparking" do not say the headphones caught fire because she dozed."""
+    claimed = _CAUSAL_CLAIM.search(text)
+    if claimed is None:
+        return True
+    stating = [e for e in evidence if _CAUSAL_EVIDENCE.search(e.text)]
+    cause = terms(parse(text[claimed.end() :])) - question.focus
+    return bool(stating) and (not cause or any(cause & terms(parse(e.text)) for e in stating))
+
+
 def supports(text: str, evidence: list[EvidenceSentence], question: Question, abbreviations: dict[str, str]) -> str:
     """'' when the evidence backs the sentence, else the reason it does not (rules above)."""
     doc = parse(text)
@@ -239,8 +254,8 @@ def supports(text: str, evidence: list[EvidenceSentence], question: Question, ab
             continue
         if not name_in(name, ev_names, abbreviations) and fold(name) not in fold(ev_text):
             return f"the evidence does not name {name}"
-    if _CAUSAL_CLAIM.search(text) and not any(_CAUSAL_EVIDENCE.search(e.text) for e in evidence):
-        return "the evidence states no cause"
+    if not _cause_backed(text, evidence, question):
+        return "the evidence states no such cause"
     mine, theirs = _negated(doc), {}
     for ev in ev_docs:
         for lemma, neg in _negated(ev).items():

@@ -1257,6 +1257,30 @@ def test_a_cause_is_backed_only_by_a_report_of_a_cause(question, claim, no_cause
     assert check(question, claim, [ev(a_cause)]) == ""
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "wrong", "right"),
+    [
+        ("Why did the passenger's headphones catch fire?",
+         ["The woman was dozing on the flight when she was woken by a bang.",
+          "She found the headphones sparking and beginning to melt.",
+          "Investigators said the fire was caused by the batteries, which overheated."],
+         "The headphones caught fire because she was dozing on the flight.",
+         "The headphones caught fire because the batteries overheated."),  # aviation
+        ("Why did shares in the retailer fall?",
+         ["The retailer's chief executive resigned in May.", "Shares in the retailer fell 5% on Monday after weak sales."],
+         "Shares in the retailer fell because its chief executive resigned.",
+         "Shares in the retailer fell because of weak sales."),  # business
+    ],
+)  # fmt: skip
+def test_a_cause_must_be_the_one_reported(question, evidence, wrong, right):
+    """A report of a cause backs only that cause: two things reported side by side ("was
+    dozing", "resigned") are no cause of what the question asks about, though another sentence
+    reports a cause (aviation, business)."""
+    shown = [ev(t, i) for i, t in enumerate(evidence, 1)]
+    assert check(question, wrong, shown) != ""
+    assert check(question, right, shown) == ""
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
