@@ -330,12 +330,32 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             if ent.label_ in labels and not (no_country and names_a_country(ent.text)) and _can_name(ent):
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
+        inside = {t.i for g in groups for t in g}
+        groups += [g for g in _named_by_picked_noun(doc, question)
+                   if not inside & {t.i for t in g} and not name_in(" ".join(t.text for t in g), question.names, abbreviations)]
         if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;
             for name in mentions(doc):  # one it typed as something else (a country, a date) is not
                 tokens = [t for t in doc if t.text in name.split() and t.text[:1].isupper()][:1]
                 if tokens and not tokens[0].ent_type_ and not name_in(name, question.names, abbreviations):
                     groups.append(tokens)
     return [g for g in groups if g]
+
+
+def _named_by_picked_noun(doc: Doc, question: Question) -> list[list[Token]]:
+    """The capitalised words that name one of what the question's "which" picks, written before
+    that noun: "the *Rhinog* mountains" for "In which mountains ...?", "the *Thames* river", "the
+    *Dolmabahçe* palace". English names a particular one so, and the recogniser, which knows
+    famous names best, often leaves an unfamiliar one untyped or tags it as something else."""
+    if question.picked is None or question.person_asked:  # "the Supreme Court judge" names no judge
+        return []
+    found = []
+    for noun in doc:
+        if noun.pos_ not in ("NOUN", "PROPN") or _term(noun) != question.picked:
+            continue
+        words = [c for c in noun.lefts if c.dep_ == "compound" and c.text[:1].isupper() and c.pos_ == "PROPN"]
+        if words:
+            found.append([t for w in words for t in w.subtree if t.i < noun.i and t.text[:1].isupper()])
+    return [g for g in found if g]
 
 
 def _can_name(ent: Span) -> bool:

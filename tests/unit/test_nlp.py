@@ -1281,6 +1281,38 @@ def test_a_cause_must_be_the_one_reported(question, evidence, wrong, right):
     assert check(question, right, shown) == ""
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "right"),
+    [
+        ("In which mountains was the wreckage of the helicopter found?",
+         "Police said the crash site was in the Rhinog mountains between Harlech and Trawsfynydd.",
+         "The wreckage of the helicopter was found in the Rhinog mountains."),  # disaster: "Rhinog" untagged
+        ("In which stadium will the final be played?", "Officials confirmed the final will be played at the Maracana stadium.",
+         "The final will be played at the Maracana stadium."),  # sport: "Maracana" tagged a person
+    ],
+)  # fmt: skip
+def test_a_name_before_the_noun_asked_for_names_one(question, evidence, right):
+    """"The *Rhinog* mountains", "the *Maracana* stadium": the capitalised word before the noun the
+    question picks names one of them, though the recogniser leaves it untyped or tags it as a
+    person (disaster, sport)."""
+    assert check(question, right, [ev(evidence)]) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "claim"),
+    [
+        ("Which judge sentenced the man?", "The Crown Court judge sentenced the man to five years on Friday.",
+         "The Crown Court judge sentenced the man."),  # justice
+        ("Which coach was sacked by the club?", "The Premier League coach was sacked by the club on Friday.",
+         "The Premier League coach was sacked by the club."),  # sport
+    ],
+)  # fmt: skip
+def test_a_name_before_a_kind_of_person_is_no_persons_name(question, evidence, claim):
+    """"The *Crown Court* judge", "the *Premier League* coach" say where the person works, not who
+    they are: asked which judge or coach, they are no answer (justice, sport)."""
+    assert check(question, claim, [ev(evidence)]) != ""
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
