@@ -320,6 +320,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
         if question.person_asked:
             labels = {"PERSON"}
+        elif question.name_asked:  # a brand or a nickname: the name of a thing of any kind, which
+            labels = NAME_LABELS  # the recogniser tags as anything ("Beats" as a nationality at times)
         elif question.organisation_asked:
             # a recogniser trained on news tags an unfamiliar company's name as a place or a
             # product at times ("left to join *Didi*" as a place); a country is still no company
@@ -602,7 +604,7 @@ def _titled_otherwise(group: list[Token], question: Question) -> bool:
     about: for "What was the name of the *student* arrested?", "spokesman Pierre-Henry
     Brandet" or "Brandet, the *spokesman*," names the spokesman, not the student. A name with no
     title, or with the question's own (or another word for it), may be the one asked for."""
-    if question.kind != "name" or not question.persons or question.organisation_asked:
+    if question.kind != "name" or not question.persons or question.organisation_asked or question.name_asked:
         return False  # asked for a company, "Zalando, the online *retailer*" names one
     inside = {t.i for t in group}
     near = [c for t in group for c in t.children if c.i not in inside and c.dep_ in ("compound", "appos")]

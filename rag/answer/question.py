@@ -74,14 +74,14 @@ def _asks_for_a_person(doc: Doc) -> str | None:
 
 def _asks_for_a_named_kind(doc: Doc) -> str | None:
     """'name' when "which" or "what" picks a noun whose commonest sense is an organisation ("Which
-    *company* did he leave?", "Which *party* does she lead?"): a name answers it, as it answers
-    "who"; 'place' when it picks somewhere one can be ("In which *palace* ...?", "On which *road*
+    *company* did he leave?", "Which *party* does she lead?") or a name ("What *brand* ...?",
+    "What *nickname* ...?"): a name answers it, as it answers "who"; 'place' when it picks somewhere one can be ("In which *palace* ...?", "On which *road*
     ...?", "At which *base* ...?"): a place's name answers it, as it answers "where"
     (`lexicon.is_organisation_noun`, `lexicon.is_site_noun`)."""
     noun = _picked_noun(doc)
     if noun is None:
         return None
-    if lexicon.is_organisation_noun(noun.lemma_):
+    if lexicon.is_organisation_noun(noun.lemma_) or lexicon.is_name_noun(noun.lemma_):
         return "name"
     return "place" if lexicon.is_site_noun(noun.lemma_) else None
 
@@ -158,6 +158,7 @@ class Question:
     # the stem of the noun its "which" or "what" picks ("In which *palace* ...?"), if any
     picked: str | None = None
     organisation_asked: bool = False  # that noun is an organisation ("Which *company* ...?")
+    name_asked: bool = False  # that noun is a name ("What *brand* ...?", "What *nickname* ...?")
     within_a_country: bool = False  # that noun is a place inside a country ("Near which *town* ...?")
 
     def found_in(self, sentence_terms: set[str]) -> set[str]:
@@ -195,6 +196,7 @@ class Question:
             several=asks_for_several(doc), person_asked=kind == "name" and _asks_for_a_person(doc) == "name",
             picked=term(picked) if (picked := _picked_noun(doc)) is not None else None,
             organisation_asked=kind == "name" and picked is not None and lexicon.is_organisation_noun(picked.lemma_),
+            name_asked=kind == "name" and picked is not None and lexicon.is_name_noun(picked.lemma_),
             within_a_country=kind == "place" and picked is not None and lexicon.is_within_a_country(picked.lemma_),
             # "go" is light, but asked where something was going, it still asks where to
             moves=kind == "place" and root is not None and lexicon.is_motion(root.lemma_),

@@ -247,6 +247,21 @@ def is_organisation_noun(lemma: str) -> bool:
     return _commonest_sense_under(lemma, _ORGANISATIONS)
 
 
+@lru_cache(maxsize=16384)
+def is_name_noun(lemma: str) -> bool:
+    """Whether a noun's commonest sense is a name or a kind of name ("brand" a trade name,
+    "nickname", "alias", "pseudonym"): "what *brand* ...", "what *nickname* ..." are answered by
+    a name, as "who" is."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    senses = wordnet.synsets(lemma.lower(), "n")
+    return bool(senses) and (senses[0].name() == _NAME or _commonest_sense_under(lemma, (_NAME,)))
+
+
+_NAME = "name.n.01"
+
+
 # WordNet's verbs of knowing or making known: "know", "find out" ("determine", "identify"),
 # "confirm", "inform" ("release", "disclose", "reveal", "announce", "explain", "comment"), and
 # their narrower senses; "state" ("say") with its senses one level narrower only ("give" a reason,

@@ -1313,6 +1313,27 @@ def test_a_name_before_a_kind_of_person_is_no_persons_name(question, evidence, c
     assert check(question, claim, [ev(evidence)]) != ""
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "right", "unnamed"),
+    [
+        ("What brand were the headphones that caught fire on the flight?",
+         "The woman's headphones, made by Beats, caught fire on the flight to Melbourne.",
+         "The headphones were made by Beats.", "The woman's headphones caught fire on the flight."),  # aviation
+        ("What nickname did fans give the striker?", "Fans gave the striker the nickname El Pistolero after his first season.",
+         "Fans gave the striker the nickname El Pistolero.", "Fans gave the striker a nickname after his first season."),  # sport
+        ("Which brand of phone exploded on the train?", "A Samsung phone exploded on the train on Monday, injuring its owner.",
+         "A Samsung phone exploded on the train.", "A phone exploded on the train on Monday, injuring its owner."),  # consumer
+    ],
+)  # fmt: skip
+def test_a_brand_or_a_nickname_is_a_name(question, evidence, right, unnamed):
+    """"What brand", "what nickname" ask for a name (WordNet: a trade name, a nickname are names),
+    whatever the recogniser tags it as; a sentence that names none does not answer (aviation,
+    sport, consumer goods)."""
+    assert Question.read(question).kind == "name"
+    assert check(question, right, [ev(evidence)]) == ""
+    assert check(question, unnamed, [ev(evidence)]) != ""
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
