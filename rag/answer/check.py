@@ -320,8 +320,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         labels = {"GPE", "LOC", "FAC", "ORG", "NORP"} if kind == "place" else {"PERSON", "ORG"}
         if question.person_asked:
             labels = {"PERSON"}
-        elif question.name_asked:  # a brand or a nickname: the name of a thing of any kind, which
-            labels = NAME_LABELS  # the recogniser tags as anything ("Beats" as a nationality at times)
+        elif question.name_asked:  # a brand or a nickname: the name of a thing of any kind, which the
+            labels = NAME_LABELS  # recogniser tags as anything ("Beats" as a nationality at times)
         elif question.organisation_asked:
             # a recogniser trained on news tags an unfamiliar company's name as a place or a
             # product at times ("left to join *Didi*" as a place); a country is still no company
@@ -329,6 +329,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
         # a country is no company, and no town, base or river (`Question.within_a_country`)
         no_country = question.organisation_asked or question.within_a_country
         for ent in doc.ents:
+            if question.name_asked and all(t.pos_ == "ADJ" for t in ent):
+                continue  # "Australian authorities": an adjective of nationality describes, it names nothing
             if ent.label_ in labels and not (no_country and names_a_country(ent.text)) and _can_name(ent):
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))

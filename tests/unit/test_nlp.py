@@ -1332,6 +1332,8 @@ def test_a_brand_or_a_nickname_is_a_name(question, evidence, right, unnamed):
     assert Question.read(question).kind == "name"
     assert check(question, right, [ev(evidence)]) == ""
     assert check(question, unnamed, [ev(evidence)]) != ""
+    described = "Australian officials said " + unnamed[:1].lower() + unnamed[1:]  # a nationality names no brand
+    assert check(question, described, [ev(described)]) != ""
 
 
 def test_organisations_and_sites():
