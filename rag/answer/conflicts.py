@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spacy.tokens import Token
 
@@ -144,8 +145,8 @@ _NOT_UNIT = re.compile(r"[\d.,]+|\b(?:" + "|".join(SCALES) + "|" + "|".join(k fo
 
 
 def unit(v: Value) -> str:
-    """What an amount is measured in: 'percent', 'money:<currency as written>', 'measure:<unit
-    as written>' or 'count'. Two reports of one quantity give it in the same unit; values in
+    """What an amount is measured in: 'percent', 'money:<currency as written>', 'measure:<one of
+    the unit in base units>' (`unit_name`: "2,400m" and "2,450 metres" are both in metres) or 'count'. Two reports of one quantity give it in the same unit; values in
     different units are not two reports of one thing ("102,000 coins" is no other figure for
     "more than $1 million", nor "60 percent" for "about 300"), and a quantity in kilograms or
     in euros cannot be set against one in pounds or dollars without converting it, so they are
@@ -157,9 +158,35 @@ def unit(v: Value) -> str:
     if v.label == "MONEY" or _CURRENCY_SIGN.search(words):
         sign = _CURRENCY_SIGN.search(words)
         return "money:" + (sign.group() if sign else rest)
+    # A unit the recogniser missed ("2,400m", "135 mph" tagged as plain numbers) is still one; a
+    # length of time is compared as a length of time (`durations`), whatever unit it is given in.
+    named = unit_name(_NOT_UNIT.sub(" ", words)) if v.label == "QUANTITY" or not durations(words) else None
+    if named:
+        return "measure:" + named
     if v.label == "QUANTITY":
         return "measure:" + rest
     return "count"
+
+
+@lru_cache(maxsize=1)
+def _units():
+    import pint  # a second or so to read its definitions: only when a measure is compared
+
+    return pint.UnitRegistry()
+
+
+@lru_cache(maxsize=4096)
+def unit_name(words: str) -> str | None:
+    """The unit some words name, as one of it in the units library's base units: "m", "metres"
+    and "meters" are all "1 meter", "ft" and "feet" "0.3048 meter", "mph" and "miles per hour"
+    "0.44704 meter / second"; None when they name no unit of measure ("homes", "storeys")."""
+    split = words.split()
+    for n in range(len(split), 0, -1):  # the unit's words, without what follows them ("ft high")
+        try:
+            return str((1 * _units().parse_units(" ".join(split[:n]))).to_base_units())  # "km per hour" read as such
+        except Exception:  # noqa: BLE001 - words the library cannot read name no unit it knows
+            continue
+    return None
 
 
 def _same(kind: str, a: Value, a_e: EvidenceSentence, b: Value, b_e: EvidenceSentence) -> bool:

@@ -618,6 +618,25 @@ def test_amounts_in_different_units_are_not_two_reports_of_one_figure():
     assert _conflict(fee, ev("The club paid €20m for the striker.", 1, "h"), ev("The club paid €25m for the striker.", 2, "i"))
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "other", "sides"),
+    [
+        ("How high is the peak where the avalanche struck?", "The peak where the avalanche struck is roughly 8,000 feet high.",
+         "The peak where the avalanche struck is 7,800ft high, police said.", ["roughly 8,000 feet", "7,800ft high"]),  # mountains
+        ("How long is the new rail tunnel?", "The new rail tunnel is 57 kilometers long.",
+         "The new rail tunnel is 55km long, its builders said.", ["57 kilometers", "55km"]),  # transport
+        ("How fast were the wind gusts when the storm hit?", "The wind gusts reached 135 mph when the storm hit.",
+         "The wind gusts reached 150 miles per hour when the storm hit.", ["135 mph", "150 miles per hour"]),  # weather
+    ],
+)  # fmt: skip
+def test_a_unit_written_as_a_symbol_or_a_word_is_one_unit(question, answer, other, sides):
+    """"2,400m" and "2,450 metres", "55km" and "57 kilometers", "135 mph" and "150 miles per hour"
+    give a quantity in one unit, so two reports that differ so are two reports of one figure
+    (mountains, transport, weather); the unit's names come from the `pint` units library."""
+    found = _conflict(question, ev(answer, 1, "a"), ev(other, 2, "b"))
+    assert found and [w for w in found[0][1]] == sides
+
+
 def test_a_length_of_time_answers_only_a_question_about_time():
     geology = [ev("The continent was at its most submerged 30 million years ago, a geologist said.")]
     assert check("How big is the submerged continent?", "The continent was most submerged 30 million years ago.", geology)
