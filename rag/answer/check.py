@@ -437,10 +437,11 @@ def _counts_people(group: list[Token]) -> bool:
     out"): people are counted, not measured, so the number is no length, age, distance, height,
     speed or frequency, and answers no "how long" or "how old" (a crowd's size is the exception:
     `_HEADCOUNT_MEASURES`). The counted noun is the one the number modifies, its commonest sense a
-    person (`lexicon.is_person_noun`)."""
+    person (`lexicon.is_person_noun`) or people ("Four *people* were killed")."""
     last = group[-1]
     head = last.head
-    return last.dep_ == "nummod" and head.pos_ == "NOUN" and is_person_noun(head.lemma_)
+    people = is_person_noun(head.lemma_) or is_kind_of(head.lemma_, "people")
+    return last.dep_ == "nummod" and head.pos_ == "NOUN" and people
 
 
 def _measures_time(question: str) -> bool:

@@ -167,7 +167,11 @@ def is_person_noun(lemma: str) -> bool:
     if wordnet is None:
         return False
     senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and senses[0].lexname() == "noun.person"
+    # "person" itself heads the hierarchy and is filed under WordNet's top nouns, not its persons
+    return bool(senses) and (senses[0].lexname() == "noun.person" or senses[0].name() == _PERSON)
+
+
+_PERSON = "person.n.01"
 
 
 @lru_cache(maxsize=16384)

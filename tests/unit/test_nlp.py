@@ -1188,6 +1188,11 @@ def test_a_time_of_day_is_no_length(question, evidence, length, time_of_day):
          "The goalkeeper who saved the penalty is 38 years old."),
         ("How far did the marchers walk from the capital?", "Some 300 marchers set off from the capital on Monday.",
          "The marchers walked 40km from the capital."),
+        ("How long was the avalanche that swept away the ski group?",
+         "Four people were killed when a large avalanche swept away a ski group in the Alps.",
+         "The avalanche that swept away the ski group was about 700m long."),  # "people": no person noun in WordNet
+        ("How long did the siege of the town last?", "Two persons died during the siege of the town, officials said.",
+         "The siege of the town lasted 11 days."),  # "person" heads WordNet's persons
     ],
 )  # fmt: skip
 def test_a_count_of_people_is_no_length_or_age(question, count, length):
