@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag import when
-from rag.answer import prompts
+from rag.answer import conflicts, prompts
 from rag.answer.answerer import Answerer
 from rag.components import ChatModel, Parts, build_parts
 from rag.errors import EmptyQuestion, InvalidInput
@@ -136,9 +136,11 @@ class Pipeline:
         """Load now what a question or a new article needs and would otherwise load when it
         first comes (a service calls this while its model starts): WordNet's index (a few
         seconds on two cores), the spaCy pipeline (~1 s), dateparser's tables (a question with
-        a date in it) and the chunker's sentence tokenizer (~3 s, at the first paragraph longer
-        than a chunk)."""
+        a date in it), the units library's definitions (~0.4 s, at the first conflict on a
+        measure) and the chunker's sentence tokenizer (~3 s, at the first paragraph longer than
+        a chunk)."""
         lexicon.load()
+        conflicts.unit_name("km")
         when.plan("What was said at the talks in March, before the vote?", None, self.settings)
         self.indexer.chunker.warm_up()
 
