@@ -301,7 +301,8 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
             inside |= {t.i for e in date_spans(doc) for t in e}  # "a 30-day truce" gives no sum of money, no size
         loose = [[t] for t in doc if t.i not in inside and (t.like_num or _glued_number(t)) and not _time_of_day(t)]
         for group in [list(e) for e in numeric] + loose:
-            if _partitive(group) or (kind == "measure" and _counts_people(group) and not _HEADCOUNT_MEASURES.search(question.text)):
+            if _partitive(group) or (kind == "measure" and _counts_people(group)
+                                     and not _HEADCOUNT_MEASURES.search(question.text)):  # fmt: skip
                 continue
             text = " ".join(t.text for t in group)
             if amounts(text) - asked or group[0].ent_type_ in ("MONEY", "PERCENT", "QUANTITY"):
@@ -335,8 +336,10 @@ def value_tokens(doc: Doc, question: Question, abbreviations: dict[str, str]) ->
                 if not name_in(ent.text, question.names, abbreviations):
                     groups.append(list(ent))
         inside = {t.i for g in groups for t in g}
-        groups += [g for g in _named_by_picked_noun(doc, question)
-                   if not inside & {t.i for t in g} and not name_in(" ".join(t.text for t in g), question.names, abbreviations)]
+        for group in _named_by_picked_noun(doc, question):
+            named = " ".join(t.text for t in group)
+            if not inside & {t.i for t in group} and not name_in(named, question.names, abbreviations):
+                groups.append(group)
         if not groups:  # a name the recogniser left untyped ("Zelenskiy" at times): still a name;
             for name in mentions(doc):  # one it typed as something else (a country, a date) is not
                 tokens = [t for t in doc if t.text in name.split() and t.text[:1].isupper()][:1]

@@ -146,11 +146,12 @@ _NOT_UNIT = re.compile(r"[\d.,]+|\b(?:" + "|".join(SCALES) + "|" + "|".join(k fo
 
 def unit(v: Value) -> str:
     """What an amount is measured in: 'percent', 'money:<currency as written>', 'measure:<one of
-    the unit in base units>' (`unit_name`: "2,400m" and "2,450 metres" are both in metres) or 'count'. Two reports of one quantity give it in the same unit; values in
-    different units are not two reports of one thing ("102,000 coins" is no other figure for
-    "more than $1 million", nor "60 percent" for "about 300"), and a quantity in kilograms or
-    in euros cannot be set against one in pounds or dollars without converting it, so they are
-    not compared either: a disagreement the reader is told about must be one."""
+    the unit in base units>' (`unit_name`: "2,400m" and "2,450 metres" are both in metres) or
+    'count'. Two reports of one quantity give it in the same unit; values in different units are
+    not two reports of one thing ("102,000 coins" is no other figure for "more than $1 million",
+    nor "60 percent" for "about 300"), and a quantity in kilograms or in euros cannot be set
+    against one in pounds or dollars without converting it, so they are not compared either: a
+    disagreement the reader is told about must be one."""
     words = v.words
     if "%" in words or re.search(r"\bper\s?cents?\b", words, re.IGNORECASE) or v.label == "PERCENT":
         return "percent"
@@ -170,7 +171,7 @@ def unit(v: Value) -> str:
 
 @lru_cache(maxsize=1)
 def _units():
-    import pint  # a second or so to read its definitions: only when a measure is compared
+    import pint  # ~0.4 s to read its definitions: only when a measure is compared (or at warm-up)
 
     return pint.UnitRegistry()
 

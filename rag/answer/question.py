@@ -75,9 +75,10 @@ def _asks_for_a_person(doc: Doc) -> str | None:
 def _asks_for_a_named_kind(doc: Doc) -> str | None:
     """'name' when "which" or "what" picks a noun whose commonest sense is an organisation ("Which
     *company* did he leave?", "Which *party* does she lead?") or a name ("What *brand* ...?",
-    "What *nickname* ...?"): a name answers it, as it answers "who"; 'place' when it picks somewhere one can be ("In which *palace* ...?", "On which *road*
-    ...?", "At which *base* ...?"): a place's name answers it, as it answers "where"
-    (`lexicon.is_organisation_noun`, `lexicon.is_site_noun`)."""
+    "What *nickname* ...?"): a name answers it, as it answers "who"; 'place' when it picks
+    somewhere one can be ("In which *palace* ...?", "On which *road* ...?", "At which *base*
+    ...?"): a place's name answers it, as it answers "where" (`lexicon.is_organisation_noun`,
+    `lexicon.is_name_noun`, `lexicon.is_site_noun`)."""
     noun = _picked_noun(doc)
     if noun is None:
         return None

@@ -250,7 +250,7 @@ _LOST_CHARACTER = "(?:\ufffd{1,4}|\\?)"
 
 def written_damaged(name: str, text: str) -> bool:
     """Whether `text` writes `name` with its non-ASCII letters lost to a broken encoding ("The
-    D\ufffd\ufffdil agreed" for "Dáil", "RT?'s" for "RTÉ's", "S\ufffdo Paulo" for "São Paulo"):
+    D\\ufffd\\ufffdil agreed" for "Dáil", "RT?'s" for "RTÉ's", "S\\ufffdo Paulo" for "São Paulo"):
     scraped and converted news often carries such damage, which strikes exactly the characters
     outside ASCII. Loose on purpose, like `short_form_of`: used only to decide whether a
     question's name occurs at all, never to back a claim."""
