@@ -40,8 +40,8 @@ from spacy.tokens import Doc, Span, Token
 
 from rag.answer.question import LIGHT_VERBS, TIME_COUNTED, TIME_MEASURED, Question, doer, qualifiers, terms
 from rag.nlp.lexicon import (
-    another_office, is_departure, is_kind_of, is_knowing, is_motion, is_person_noun, is_place_noun, participle_verb,
-    verb_lemma,
+    another_office, is_departure, is_kind_of, is_knowing, is_motion, is_person_noun, is_place_noun, is_searching,
+    participle_verb, verb_lemma,
 )
 from rag.nlp.names import (
     NAME_LABELS, country_group, country_mentioned, mentions, name_in, names_a_country, same_name, short_form_of,
@@ -588,6 +588,12 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         values = [(g, _sources(g, question)) for g in value_tokens(ev, question, abbreviations) if not _titled_otherwise(g, question)]
         if asked_where_to:
             values = [(g, src) for g, src in values if not _origin(g)]
+        # "an investigation to find the *attackers*" for "Who attacked ...?": the doers of what was
+        # asked (a noun for the relation) are being looked for; only a name given them says who they are
+        sought = [t for t in ev if question.kind == "name" and t.i in relation and t.pos_ == "NOUN" and _sought(t)]
+        if sought:  # a name said of them ("the attacker, named as ...") is in their noun's phrase
+            phrase = {w.i for t in sought for w in t.subtree}
+            values = [(g, src) for g, src in values if all(t.i in phrase for t in g)]
         if relation:  # the value must be said of the word that says the relation, or name a focus word itself
             distances = [(g, _nearest(_hops(src, relation, MAX_HOPS), _hops(src, focus, CLOSE_HOPS))) for g, src in values]
         else:
@@ -603,6 +609,20 @@ def anchored(claim: Doc, evidence: list[EvidenceSentence], question: Question, a
         if any(d <= nearest + NEAREST_SLACK and any(_matches(g, cv, abbreviations, e, question.kind) for cv in claim_values) for g, d in near):
             return True
     return False
+
+
+def _sought(tok: Token) -> bool:
+    """Whether a word names one who is being looked for: the object of a verb of searching in
+    its base form or its -ing form ("launched an investigation to find the *attackers*", "police
+    are hunting the *gunman*", "searching for the *driver*"). Who that is is not yet known, so a
+    name elsewhere in the sentence (the searchers') does not say who did it."""
+    verb = tok.head
+    if tok.dep_ == "pobj" and verb.lower_ == "for":
+        verb = verb.head
+    elif tok.dep_ != "dobj":
+        return False
+    searching = is_searching(verb_lemma(verb.lower_, verb.lemma_.lower()))
+    return verb.pos_ == "VERB" and verb.tag_ in ("VB", "VBG") and searching
 
 
 def _titled_otherwise(group: list[Token], question: Question) -> bool:

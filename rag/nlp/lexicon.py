@@ -291,6 +291,23 @@ def is_knowing(lemma: str) -> bool:
     )  # fmt: skip
 
 
+# WordNet's verbs of looking for someone or something: "search" ("seek", "look for"), "find"
+# ("come upon after a search"), "hunt" and "chase" ("pursue", "track down"), and narrower senses.
+_SEARCHING = ("search.v.01", "find.v.01", "hunt.v.01", "chase.v.01")
+
+
+@lru_cache(maxsize=16384)
+def is_searching(lemma: str) -> bool:
+    """Whether one of a verb's `SENSES` commonest senses is looking for someone or something
+    (`_SEARCHING` or a narrower sense): "to *find* the attackers", "*hunting* the gunman"."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    anchors = {wordnet.synset(name) for name in _SEARCHING}
+    senses = _common_senses(wordnet, lemma.lower(), "v")
+    return any(s in anchors or anchors & set(s.closure(lambda x: x.hypernyms())) for s in senses)
+
+
 @lru_cache(maxsize=16384)
 def is_motion(lemma: str) -> bool:
     """Whether one of a verb's `SENSES` commonest senses is a way of going somewhere: WordNet

@@ -1360,6 +1360,27 @@ def test_a_brand_or_a_nickname_is_a_name(question, evidence, right, unnamed):
     assert check(question, described, [ev(described)]) != ""
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Who attacked the hippo at the zoo?",
+         "The Ministry of Justice has launched an investigation to find the attackers of the hippo at the zoo."),  # zoo
+        ("Who shot the police officer in Dallas?",
+         "The FBI has launched a manhunt to find the shooter of the police officer in Dallas."),  # crime
+        ("Who leaked the report to the press?",
+         "The Pentagon has ordered an inquiry to find the leakers of the report to the press."),  # politics
+    ],
+)  # fmt: skip
+def test_those_who_look_for_the_doer_are_not_the_doer(question, sentence):
+    """A sentence that says the doers of what was asked are being looked for ("to find the
+    attackers", "the shooter", "the leakers") says who they are only by a name given to them; the
+    searchers named in it (a ministry, the FBI, the Pentagon) are no answer (zoo, crime, politics).
+    Asked who is looking for someone, the searcher is the answer."""
+    assert check(question, sentence, [ev(sentence)]) != ""
+    seeking = "Chelsea are seeking a new coach after the defeat."
+    assert check("Who is seeking a new coach?", seeking, [ev(seeking)]) == ""
+
+
 def test_organisations_and_sites():
     from rag.nlp.lexicon import is_organisation_noun, is_site_noun, is_within_a_country
 
