@@ -630,11 +630,11 @@ def test_amounts_in_different_units_are_not_two_reports_of_one_figure():
     ],
 )  # fmt: skip
 def test_a_unit_written_as_a_symbol_or_a_word_is_one_unit(question, answer, other, sides):
-    """"2,400m" and "2,450 metres", "55km" and "57 kilometers", "135 mph" and "150 miles per hour"
+    """"7,800ft" and "8,000 feet", "55km" and "57 kilometers", "135 mph" and "150 miles per hour"
     give a quantity in one unit, so two reports that differ so are two reports of one figure
     (mountains, transport, weather); the unit's names come from the `pint` units library."""
     found = _conflict(question, ev(answer, 1, "a"), ev(other, 2, "b"))
-    assert found and [w for w in found[0][1]] == sides
+    assert found and found[0][1] == sides
 
 
 def test_a_length_of_time_answers_only_a_question_about_time():
