@@ -199,13 +199,28 @@ def is_place_noun(lemma: str) -> bool:
     return bool(senses) and senses[0].lexname() == "noun.location"
 
 
-def _commonest_sense_under(lemma: str, generals: tuple[str, ...]) -> bool:
-    """Whether a noun's commonest sense is narrower than one of the WordNet senses `generals`."""
+def _commonest_sense_under(lemma: str, generals: tuple[str, ...], itself: bool = False) -> bool:
+    """Whether a noun's commonest sense is narrower than one of the WordNet senses `generals`
+    (or, with `itself`, is one of them)."""
     wordnet = _wordnet()
     if wordnet is None:
         return False
     senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and any(h.name() in generals for h in senses[0].closure(lambda x: x.hypernyms()))
+    if not senses:
+        return False
+    broader = senses[0].closure(lambda x: x.hypernyms())
+    return (itself and senses[0].name() in generals) or any(h.name() in generals for h in broader)
+
+
+def _verb_sense_under(lemma: str, generals: tuple[str, ...]) -> bool:
+    """Whether one of a verb's `SENSES` commonest senses is one of the WordNet senses `generals`
+    or narrower than one of them."""
+    wordnet = _wordnet()
+    if wordnet is None:
+        return False
+    anchors = {wordnet.synset(name) for name in generals}
+    senses = _common_senses(wordnet, lemma.lower(), "v")
+    return any(s in anchors or anchors & set(s.closure(lambda x: x.hypernyms())) for s in senses)
 
 
 # The kinds of somewhere a place name names: an area of the Earth's surface ("area", "suburb",
@@ -256,11 +271,7 @@ def is_name_noun(lemma: str) -> bool:
     """Whether a noun's commonest sense is a name or a kind of name ("brand" a trade name,
     "nickname", "alias", "pseudonym"): "what *brand* ...", "what *nickname* ..." are answered by
     a name, as "who" is."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    senses = wordnet.synsets(lemma.lower(), "n")
-    return bool(senses) and (senses[0].name() == _NAME or _commonest_sense_under(lemma, (_NAME,)))
+    return _commonest_sense_under(lemma, (_NAME,), itself=True)
 
 
 _NAME = "name.n.01"
@@ -283,12 +294,10 @@ def is_knowing(lemma: str) -> bool:
     wordnet = _wordnet()
     if wordnet is None:
         return False
-    anchors = {wordnet.synset(name) for name in _KNOWING}
     stating = wordnet.synset(_STATING)
-    return any(
-        s in anchors or anchors & set(s.closure(lambda x: x.hypernyms())) or s == stating or stating in s.hypernyms()
-        for s in _common_senses(wordnet, lemma.lower(), "v")
-    )  # fmt: skip
+    return _verb_sense_under(lemma, _KNOWING) or any(
+        s == stating or stating in s.hypernyms() for s in _common_senses(wordnet, lemma.lower(), "v")
+    )
 
 
 # WordNet's verbs of looking for someone or something: "search" ("seek", "look for"), "find"
@@ -300,12 +309,7 @@ _SEARCHING = ("search.v.01", "find.v.01", "hunt.v.01", "chase.v.01")
 def is_searching(lemma: str) -> bool:
     """Whether one of a verb's `SENSES` commonest senses is looking for someone or something
     (`_SEARCHING` or a narrower sense): "to *find* the attackers", "*hunting* the gunman"."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    anchors = {wordnet.synset(name) for name in _SEARCHING}
-    senses = _common_senses(wordnet, lemma.lower(), "v")
-    return any(s in anchors or anchors & set(s.closure(lambda x: x.hypernyms())) for s in senses)
+    return _verb_sense_under(lemma, _SEARCHING)
 
 
 @lru_cache(maxsize=16384)
@@ -314,11 +318,7 @@ def is_motion(lemma: str) -> bool:
     files "fly", "sail", "drive", "travel", "head", "return" under "travel, change location".
     Where someone flew to is where they went to: a report that they "travelled to Dublin"
     gives the place, less precisely."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    travel = wordnet.synset("travel.v.01")
-    return any(s == travel or travel in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
+    return _verb_sense_under(lemma, ("travel.v.01",))
 
 
 @lru_cache(maxsize=65536)
@@ -348,11 +348,7 @@ def is_departure(lemma: str) -> bool:
     """Whether one of a verb's `SENSES` commonest senses is going away from a place: WordNet's
     "leave, go forth, go away" (a root of its own, beside "travel") or a kind of it ("depart",
     "exit"). Its direct object is where the going starts ("left Philadelphia for Buffalo")."""
-    wordnet = _wordnet()
-    if wordnet is None:
-        return False
-    leave = wordnet.synset("leave.v.01")
-    return any(s == leave or leave in s.closure(lambda x: x.hypernyms()) for s in _common_senses(wordnet, lemma.lower(), "v"))
+    return _verb_sense_under(lemma, ("leave.v.01",))
 
 
 def another_office(modifier: str, person: str) -> bool:
